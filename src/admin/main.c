@@ -1,0 +1,135 @@
+/*
+ * accupredix-admin: operator commands that run next to the service.
+ *
+ *   migrate [--status]     apply (or list) control-plane migrations
+ *   check-config           validate the configuration and exit
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+#include "store/migrate.h"
+
+static void	 usage(FILE *);
+static int	 cmd_migrate(struct apx_conf *, int, char **);
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: accupredix-admin [--config FILE] COMMAND [ARGS]\n"
+	    "commands:\n"
+	    "  migrate [--status]   apply pending database migrations "
+	    "(--status: only report)\n"
+	    "  check-config         validate the configuration\n"
+	    "FILE defaults to $APX_CONFIG.\n");
+}
+
+static int
+cmd_migrate(struct apx_conf *conf, int argc, char **argv)
+{
+	PGconn *c;
+	char err[1024];
+	int status_only = 0, applied, cur, rc;
+
+	if (argc == 2 && strcmp(argv[1], "--status") == 0)
+		status_only = 1;
+	else if (argc != 1) {
+		usage(stderr);
+		return 1;
+	}
+	c = PQconnectdb(apx_secret_str(conf->db_admin_conninfo));
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "accupredix-admin: cannot connect to the "
+		    "database: %s", c ? PQerrorMessage(c) : "out of memory\n");
+		PQfinish(c);
+		return 1;
+	}
+	if (status_only) {
+		if (apx_migrate_current(c, &cur) != 0)
+			cur = 0;
+		printf("applied: %d\nknown: %d\n%s\n", cur,
+		    apx_migrate_latest(), cur == apx_migrate_latest() ?
+		    "current" : cur < apx_migrate_latest() ? "pending" :
+		    "database is newer than this binary");
+		PQfinish(c);
+		return cur == apx_migrate_latest() ? 0 : 3;
+	}
+	rc = apx_migrate_run(c, conf->db_app_role, &applied, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "accupredix-admin: migrate: %s\n", err);
+		PQfinish(c);
+		return 1;
+	}
+	(void)apx_migrate_current(c, &cur);
+	printf("migrations: %d applied now, schema at version %d\n", applied,
+	    cur);
+	PQfinish(c);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct apx_conf *conf = NULL;
+	const char *path = getenv("APX_CONFIG");
+	char err[512];
+	int ch, rc;
+
+	apx_log_set_ident("accupredix-admin");
+	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return 1;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	if (path == NULL) {
+		fprintf(stderr, "accupredix-admin: pass --config FILE or set "
+		    "APX_CONFIG\n");
+		return 1;
+	}
+	if (apx_conf_load(path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", err);
+		return 1;
+	}
+	apx_log_set_level(conf->log_level);
+	if (strcmp(argv[0], "migrate") == 0)
+		rc = cmd_migrate(conf, argc, argv);
+	else if (strcmp(argv[0], "check-config") == 0) {
+		printf("%s: configuration OK\n", path);
+		rc = 0;
+	} else {
+		usage(stderr);
+		rc = 1;
+	}
+	apx_conf_free(conf);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * Common definitions for every area of the AccuPredix security core:
+ * error codes, small macros, and the helpers that everything uses.
+ */
+#ifndef APX_CORE_APX_H
+#define APX_CORE_APX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define APX_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define APX_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Error codes: functions return 0 or one of these (negative). */
+enum apx_err {
+	APX_OK = 0,
+	APX_ENOMEM = -1,	/* out of memory */
+	APX_EINVAL = -2,	/* invalid input */
+	APX_ETOOBIG = -3,	/* input over its size cap */
+	APX_ENOTFOUND = -4,	/* no such thing */
+	APX_EDBUNAVAIL = -5,	/* database unreachable */
+	APX_EDB = -6,		/* database refused a statement */
+	APX_EIO = -7,		/* read or write failed */
+	APX_ECONFIG = -8,	/* configuration error */
+	APX_ECRYPTO = -9,	/* crypto library failure */
+	APX_ECONFLICT = -10,	/* state conflict */
+	APX_EMIGRATION = -11,	/* schema newer/older than this binary */
+};
+
+const char	*apx_strerror(int);
+
+/* Bounded integer parse: whole string, base 10, within [min, max]. */
+int	 apx_parse_ll(const char *, long long, long long, long long *);
+
+/* Constant-time comparison of two byte strings (lengths may differ). */
+int	 apx_ct_equal(const void *, size_t, const void *, size_t);
+
+/* Wipe memory the compiler may not optimise away. */
+void	 apx_wipe(void *, size_t);
+
+/* Fill with cryptographically random bytes. */
+void	 apx_random(void *, size_t);
+
+/* Monotonic and wall clocks. */
+uint64_t apx_now_us(void);		/* monotonic microseconds */
+int64_t	 apx_unix_now(void);		/* seconds since the epoch */
+
+/* RFC 3339 UTC ("2027-01-31T12:00:00Z"); 0 on success. */
+int	 apx_rfc3339_parse(const char *, int64_t *);
+void	 apx_rfc3339_format(int64_t, char *, size_t);
+
+/* Copy with truncation check; 0 or APX_ETOOBIG. */
+int	 apx_strlcpy_chk(char *, const char *, size_t);
+
+#endif

@@ -1,0 +1,88 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+#define DEFAULT_MAX	(64u * 1024 * 1024)
+
+static int grow(struct apx_buf *, size_t);
+
+static int
+grow(struct apx_buf *b, size_t need)
+{
+	size_t max = b->max ? b->max : DEFAULT_MAX, ncap;
+	char *p;
+
+	if (need > max || b->len > max - need)
+		return APX_ETOOBIG;
+	if (b->len + need + 1 <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 1024;
+	while (ncap < b->len + need + 1)
+		ncap *= 2;
+	if ((p = realloc(b->data, ncap)) == NULL)
+		return APX_ENOMEM;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+apx_buf_add(struct apx_buf *b, const void *p, size_t n)
+{
+	int rc;
+
+	if ((rc = grow(b, n)) != 0)
+		return rc;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+apx_buf_adds(struct apx_buf *b, const char *s)
+{
+	return apx_buf_add(b, s, strlen(s));
+}
+
+int
+apx_buf_printf(struct apx_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return APX_EINVAL;
+	if ((rc = grow(b, (size_t)n)) != 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+apx_buf_reset(struct apx_buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+apx_buf_free(struct apx_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,22 @@
+/* A growable byte buffer on the heap with a hard cap. */
+#ifndef APX_CORE_BUF_H
+#define APX_CORE_BUF_H
+
+#include <stddef.h>
+
+#include "core/apx.h"
+
+struct apx_buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;	/* 0 = 64 MiB */
+};
+
+int	 apx_buf_add(struct apx_buf *, const void *, size_t);
+int	 apx_buf_adds(struct apx_buf *, const char *);
+int	 apx_buf_printf(struct apx_buf *, const char *, ...) APX_PRINTF(2, 3);
+void	 apx_buf_reset(struct apx_buf *);
+void	 apx_buf_free(struct apx_buf *);
+
+#endif

@@ -1,0 +1,587 @@
+/*
+ * Configuration file and environment. The table below is the only place
+ * a key is declared: its type, default, bounds and whether it is a secret
+ * (which allows "file:/path" and keeps it out of every log line).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/apx.h"
+#include "core/conf.h"
+#include "core/log.h"
+
+#define MAX_FILE	(1024 * 1024)
+#define MAX_LINE	8192
+#define MAX_SECRET_FILE	(64 * 1024)
+#define MAX_LIST	64
+
+enum ktype {
+	K_STRING,	/* free text, printable */
+	K_SECRET,	/* secret, may be file: */
+	K_INT,		/* bounded integer */
+	K_LIST,		/* space-separated tokens */
+	K_TIME,		/* RFC 3339 UTC */
+	K_LOGLEVEL,
+	K_IDENT,	/* SQL identifier [a-z_][a-z0-9_]{0,62} */
+	K_URL,		/* https:// URL */
+	K_ORIGINS,	/* list of scheme://host[:port] */
+	K_CONTACTS,	/* list of mailto:/https:/tel: URIs */
+};
+
+#define F_REQUIRED	0x1
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;
+	int		 flags;
+	const char	*def;
+	long long	 min, max;
+};
+
+#define O(f) offsetof(struct apx_conf, f)
+
+static const struct key keys[] = {
+	{ "db.conninfo", K_SECRET, O(db_conninfo), F_REQUIRED, NULL, 0, 0 },
+	{ "db.admin_conninfo", K_SECRET, O(db_admin_conninfo), 0, NULL, 0, 0 },
+	{ "db.app_role", K_IDENT, O(db_app_role), 0, NULL, 0, 0 },
+	{ "http.max_body_bytes", K_INT, O(http_max_body), 0, "1048576",
+	    1024, 64LL * 1024 * 1024 },
+	{ "http.cors_origins", K_ORIGINS, O(cors_origins), 0, NULL, 0, 0 },
+	{ "http.hsts_max_age", K_INT, O(hsts_max_age), 0, "31536000",
+	    0, 2LL * 31536000 },
+	{ "http.problem_type_base", K_URL, O(problem_base), 0,
+	    "https://accupredix.test/problems/", 0, 0 },
+	{ "internal.secret", K_SECRET, O(internal_secret), 0, NULL, 0, 0 },
+	{ "security.contact", K_CONTACTS, O(sec_contact), F_REQUIRED, NULL,
+	    0, 0 },
+	{ "security.expires", K_TIME, O(sec_expires), F_REQUIRED, NULL, 0, 0 },
+	{ "security.policy", K_URL, O(sec_policy), 0, NULL, 0, 0 },
+	{ "security.preferred_languages", K_STRING, O(sec_languages), 0, NULL,
+	    0, 0 },
+	{ "security.canonical", K_URL, O(sec_canonical), 0, NULL, 0, 0 },
+	{ "security.acknowledgments", K_URL, O(sec_acknowledgments), 0, NULL,
+	    0, 0 },
+	{ "security.hiring", K_URL, O(sec_hiring), 0, NULL, 0, 0 },
+	{ "security.encryption", K_URL, O(sec_encryption), 0, NULL, 0, 0 },
+	{ "worker.max_requests", K_INT, O(worker_max_requests), 0, "10000",
+	    0, 100000000 },
+	{ "log.level", K_LOGLEVEL, O(log_level), 0, "info", 0, 0 },
+};
+
+struct parse {
+	const char	*file;
+	char		*err;
+	size_t		 errlen;
+	unsigned char	 seen[APX_NELEM(keys)];
+	size_t		 line[APX_NELEM(keys)];
+};
+
+static int	 fail(struct parse *, const char *, size_t, const char *,
+		    const char *, ...) APX_PRINTF(5, 6);
+static const struct key *find_key(const char *, size_t *);
+static int	 set_value(struct parse *, struct apx_conf *, const struct key *,
+		    const char *, const char *, size_t);
+static int	 read_file(const char *, size_t, char **, size_t *);
+static int	 parse_list(const char *, struct apx_strlist *);
+static void	 free_list(struct apx_strlist *);
+static int	 valid_origin(const char *);
+static int	 valid_contact(const char *);
+static int	 valid_url(const char *);
+static int	 printable(const char *);
+
+static int
+fail(struct parse *p, const char *where, size_t line, const char *key,
+    const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(p->err, p->errlen, "%s:%zu: key '%s': %s", where,
+		    line, key, reason);
+	else
+		snprintf(p->err, p->errlen, "%s: key '%s': %s", where, key,
+		    reason);
+	return APX_ECONFIG;
+}
+
+static const struct key *
+find_key(const char *name, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < APX_NELEM(keys); i++) {
+		if (strcmp(keys[i].name, name) == 0) {
+			*idx = i;
+			return &keys[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+read_file(const char *path, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return APX_EIO;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max) {
+		close(fd);
+		return S_ISREG(st.st_mode) ? APX_ETOOBIG : APX_EIO;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return APX_ENOMEM;
+	}
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+static void
+free_list(struct apx_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int
+parse_list(const char *s, struct apx_strlist *l)
+{
+	const char *p = s, *start;
+	char **nv;
+
+	free_list(l);
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != ',')
+			p++;
+		if (l->n >= MAX_LIST)
+			return APX_ETOOBIG;
+		if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
+			return APX_ENOMEM;
+		l->v = nv;
+		if ((l->v[l->n] = strndup(start, (size_t)(p - start))) == NULL)
+			return APX_ENOMEM;
+		l->n++;
+	}
+	return 0;
+}
+
+/* scheme://host[:port], no path, no trailing slash, lower-case scheme. */
+static int
+valid_origin(const char *s)
+{
+	const char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else
+		return 0;
+	if (*h == '\0')
+		return 0;
+	for (; *h != '\0'; h++) {
+		if (!(isalnum((unsigned char)*h) || *h == '.' || *h == '-' ||
+		    *h == ':' || *h == '[' || *h == ']'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+valid_url(const char *s)
+{
+	return strncmp(s, "https://", 8) == 0 && strlen(s) > 8 &&
+	    strpbrk(s, " \t\"<>") == NULL;
+}
+
+static int
+valid_contact(const char *s)
+{
+	if (strncmp(s, "mailto:", 7) == 0)
+		return strlen(s) > 7 && strchr(s + 7, '@') != NULL;
+	if (strncmp(s, "tel:", 4) == 0)
+		return strlen(s) > 4;
+	return valid_url(s);
+}
+
+static int
+set_value(struct parse *p, struct apx_conf *c, const struct key *k,
+    const char *where, const char *value, size_t line)
+{
+	char *base = (char *)c;
+	long long ll;
+	int64_t t;
+	int lvl, rc;
+	size_t i;
+
+	switch (k->type) {
+	case K_SECRET: {
+		struct apx_secret **sp = (struct apx_secret **)(base + k->off);
+		char *buf = NULL;
+		size_t len;
+
+		if (strncmp(value, "file:", 5) == 0) {
+			rc = read_file(value + 5, MAX_SECRET_FILE, &buf, &len);
+			if (rc != 0)
+				return fail(p, where, line, k->name,
+				    "cannot read secret file %s: %s",
+				    value + 5, apx_strerror(rc));
+			while (len > 0 && (buf[len - 1] == '\n' ||
+			    buf[len - 1] == '\r'))
+				len--;
+			apx_secret_free(*sp);
+			*sp = apx_secret_new(buf, len);
+			apx_wipe(buf, len);
+			free(buf);
+		} else {
+			apx_secret_free(*sp);
+			len = strlen(value);
+			*sp = apx_secret_new(value, len);
+		}
+		if (*sp == NULL)
+			return fail(p, where, line, k->name, "out of memory");
+		if ((*sp)->len == 0 || memchr((*sp)->data, '\0', (*sp)->len))
+			return fail(p, where, line, k->name,
+			    "empty or contains a NUL byte");
+		return 0;
+	}
+	case K_INT:
+		if (apx_parse_ll(value, k->min, k->max, &ll) != 0)
+			return fail(p, where, line, k->name,
+			    "must be a whole number from %lld to %lld",
+			    k->min, k->max);
+		*(long long *)(base + k->off) = ll;
+		return 0;
+	case K_TIME:
+		if (apx_rfc3339_parse(value, &t) != 0)
+			return fail(p, where, line, k->name,
+			    "must be an RFC 3339 UTC time such as "
+			    "2027-06-01T00:00:00Z");
+		*(int64_t *)(base + k->off) = t;
+		return 0;
+	case K_LOGLEVEL:
+		if (apx_log_level_parse(value, &lvl) != 0)
+			return fail(p, where, line, k->name,
+			    "must be one of error, warn, info, debug");
+		*(int *)(base + k->off) = lvl;
+		return 0;
+	case K_LIST:
+	case K_ORIGINS:
+	case K_CONTACTS: {
+		struct apx_strlist *l = (struct apx_strlist *)(base + k->off);
+
+		if ((rc = parse_list(value, l)) != 0)
+			return fail(p, where, line, k->name, "%s",
+			    rc == APX_ETOOBIG ? "too many entries" :
+			    "out of memory");
+		for (i = 0; i < l->n; i++) {
+			if (k->type == K_ORIGINS && !valid_origin(l->v[i]))
+				return fail(p, where, line, k->name,
+				    "entry %zu is not an origin "
+				    "(scheme://host[:port])", i + 1);
+			if (k->type == K_CONTACTS && !valid_contact(l->v[i]))
+				return fail(p, where, line, k->name,
+				    "entry %zu is not a mailto:, tel: or "
+				    "https: URI", i + 1);
+		}
+		return 0;
+	}
+	case K_IDENT: {
+		const char *s;
+
+		if (!((value[0] >= 'a' && value[0] <= 'z') || value[0] == '_') ||
+		    strlen(value) > 63)
+			return fail(p, where, line, k->name,
+			    "must be a lower-case SQL identifier");
+		for (s = value; *s != '\0'; s++)
+			if (!((*s >= 'a' && *s <= 'z') || *s == '_' ||
+			    (*s >= '0' && *s <= '9')))
+				return fail(p, where, line, k->name,
+				    "must be a lower-case SQL identifier");
+		goto string;
+	}
+	case K_URL:
+		if (!valid_url(value))
+			return fail(p, where, line, k->name,
+			    "must be an https:// URL");
+		goto string;
+	case K_STRING:
+	string: {
+		char **sp = (char **)(base + k->off);
+
+		if (!printable(value))
+			return fail(p, where, line, k->name,
+			    "contains control characters");
+		free(*sp);
+		if ((*sp = strdup(value)) == NULL)
+			return fail(p, where, line, k->name, "out of memory");
+		return 0;
+	}
+	}
+	return fail(p, where, line, k->name, "unknown type");
+}
+
+int
+apx_conf_env_name(const char *key, char *buf, size_t len)
+{
+	size_t i, o;
+
+	if (len < 5)
+		return APX_ETOOBIG;
+	memcpy(buf, "APX_", 4);
+	for (i = 0, o = 4; key[i] != '\0'; i++, o++) {
+		if (o + 1 >= len)
+			return APX_ETOOBIG;
+		buf[o] = key[i] == '.' ? '_' :
+		    (char)toupper((unsigned char)key[i]);
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
+int
+apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
+    struct apx_conf **out, char *err, size_t errlen)
+{
+	struct parse p;
+	struct apx_conf *c;
+	const char *line, *end, *eol;
+	char buf[MAX_LINE + 1], envname[64];
+	size_t lineno = 0, i, idx;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.file = name;
+	p.err = err;
+	p.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return APX_ENOMEM;
+	if ((c->path = strdup(name)) == NULL) {
+		rc = APX_ENOMEM;
+		goto fail;
+	}
+
+	/* Defaults first. */
+	for (i = 0; i < APX_NELEM(keys); i++) {
+		if (keys[i].def == NULL)
+			continue;
+		if ((rc = set_value(&p, c, &keys[i], "default", keys[i].def,
+		    0)) != 0)
+			goto fail;
+	}
+
+	for (line = text, end = text + len; line < end; line = eol + 1) {
+		const char *k0, *k1, *v0, *v1;
+		const struct key *k;
+
+		lineno++;
+		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			eol = end;
+		if ((size_t)(eol - line) > MAX_LINE) {
+			rc = fail(&p, name, lineno, "?", "line too long");
+			goto fail;
+		}
+		if (memchr(line, '\0', (size_t)(eol - line)) != NULL) {
+			rc = fail(&p, name, lineno, "?", "NUL byte in line");
+			goto fail;
+		}
+		k0 = line;
+		v1 = eol;
+		while (k0 < v1 && isspace((unsigned char)*k0))
+			k0++;
+		while (v1 > k0 && isspace((unsigned char)v1[-1]))
+			v1--;
+		if (k0 == v1 || *k0 == '#')
+			continue;
+		for (k1 = k0; k1 < v1 && *k1 != '=' && !isspace((unsigned char)*k1);
+		    k1++)
+			;
+		memcpy(buf, k0, (size_t)(k1 - k0));
+		buf[k1 - k0] = '\0';
+		for (v0 = k1; v0 < v1 && isspace((unsigned char)*v0); v0++)
+			;
+		if (v0 == v1 || *v0 != '=') {
+			rc = fail(&p, name, lineno, buf,
+			    "expected 'key = value'");
+			goto fail;
+		}
+		for (v0++; v0 < v1 && isspace((unsigned char)*v0); v0++)
+			;
+		if ((k = find_key(buf, &idx)) == NULL) {
+			rc = fail(&p, name, lineno, buf, "unknown key");
+			goto fail;
+		}
+		if (p.seen[idx]) {
+			rc = fail(&p, name, lineno, buf, "set twice");
+			goto fail;
+		}
+		p.seen[idx] = 1;
+		p.line[idx] = lineno;
+		memcpy(buf, v0, (size_t)(v1 - v0));
+		buf[v1 - v0] = '\0';
+		if (buf[0] == '\0') {
+			rc = fail(&p, name, lineno, k->name, "empty value");
+			goto fail;
+		}
+		rc = set_value(&p, c, k, name, buf, lineno);
+		apx_wipe(buf, sizeof(buf));
+		if (rc != 0)
+			goto fail;
+	}
+
+	if (use_env) {
+		for (i = 0; i < APX_NELEM(keys); i++) {
+			const char *v;
+			char where[96];
+
+			if (apx_conf_env_name(keys[i].name, envname,
+			    sizeof(envname)) != 0)
+				continue;
+			if ((v = getenv(envname)) == NULL)
+				continue;
+			snprintf(where, sizeof(where), "environment %s",
+			    envname);
+			if (*v == '\0') {
+				rc = fail(&p, where, 0, keys[i].name,
+				    "empty value");
+				goto fail;
+			}
+			if ((rc = set_value(&p, c, &keys[i], where, v, 0)) != 0)
+				goto fail;
+			p.seen[i] = 1;
+		}
+	}
+
+	for (i = 0; i < APX_NELEM(keys); i++) {
+		if ((keys[i].flags & F_REQUIRED) && !p.seen[i]) {
+			rc = fail(&p, name, 0, keys[i].name,
+			    "required but not set");
+			goto fail;
+		}
+	}
+	if (find_key("security.expires", &idx) != NULL &&
+	    c->sec_expires <= apx_unix_now()) {
+		rc = fail(&p, name, p.line[idx], "security.expires",
+		    "is in the past: security.txt must not be stale "
+		    "(RFC 9116 section 2.5.5)");
+		goto fail;
+	}
+	if (c->db_admin_conninfo == NULL &&
+	    (c->db_admin_conninfo = apx_secret_dup(c->db_conninfo)) == NULL) {
+		rc = APX_ENOMEM;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	apx_conf_free(c);
+	return rc;
+}
+
+int
+apx_conf_load(const char *path, struct apx_conf **out, char *err,
+    size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path == NULL)
+		return apx_conf_parse("(no file)", "", 0, 1, out, err, errlen);
+	if ((rc = read_file(path, MAX_FILE, &text, &len)) != 0) {
+		snprintf(err, errlen, "%s: cannot read configuration: %s",
+		    path, rc == APX_ETOOBIG ? "file too large" :
+		    strerror(errno));
+		return APX_ECONFIG;
+	}
+	rc = apx_conf_parse(path, text, len, 1, out, err, errlen);
+	apx_wipe(text, len);
+	free(text);
+	return rc;
+}
+
+void
+apx_conf_free(struct apx_conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	apx_secret_free(c->db_conninfo);
+	apx_secret_free(c->db_admin_conninfo);
+	free(c->db_app_role);
+	free_list(&c->cors_origins);
+	free(c->problem_base);
+	apx_secret_free(c->internal_secret);
+	free_list(&c->sec_contact);
+	free(c->sec_policy);
+	free(c->sec_languages);
+	free(c->sec_canonical);
+	free(c->sec_acknowledgments);
+	free(c->sec_hiring);
+	free(c->sec_encryption);
+	free(c);
+}
+
+int
+apx_strlist_has(const struct apx_strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * Configuration: one file of "key = value" lines plus APX_* environment
+ * overrides. Every key is declared in one table in conf.c; unknown keys
+ * and bad values are refused with "FILE:LINE: key 'k': reason".
+ */
+#ifndef APX_CORE_CONF_H
+#define APX_CORE_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/secret.h"
+
+struct apx_strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct apx_conf {
+	char			*path;
+
+	struct apx_secret	*db_conninfo;
+	struct apx_secret	*db_admin_conninfo;
+	char			*db_app_role;
+
+	long long		 http_max_body;
+	struct apx_strlist	 cors_origins;
+	long long		 hsts_max_age;
+	char			*problem_base;
+
+	struct apx_secret	*internal_secret;
+
+	struct apx_strlist	 sec_contact;
+	int64_t			 sec_expires;
+	char			*sec_policy;
+	char			*sec_languages;
+	char			*sec_canonical;
+	char			*sec_acknowledgments;
+	char			*sec_hiring;
+	char			*sec_encryption;
+
+	long long		 worker_max_requests;
+	int			 log_level;
+};
+
+/* Load PATH (may be NULL: defaults + environment only). */
+int	 apx_conf_load(const char *, struct apx_conf **, char *, size_t);
+void	 apx_conf_free(struct apx_conf *);
+
+/* Parse a whole configuration text (for tests and fuzzing). */
+int	 apx_conf_parse(const char *, const char *, size_t, int,
+	    struct apx_conf **, char *, size_t);
+
+/* Environment variable name of a key ("db.conninfo" -> "APX_DB_CONNINFO"). */
+int	 apx_conf_env_name(const char *, char *, size_t);
+
+int	 apx_strlist_has(const struct apx_strlist *, const char *);
+
+#endif

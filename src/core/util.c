@@ -1,0 +1,167 @@
+/*
+ * Small helpers shared by every area: bounded number parsing, constant-time
+ * comparison, wiping, randomness, clocks and RFC 3339 time stamps.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "core/apx.h"
+
+static const char *const errstr[] = {
+	"success",
+	"out of memory",
+	"invalid input",
+	"input too large",
+	"not found",
+	"database unavailable",
+	"database error",
+	"input/output error",
+	"configuration error",
+	"cryptographic failure",
+	"conflict",
+	"schema version mismatch",
+};
+
+const char *
+apx_strerror(int err)
+{
+	size_t i = (size_t)(err < 0 ? -err : err);
+
+	if (i >= APX_NELEM(errstr))
+		return "unknown error";
+	return errstr[i];
+}
+
+int
+apx_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return APX_EINVAL;
+	/* No leading space or sign games: digits with an optional '-'. */
+	if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+		return APX_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return APX_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
+apx_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const unsigned char *x = a, *y = b;
+	size_t i, n = alen > blen ? alen : blen;
+	unsigned char d = (unsigned char)(alen != blen);
+
+	/*
+	 * Walk the longer length so that time does not depend on where the
+	 * first difference is; reads past the shorter input use index 0.
+	 */
+	for (i = 0; i < n; i++) {
+		unsigned char cx = alen ? x[i < alen ? i : 0] : 0;
+		unsigned char cy = blen ? y[i < blen ? i : 0] : 0;
+		d |= (unsigned char)(cx ^ cy);
+	}
+	return d == 0;
+}
+
+void
+apx_wipe(void *p, size_t n)
+{
+	if (p != NULL && n > 0)
+		sodium_memzero(p, n);
+}
+
+void
+apx_random(void *p, size_t n)
+{
+	randombytes_buf(p, n);
+}
+
+uint64_t
+apx_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int64_t
+apx_unix_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int
+apx_rfc3339_parse(const char *s, int64_t *out)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, n = 0;
+	time_t t;
+
+	if (s == NULL || strlen(s) != 20)
+		return APX_EINVAL;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
+	    &sec, &n) != 6 || n != 20)
+		return APX_EINVAL;
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+	    h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+		return APX_EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return APX_EINVAL;
+	/* timegm normalises 31 February into March: refuse such dates. */
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return APX_EINVAL;
+	*out = (int64_t)t;
+	return 0;
+}
+
+void
+apx_rfc3339_format(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (len > 0)
+			buf[0] = '\0';
+	}
+}
+
+int
+apx_strlcpy_chk(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size == 0)
+		return APX_ETOOBIG;
+	if (n >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return APX_ETOOBIG;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}

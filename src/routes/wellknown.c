@@ -1,0 +1,42 @@
+/* GET /.well-known/security.txt (RFC 9116), from configuration. */
+#include "config.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "routes/routes.h"
+
+int
+apx_route_security_txt(struct apx_ctx *c)
+{
+	const struct apx_conf *cf = c->conf;
+	struct apx_buf b = { 0 };
+	char exp[32];
+	size_t i;
+	int rc = 0;
+
+	if (cf->sec_expires <= apx_unix_now())
+		apx_log_warn("security.expires is in the past: renew it");
+	for (i = 0; i < cf->sec_contact.n && rc == 0; i++)
+		rc = apx_buf_printf(&b, "Contact: %s\n", cf->sec_contact.v[i]);
+	apx_rfc3339_format(cf->sec_expires, exp, sizeof(exp));
+	if (rc == 0)
+		rc = apx_buf_printf(&b, "Expires: %s\n", exp);
+#define OPT(field, name) \
+	if (rc == 0 && cf->field != NULL) \
+		rc = apx_buf_printf(&b, name ": %s\n", cf->field)
+	OPT(sec_encryption, "Encryption");
+	OPT(sec_acknowledgments, "Acknowledgments");
+	OPT(sec_languages, "Preferred-Languages");
+	OPT(sec_canonical, "Canonical");
+	OPT(sec_policy, "Policy");
+	OPT(sec_hiring, "Hiring");
+#undef OPT
+	if (rc == 0)
+		rc = apx_resp_text(c->resp, 200, "text/plain; charset=utf-8",
+		    b.data, b.len);
+	if (rc == 0)
+		rc = apx_resp_header(c->resp, "Cache-Control",
+		    "public, max-age=3600");
+	apx_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,242 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/apx.h"
+#include "core/log.h"
+#include "server/metrics.h"
+#include "store/db.h"
+#include "store/metrics_store.h"
+
+#define MAX_COUNTERS	4096
+#define FLUSH_EVERY_US	(5u * 1000 * 1000)
+
+struct counter {
+	char	 name[64];
+	char	 labels[160];
+	char	 grp[128];
+	int	 ord;
+	double	 delta;
+	int	 used;
+	int	 flushed;	/* exists in the database */
+};
+
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+static struct counter	 table[MAX_COUNTERS];
+static size_t		 ncounters;
+static uint64_t		 last_flush_us;
+static unsigned long	 dropped;
+
+static uint32_t	 hash(const char *, const char *);
+static void	 add(const char *, const char *, const char *, int, double);
+
+static uint32_t
+hash(const char *a, const char *b)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *a != '\0'; a++)
+		h = (h ^ (unsigned char)*a) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (; *b != '\0'; b++)
+		h = (h ^ (unsigned char)*b) * 16777619u;
+	return h;
+}
+
+/* Open addressing; the table only grows (label sets are bounded). */
+static void
+add(const char *name, const char *labels, const char *grp, int ord, double v)
+{
+	size_t i, n;
+	struct counter *c;
+
+	i = hash(name, labels) % MAX_COUNTERS;
+	for (n = 0; n < MAX_COUNTERS; n++, i = (i + 1) % MAX_COUNTERS) {
+		c = &table[i];
+		if (!c->used) {
+			if (ncounters >= MAX_COUNTERS * 3 / 4) {
+				dropped++;
+				return;
+			}
+			c->used = 1;
+			snprintf(c->name, sizeof(c->name), "%s", name);
+			snprintf(c->labels, sizeof(c->labels), "%s", labels);
+			snprintf(c->grp, sizeof(c->grp), "%s", grp);
+			c->ord = ord;
+			ncounters++;
+		} else if (strcmp(c->name, name) != 0 ||
+		    strcmp(c->labels, labels) != 0)
+			continue;
+		c->delta += v;
+		return;
+	}
+}
+
+void
+apx_metrics_inc(const char *name, double v)
+{
+	add(name, "", "", 0, v);
+}
+
+void
+apx_metrics_request(const char *route, const char *method, int status,
+    uint64_t dur_us)
+{
+	char l[160], g[128];
+	double secs = (double)dur_us / 1e6;
+	size_t i;
+
+	/* ROUTE is a pattern from the route table or "unmatched": bounded. */
+	snprintf(l, sizeof(l), "route=\"%s\",method=\"%s\",status=\"%d\"",
+	    route, method, status);
+	add("apx_http_requests_total", l, l, 0, 1);
+	snprintf(g, sizeof(g), "route=\"%s\"", route);
+	for (i = 0; i < APX_NELEM(buckets); i++) {
+		snprintf(l, sizeof(l), "route=\"%s\",le=\"%g\"", route,
+		    buckets[i]);
+		add("apx_http_request_duration_seconds_bucket", l, g, (int)i,
+		    secs <= buckets[i] ? 1 : 0);
+	}
+	snprintf(l, sizeof(l), "route=\"%s\",le=\"+Inf\"", route);
+	add("apx_http_request_duration_seconds_bucket", l, g,
+	    (int)APX_NELEM(buckets), 1);
+	add("apx_http_request_duration_seconds_sum", g, g, 0, secs);
+	add("apx_http_request_duration_seconds_count", g, g, 0, 1);
+}
+
+void
+apx_metrics_flush(struct apx_db *db, int force)
+{
+	uint64_t now = apx_now_us();
+	unsigned long dberr;
+	json_t *arr;
+	char *s;
+	size_t i;
+	int rc;
+
+	if (!force && now - last_flush_us < FLUSH_EVERY_US)
+		return;
+	last_flush_us = now;
+	if ((dberr = apx_db_take_errors(db)) > 0)
+		apx_metrics_inc("apx_db_errors_total", (double)dberr);
+	if ((arr = json_array()) == NULL)
+		return;
+	for (i = 0; i < MAX_COUNTERS; i++) {
+		struct counter *c = &table[i];
+
+		if (!c->used || (c->delta == 0 && c->flushed))
+			continue;
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:f}",
+		    "n", c->name, "l", c->labels, "g", c->grp, "o", c->ord,
+		    "v", c->delta));
+	}
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		return;
+	}
+	s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (s == NULL)
+		return;
+	rc = apx_metrics_store_add(db, s);
+	free(s);
+	if (rc != 0) {
+		/* Keep the deltas; count the failure for the next flush. */
+		apx_metrics_inc("apx_db_errors_total",
+		    (double)apx_db_take_errors(db));
+		return;
+	}
+	for (i = 0; i < MAX_COUNTERS; i++) {
+		table[i].delta = 0;
+		table[i].flushed = table[i].used;
+	}
+}
+
+static const char *
+family_of(const char *name, char *buf, size_t len)
+{
+	static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+	size_t i, n = strlen(name), m;
+
+	snprintf(buf, len, "%s", name);
+	if (strncmp(name, "apx_http_request_duration_seconds", 33) != 0)
+		return buf;
+	for (i = 0; i < APX_NELEM(sfx); i++) {
+		m = strlen(sfx[i]);
+		if (n > m && strcmp(name + n - m, sfx[i]) == 0 && n - m < len) {
+			buf[n - m] = '\0';
+			break;
+		}
+	}
+	return buf;
+}
+
+int
+apx_metrics_render(struct apx_db *db, struct apx_buf *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "apx_db_errors_total", "counter",
+		    "Database connection losses and refused statements." },
+		{ "apx_http_request_duration_seconds", "histogram",
+		    "Time from request start to response, by route." },
+		{ "apx_http_requests_total", "counter",
+		    "Requests answered, by route, method and status." },
+		{ "apx_worker_restarts_total", "counter",
+		    "Workers restarted after dying unexpectedly." },
+	};
+	char cur[64] = "", f[64];
+	int seen[APX_NELEM(fam)] = { 0 };
+	PGresult *res;
+	size_t i;
+	int r, rc;
+
+	apx_metrics_flush(db, 1);
+	if ((rc = apx_metrics_store_read(db, &res)) != 0) {
+		apx_buf_adds(out, "# HELP apx_database_up Control-plane "
+		    "database reachable.\n# TYPE apx_database_up gauge\n"
+		    "apx_database_up 0\n");
+		return 0;
+	}
+	for (r = 0; r < PQntuples(res); r++) {
+		const char *name = PQgetvalue(res, r, 0);
+		const char *labels = PQgetvalue(res, r, 1);
+
+		family_of(name, f, sizeof(f));
+		if (strcmp(f, cur) != 0) {
+			snprintf(cur, sizeof(cur), "%s", f);
+			for (i = 0; i < APX_NELEM(fam); i++) {
+				if (strcmp(fam[i].name, f) == 0) {
+					seen[i] = 1;
+					apx_buf_printf(out, "# HELP %s %s\n"
+					    "# TYPE %s %s\n", f, fam[i].help,
+					    f, fam[i].type);
+				}
+			}
+		}
+		if (*labels != '\0')
+			apx_buf_printf(out, "%s{%s} %s\n", name, labels,
+			    PQgetvalue(res, r, 2));
+		else
+			apx_buf_printf(out, "%s %s\n", name,
+			    PQgetvalue(res, r, 2));
+	}
+	PQclear(res);
+	for (i = 0; i < APX_NELEM(fam); i++) {
+		if (seen[i] || strcmp(fam[i].type, "counter") != 0 ||
+		    strcmp(fam[i].name, "apx_http_requests_total") == 0)
+			continue;
+		apx_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s 0\n",
+		    fam[i].name, fam[i].help, fam[i].name, fam[i].name);
+	}
+	apx_buf_adds(out, "# HELP apx_database_up Control-plane database "
+	    "reachable.\n# TYPE apx_database_up gauge\napx_database_up 1\n");
+	return 0;
+}

@@ -1,0 +1,215 @@
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "core/log.h"
+#include "http/http.h"
+#include "http/response.h"
+#include "server/dispatch.h"
+#include "server/metrics.h"
+#include "server/worker.h"
+#include "store/db.h"
+
+#define READ_CHUNK	16384
+
+unsigned long apx_worker_inherited_restarts;
+
+static volatile sig_atomic_t	 stopping;
+static int			 listen_fd = -1;
+
+static void	 on_term(int);
+static int	 read_body(FCGX_Request *, struct apx_request *, long long);
+static void	 access_log(const struct apx_request *,
+		    const struct apx_response *, uint64_t);
+
+static void
+on_term(int sig)
+{
+	int save = errno;
+
+	(void)sig;
+	stopping = 1;
+	/*
+	 * Closing our copy of the listening socket makes a blocked or
+	 * about-to-block accept() fail, so an idle worker leaves at once.
+	 * Other workers keep their copies.
+	 */
+	if (listen_fd != -1) {
+		close(listen_fd);
+		listen_fd = -1;
+	}
+	errno = save;
+}
+
+/*
+ * Read the body: refuse a declared length over the cap without reading,
+ * and stop at cap+1 bytes when no length was declared.
+ */
+static int
+read_body(FCGX_Request *fr, struct apx_request *req, long long cap)
+{
+	size_t want, got = 0;
+	int n;
+
+	if (req->content_length > cap)
+		return APX_ETOOBIG;
+	want = req->content_length >= 0 ? (size_t)req->content_length :
+	    (size_t)cap + 1;
+	if (want == 0)
+		return 0;
+	if ((req->body = apx_arena_alloc(req->arena, want + 1)) == NULL)
+		return APX_ENOMEM;
+	while (got < want) {
+		size_t chunk = want - got < READ_CHUNK ? want - got : READ_CHUNK;
+
+		n = FCGX_GetStr((char *)req->body + got, (int)chunk, fr->in);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	req->body[got] = '\0';
+	req->body_len = got;
+	if (req->content_length < 0 && got > (size_t)cap)
+		return APX_ETOOBIG;
+	if (req->content_length >= 0 && got != (size_t)req->content_length)
+		return APX_EINVAL;	/* client went away mid-body */
+	return 0;
+}
+
+static void
+access_log(const struct apx_request *req, const struct apx_response *resp,
+    uint64_t dur)
+{
+	char path[256], method[16];
+
+	/* The query string is never logged: it may carry codes or tokens. */
+	apx_log_sanitize(path, sizeof(path), req->raw_path ? req->raw_path : "-",
+	    req->raw_path ? strlen(req->raw_path) : 1);
+	apx_log_sanitize(method, sizeof(method), req->method_str ?
+	    req->method_str : "-", req->method_str ? strlen(req->method_str) : 1);
+	apx_log_func(APX_LOG_INFO, "access",
+	    "rid=%s method=%s path=%s route=%s status=%d dur_us=%llu "
+	    "bytes=%zu client=%s", req->request_id, method, path,
+	    apx_dispatch_route_label(req), resp->status,
+	    (unsigned long long)dur, resp->body.len,
+	    req->remote_addr != NULL && *req->remote_addr ? req->remote_addr :
+	    "-");
+}
+
+int
+apx_worker_run(const struct apx_conf *conf, int fd)
+{
+	struct sigaction sa;
+	sigset_t term, none;
+	FCGX_Request fr;
+	struct apx_arena *arena = NULL;
+	struct apx_db *db = NULL;
+	struct apx_response resp;
+	struct apx_request req;
+	struct apx_buf out = { 0 };
+	struct apx_ctx ctx;
+	long long served = 0;
+	int rc, status = 0;
+
+	listen_fd = fd;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must fail */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* libfcgi's; we use SIGTERM */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigemptyset(&none);
+
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		apx_log_error("cannot initialise libfcgi");
+		return 2;
+	}
+	if ((arena = apx_arena_new()) == NULL ||
+	    (db = apx_db_new(conf->db_conninfo, "accupredix-fcgi")) == NULL) {
+		apx_log_error("out of memory");
+		status = 2;
+		goto out;
+	}
+	if (apx_worker_inherited_restarts > 0)
+		apx_metrics_inc("apx_worker_restarts_total",
+		    (double)apx_worker_inherited_restarts);
+	apx_resp_init(&resp, arena);
+
+	while (!stopping) {
+		uint64_t dur;
+
+		/* Signals land only while idle in accept(). */
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (stopping)
+			break;
+		rc = FCGX_Accept_r(&fr);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (rc < 0) {
+			if (stopping)
+				break;
+			if (rc == -EINTR || errno == EINTR)
+				continue;
+			apx_log_error("accept failed: %d", rc);
+			status = 1;
+			break;
+		}
+
+		apx_arena_reset(arena);
+		apx_resp_init(&resp, arena);
+		resp.body = out;	/* reuse the buffer across requests */
+		apx_buf_reset(&resp.body);
+		resp.body.max = 64u * 1024 * 1024;
+		rc = apx_http_request_init(&req, arena, fr.envp);
+		if (rc == 0)
+			rc = read_body(&fr, &req, conf->http_max_body);
+		ctx.req = &req;
+		ctx.resp = &resp;
+		ctx.conf = conf;
+		ctx.db = db;
+		apx_dispatch(&ctx, rc);
+
+		out = resp.body;	/* it may have grown */
+		{
+			struct apx_buf wire = { 0 };
+
+			if (apx_resp_serialize(&resp, req.method == APX_M_HEAD,
+			    &wire) == 0)
+				(void)FCGX_PutStr(wire.data, (int)wire.len,
+				    fr.out);
+			apx_buf_free(&wire);
+		}
+		FCGX_Finish_r(&fr);
+		dur = apx_now_us() - req.start_us;
+		access_log(&req, &resp, dur);
+		apx_metrics_request(apx_dispatch_route_label(&req),
+		    apx_http_method_name(req.method), resp.status, dur);
+		apx_metrics_flush(db, 0);
+		served++;
+		if (conf->worker_max_requests > 0 &&
+		    served >= conf->worker_max_requests) {
+			apx_log_info("served %lld requests: recycling", served);
+			break;
+		}
+	}
+out:
+	if (db != NULL)
+		apx_metrics_flush(db, 1);
+	apx_buf_free(&out);
+	apx_db_free(db);
+	apx_arena_free(arena);
+	return status;
+}

@@ -1,0 +1,17 @@
+/*
+ * A worker: accepts FastCGI requests on a listening socket one at a time
+ * until told to stop (SIGTERM: finish the request in hand, then exit) or
+ * until it has served its quota (then it exits 0 and is replaced).
+ */
+#ifndef APX_SERVER_WORKER_H
+#define APX_SERVER_WORKER_H
+
+#include "core/conf.h"
+
+/* Restarts the supervisor saw before forking this worker (for metrics). */
+extern unsigned long apx_worker_inherited_restarts;
+
+/* Returns the process exit status. */
+int	 apx_worker_run(const struct apx_conf *, int);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * One libpq connection per worker. Connection strings are secrets (they
+ * may carry a password) and are never logged; errors are logged with the
+ * SQLSTATE and libpq's primary message only.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/apx.h"
+#include "core/log.h"
+#include "store/db.h"
+
+#define RECONNECT_BACKOFF_US	(500 * 1000)
+
+struct apx_db {
+	struct apx_secret	*conninfo;
+	char			*appname;
+	PGconn			*conn;
+	uint64_t		 last_fail_us;
+	unsigned long		 errors;
+	char			 sqlstate[6];
+};
+
+static int	 connect_db(struct apx_db *);
+static int	 conn_lost(struct apx_db *);
+
+struct apx_db *
+apx_db_new(const struct apx_secret *conninfo, const char *appname)
+{
+	struct apx_db *db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	if ((db->conninfo = apx_secret_dup(conninfo)) == NULL ||
+	    (db->appname = strdup(appname)) == NULL) {
+		apx_db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void
+apx_db_free(struct apx_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	apx_secret_free(db->conninfo);
+	free(db->appname);
+	free(db);
+}
+
+static int
+connect_db(struct apx_db *db)
+{
+	/*
+	 * Our defaults come first: with expand_dbname the user's conninfo,
+	 * expanded from "dbname", overrides them.
+	 */
+	const char *keys[] = { "connect_timeout", "application_name",
+	    "options", "dbname", NULL };
+	const char *vals[] = { "3", db->appname,
+	    "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000",
+	    apx_secret_str(db->conninfo), NULL };
+	uint64_t now = apx_now_us();
+
+	if (db->conn != NULL) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	/* Do not hammer a server that just refused us. */
+	if (db->last_fail_us != 0 && now - db->last_fail_us < RECONNECT_BACKOFF_US)
+		return APX_EDBUNAVAIL;
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		apx_log_warn("cannot connect to the database: %s",
+		    db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
+		if (db->conn != NULL)
+			PQfinish(db->conn);
+		db->conn = NULL;
+		db->last_fail_us = now;
+		db->errors++;
+		return APX_EDBUNAVAIL;
+	}
+	db->last_fail_us = 0;
+	return 0;
+}
+
+int
+apx_db_conn(struct apx_db *db, PGconn **out)
+{
+	int rc;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		if ((rc = connect_db(db)) != 0)
+			return rc;
+	}
+	if (out != NULL)
+		*out = db->conn;
+	return 0;
+}
+
+static int
+conn_lost(struct apx_db *db)
+{
+	return db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK;
+}
+
+int
+apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
+    int nparams, const char *const *params)
+{
+	PGresult *res;
+	ExecStatusType st;
+	const char *state;
+	int attempt, rc;
+
+	*out = NULL;
+	db->sqlstate[0] = '\0';
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rc = apx_db_conn(db, NULL)) != 0)
+			return rc;
+		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
+		    NULL, 0);
+		st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			*out = res;
+			return 0;
+		}
+		if (conn_lost(db)) {
+			/* The server went away: maybe a restart; retry once. */
+			PQclear(res);
+			apx_log_warn("database connection lost");
+			db->errors++;
+			PQfinish(db->conn);
+			db->conn = NULL;
+			if (!(flags & APX_DB_RETRY))
+				return APX_EDBUNAVAIL;
+			continue;
+		}
+		state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+		    NULL;
+		if (state != NULL)
+			(void)apx_strlcpy_chk(db->sqlstate, state,
+			    sizeof(db->sqlstate));
+		/* Primary message only: DETAIL may quote parameter values. */
+		apx_log_error("statement failed: sqlstate=%s: %s",
+		    state != NULL ? state : "?",
+		    res != NULL && PQresultErrorField(res,
+		    PG_DIAG_MESSAGE_PRIMARY) != NULL ? PQresultErrorField(res,
+		    PG_DIAG_MESSAGE_PRIMARY) : "no message");
+		db->errors++;
+		PQclear(res);
+		/* 57P01 admin shutdown, 08xxx connection exceptions */
+		if (state != NULL && (strncmp(state, "08", 2) == 0 ||
+		    strncmp(state, "57P", 3) == 0))
+			return APX_EDBUNAVAIL;
+		return APX_EDB;
+	}
+	return APX_EDBUNAVAIL;
+}
+
+int
+apx_db_exec(struct apx_db *db, const char *sql)
+{
+	PGresult *res;
+	int rc;
+
+	if ((rc = apx_db_query(db, 0, &res, sql, 0, NULL)) != 0)
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int
+apx_db_begin(struct apx_db *db)
+{
+	/* BEGIN on a fresh connection is safe to retry. */
+	PGresult *res;
+	int rc;
+
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "BEGIN", 0, NULL)) != 0)
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int
+apx_db_commit(struct apx_db *db)
+{
+	return apx_db_exec(db, "COMMIT");
+}
+
+void
+apx_db_rollback(struct apx_db *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		(void)apx_db_exec(db, "ROLLBACK");
+}
+
+const char *
+apx_db_last_sqlstate(const struct apx_db *db)
+{
+	return db->sqlstate;
+}
+
+unsigned long
+apx_db_take_errors(struct apx_db *db)
+{
+	unsigned long n = db->errors;
+
+	db->errors = 0;
+	return n;
+}

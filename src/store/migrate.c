@@ -1,0 +1,180 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/apx.h"
+#include "core/log.h"
+#include "store/db.h"
+#include "store/migrate.h"
+
+#include "store/migrations.inc"
+
+static int	 exec_simple(PGconn *, const char *, char *, size_t);
+static int	 grant_app_role(PGconn *, const char *, char *, size_t);
+
+int
+apx_migrate_latest(void)
+{
+	return control_migrations[APX_NELEM(control_migrations) - 1].version;
+}
+
+/* Trusted SQL from this binary (no values); multi-statement allowed. */
+static int
+exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(c, sql);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "no memory");
+		PQclear(res);
+		return APX_EDB;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+apx_migrate_current(PGconn *c, int *out)
+{
+	PGresult *res;
+	long long v;
+
+	res = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 ||
+	    apx_parse_ll(PQgetvalue(res, 0, 0), 0, 1000000, &v) != 0) {
+		PQclear(res);
+		return APX_EDB;
+	}
+	PQclear(res);
+	*out = (int)v;
+	return 0;
+}
+
+static int
+grant_app_role(PGconn *c, const char *role, char *err, size_t errlen)
+{
+	char *q, sql[1024];
+	int rc;
+
+	if ((q = PQescapeIdentifier(c, role, strlen(role))) == NULL) {
+		snprintf(err, errlen, "cannot quote role name");
+		return APX_EINVAL;
+	}
+	snprintf(sql, sizeof(sql),
+	    "GRANT USAGE ON SCHEMA public TO %s;"
+	    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
+	    "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
+	    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM %s;",
+	    q, q, q, q);
+	PQfreemem(q);
+	rc = exec_simple(c, sql, err, errlen);
+	return rc;
+}
+
+int
+apx_migrate_run(PGconn *c, const char *app_role, int *applied, char *err,
+    size_t errlen)
+{
+	const char *params[2];
+	char vbuf[16];
+	PGresult *res;
+	size_t i;
+	int cur, rc;
+
+	*applied = 0;
+	if ((rc = exec_simple(c,
+	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    " version integer PRIMARY KEY,"
+	    " name text NOT NULL,"
+	    " applied_at timestamptz NOT NULL DEFAULT now())", err, errlen)) != 0)
+		return rc;
+	/* Session lock: a second migrate waits, then finds nothing to do. */
+	if ((rc = exec_simple(c,
+	    "SELECT pg_advisory_lock(hashtext('accupredix-migrate'))", err,
+	    errlen)) != 0)
+		return rc;
+	if ((rc = apx_migrate_current(c, &cur)) != 0) {
+		snprintf(err, errlen, "cannot read schema_migrations");
+		goto out;
+	}
+	if (cur > apx_migrate_latest()) {
+		snprintf(err, errlen,
+		    "the database has migration %d but this binary knows only "
+		    "up to %d: refusing to run (upgrade the binary)", cur,
+		    apx_migrate_latest());
+		rc = APX_EMIGRATION;
+		goto out;
+	}
+	for (i = 0; i < APX_NELEM(control_migrations); i++) {
+		const struct apx_migration *m = &control_migrations[i];
+
+		if (m->version <= cur)
+			continue;
+		if ((rc = exec_simple(c, "BEGIN", err, errlen)) != 0)
+			goto out;
+		if ((rc = exec_simple(c, m->sql, err, errlen)) != 0) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", err);
+			snprintf(err, errlen, "migration %s failed: %s", m->name,
+			    msg);
+			PQclear(PQexec(c, "ROLLBACK"));
+			goto out;
+		}
+		snprintf(vbuf, sizeof(vbuf), "%d", m->version);
+		params[0] = vbuf;
+		params[1] = m->name;
+		res = PQexecParams(c, "INSERT INTO schema_migrations "
+		    "(version, name) VALUES ($1::integer, $2)", 2, NULL,
+		    params, NULL, NULL, 0);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "cannot record migration %s: %s",
+			    m->name, PQerrorMessage(c));
+			PQclear(res);
+			PQclear(PQexec(c, "ROLLBACK"));
+			rc = APX_EDB;
+			goto out;
+		}
+		PQclear(res);
+		if ((rc = exec_simple(c, "COMMIT", err, errlen)) != 0)
+			goto out;
+		apx_log_info("applied migration %s", m->name);
+		(*applied)++;
+	}
+	if (app_role != NULL &&
+	    (rc = grant_app_role(c, app_role, err, errlen)) != 0)
+		goto out;
+	rc = 0;
+out:
+	{
+		PGresult *u = PQexec(c,
+		    "SELECT pg_advisory_unlock(hashtext('accupredix-migrate'))");
+
+		PQclear(u);
+	}
+	return rc;
+}
+
+int
+apx_migrate_version(struct apx_db *db, int *out)
+{
+	PGresult *res;
+	long long v;
+	int rc;
+
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
+	    "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+	    NULL)) != 0)
+		return rc;
+	rc = PQntuples(res) == 1 &&
+	    apx_parse_ll(PQgetvalue(res, 0, 0), 0, 1000000, &v) == 0 ? 0 :
+	    APX_EDB;
+	PQclear(res);
+	if (rc == 0)
+		*out = (int)v;
+	return rc;
+}

@@ -1,0 +1,150 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/apx.h"
+#include "store/db.h"
+#include "store/settings.h"
+
+struct setting {
+	const char	*key;
+	long long	 def, min, max;
+};
+
+static const struct setting settings[] = {
+	/* Lifetime of an access JWT, seconds. */
+	{ "access_token_lifetime", 900, 60, 86400 },
+};
+
+static const struct setting *find(const char *);
+
+static const struct setting *
+find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < APX_NELEM(settings); i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+int
+apx_settings_get_all(struct apx_db *db, json_t **out)
+{
+	PGresult *res;
+	json_t *o;
+	size_t i;
+	int rc, r;
+
+	if ((o = json_object()) == NULL)
+		return APX_ENOMEM;
+	for (i = 0; i < APX_NELEM(settings); i++)
+		json_object_set_new(o, settings[i].key,
+		    json_integer(settings[i].def));
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
+	    "SELECT key, value::text FROM platform_settings", 0, NULL)) != 0) {
+		json_decref(o);
+		return rc;
+	}
+	for (r = 0; r < PQntuples(res); r++) {
+		const struct setting *s = find(PQgetvalue(res, r, 0));
+		long long v;
+
+		/* Rows of settings this binary does not know are ignored. */
+		if (s == NULL || apx_parse_ll(PQgetvalue(res, r, 1), s->min,
+		    s->max, &v) != 0)
+			continue;
+		json_object_set_new(o, s->key, json_integer(v));
+	}
+	PQclear(res);
+	*out = o;
+	return 0;
+}
+
+int
+apx_settings_get_int(struct apx_db *db, const char *key, long long *out)
+{
+	json_t *all, *v;
+	int rc;
+
+	if (find(key) == NULL)
+		return APX_ENOTFOUND;
+	if ((rc = apx_settings_get_all(db, &all)) != 0)
+		return rc;
+	v = json_object_get(all, key);
+	*out = json_integer_value(v);
+	json_decref(all);
+	return 0;
+}
+
+int
+apx_settings_validate(json_t *patch, const char **field, const char **reason)
+{
+	const char *key;
+	json_t *v;
+
+	*field = NULL;
+	*reason = NULL;
+	if (json_object_size(patch) == 0) {
+		*reason = "the body names no setting";
+		return APX_EINVAL;
+	}
+	json_object_foreach(patch, key, v) {
+		const struct setting *s = find(key);
+		json_int_t n;
+
+		*field = key;
+		if (s == NULL) {
+			*reason = "unknown setting";
+			return APX_EINVAL;
+		}
+		if (!json_is_integer(v)) {
+			*reason = "must be an integer";
+			return APX_EINVAL;
+		}
+		n = json_integer_value(v);
+		if (n < s->min || n > s->max) {
+			*reason = "out of range";
+			return APX_EINVAL;
+		}
+	}
+	*field = NULL;
+	return 0;
+}
+
+int
+apx_settings_apply(struct apx_db *db, json_t *patch)
+{
+	const char *key, *params[2];
+	char num[32];
+	PGresult *res;
+	json_t *v;
+	int rc;
+
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
+	json_object_foreach(patch, key, v) {
+		snprintf(num, sizeof(num), "%lld",
+		    (long long)json_integer_value(v));
+		params[0] = key;
+		params[1] = num;
+		rc = apx_db_query(db, 0, &res,
+		    "INSERT INTO platform_settings (key, value, updated_at) "
+		    "VALUES ($1, to_jsonb($2::bigint), now()) "
+		    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+		    "updated_at = now()", 2, params);
+		if (rc != 0) {
+			apx_db_rollback(db);
+			return rc;
+		}
+		PQclear(res);
+	}
+	if ((rc = apx_db_commit(db)) != 0) {
+		apx_db_rollback(db);
+		return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * Platform settings (ACCESS_TOKEN_LIFETIME, ...): declared with bounds in
+ * one table, stored in platform_settings, read by every worker so that a
+ * change applies to the next request anywhere.
+ */
+#ifndef APX_STORE_SETTINGS_H
+#define APX_STORE_SETTINGS_H
+
+#include <jansson.h>
+
+struct apx_db;
+
+/* All known settings, stored values over defaults. */
+int	 apx_settings_get_all(struct apx_db *, json_t **);
+int	 apx_settings_get_int(struct apx_db *, const char *, long long *);
+/*
+ * Check a patch object without touching anything: on failure *FIELD
+ * names the offending key and *REASON says why.
+ */
+int	 apx_settings_validate(json_t *, const char **, const char **);
+/* Apply a validated patch in one transaction. */
+int	 apx_settings_apply(struct apx_db *, json_t *);
+
+#endif
