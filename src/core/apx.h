@@ -25,6 +25,8 @@ enum apx_err {
 	APX_ECRYPTO = -9,	/* crypto library failure */
 	APX_ECONFLICT = -10,	/* state conflict */
 	APX_EMIGRATION = -11,	/* schema newer/older than this binary */
+	APX_EURITOOLONG = -12,	/* path or query over its cap */
+	APX_EHEADERS = -13,	/* too many or too large header fields */
 };
 
 const char	*apx_strerror(int);
@@ -40,6 +42,9 @@ void	 apx_wipe(void *, size_t);
 
 /* Fill with cryptographically random bytes. */
 void	 apx_random(void *, size_t);
+/* Random bytes for identifiers (not secrets), from a per-process pool. */
+void	 apx_random_id(void *, size_t);
+void	 apx_random_id_reset(void);
 
 /* Monotonic and wall clocks. */
 uint64_t apx_now_us(void);		/* monotonic microseconds */

@@ -85,6 +85,7 @@ struct parse {
 	size_t		 errlen;
 	unsigned char	 seen[APX_NELEM(keys)];
 	size_t		 line[APX_NELEM(keys)];
+	unsigned char	 from_env[APX_NELEM(keys)];
 };
 
 static int	 fail(struct parse *, const char *, size_t, const char *,
@@ -153,10 +154,13 @@ read_file(const char *path, size_t max, char **out, size_t *outlen)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return APX_EIO;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > max) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return S_ISREG(st.st_mode) ? APX_ETOOBIG : APX_EIO;
+		return APX_EIO;
+	}
+	if ((size_t)st.st_size > max) {
+		close(fd);
+		return APX_ETOOBIG;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
@@ -502,6 +506,7 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 			if ((rc = set_value(&p, c, &keys[i], where, v, 0)) != 0)
 				goto fail;
 			p.seen[i] = 1;
+			p.from_env[i] = 1;
 		}
 	}
 
@@ -514,7 +519,15 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 	}
 	if (find_key("security.expires", &idx) != NULL &&
 	    c->sec_expires <= apx_unix_now()) {
-		rc = fail(&p, name, p.line[idx], "security.expires",
+		char where[96];
+
+		if (p.from_env[idx])
+			snprintf(where, sizeof(where), "environment %s",
+			    "APX_SECURITY_EXPIRES");
+		else
+			snprintf(where, sizeof(where), "%s", name);
+		rc = fail(&p, where, p.from_env[idx] ? 0 : p.line[idx],
+		    "security.expires",
 		    "is in the past: security.txt must not be stale "
 		    "(RFC 9116 section 2.5.5)");
 		goto fail;

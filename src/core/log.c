@@ -12,6 +12,7 @@
 
 static int	 log_level = APX_LOG_INFO;
 static char	 log_ident[32] = "accupredix";
+static long	 log_pid;	/* cached: one getpid() per process */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -26,6 +27,12 @@ int
 apx_log_get_level(void)
 {
 	return log_level;
+}
+
+void
+apx_log_after_fork(void)
+{
+	log_pid = (long)getpid();
 }
 
 void
@@ -56,8 +63,10 @@ apx_vlog_func(int level, const char *func, const char *fmt, va_list ap)
 
 	if (level > log_level)
 		return;
+	if (log_pid == 0)
+		log_pid = (long)getpid();
 	n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s: ", log_ident,
-	    (long)getpid(), level_names[level], func);
+	    log_pid, level_names[level], func);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

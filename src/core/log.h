@@ -20,6 +20,8 @@ enum apx_log_level {
 void	 apx_log_set_level(int);
 int	 apx_log_get_level(void);
 void	 apx_log_set_ident(const char *);
+/* A forked child calls this first so its lines carry its own pid. */
+void	 apx_log_after_fork(void);
 int	 apx_log_level_parse(const char *, int *);
 void	 apx_log_func(int, const char *, const char *, ...) APX_PRINTF(3, 4);
 void	 apx_vlog_func(int, const char *, const char *, va_list)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,14 @@ static const char *const errstr[] = {
 	"cryptographic failure",
 	"conflict",
 	"schema version mismatch",
+	"request target too long",
+	"request header fields too large",
 };
 
 const char *
 apx_strerror(int err)
 {
-	size_t i = (size_t)(err < 0 ? -err : err);
+	size_t i = err < 0 ? (size_t)0 - (size_t)err : (size_t)err;
 
 	if (i >= APX_NELEM(errstr))
 		return "unknown error";
@@ -90,6 +93,36 @@ apx_random(void *p, size_t n)
 	randombytes_buf(p, n);
 }
 
+/*
+ * Request ids need no secrecy, only uniqueness: draw them from a pool so
+ * that a request costs no getrandom(2). A forked child must call
+ * apx_random_id_reset() so that it never repeats its parent's pool.
+ */
+static unsigned char	 id_pool[480];
+static size_t		 id_used = sizeof(id_pool);
+
+void
+apx_random_id_reset(void)
+{
+	apx_wipe(id_pool, sizeof(id_pool));
+	id_used = sizeof(id_pool);
+}
+
+void
+apx_random_id(void *p, size_t n)
+{
+	if (n > sizeof(id_pool)) {
+		randombytes_buf(p, n);
+		return;
+	}
+	if (sizeof(id_pool) - id_used < n) {
+		randombytes_buf(id_pool, sizeof(id_pool));
+		id_used = 0;
+	}
+	memcpy(p, id_pool + id_used, n);
+	id_used += n;
+}
+
 uint64_t
 apx_now_us(void)
 {
@@ -112,13 +145,22 @@ apx_rfc3339_parse(const char *s, int64_t *out)
 	int y, mo, d, h, mi, sec, n = 0;
 	time_t t;
 
+	static const char shape[] = "DDDD-DD-DDTDD:DD:DDZ";
+	size_t i;
+
 	if (s == NULL || strlen(s) != 20)
 		return APX_EINVAL;
+	/* sscanf alone would take signs and blanks: check the shape first. */
+	for (i = 0; i < 20; i++) {
+		if (shape[i] == 'D' ? !(s[i] >= '0' && s[i] <= '9') :
+		    s[i] != shape[i])
+			return APX_EINVAL;
+	}
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
 	    &sec, &n) != 6 || n != 20)
 		return APX_EINVAL;
 	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+	    h > 23 || mi > 59 || sec > 59 || h < 0 || mi < 0 || sec < 0)
 		return APX_EINVAL;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;

@@ -410,7 +410,7 @@ apx_http_request_init(struct apx_request *r, struct apx_arena *a,
 			if ((rc = kv_push(a, &r->headers,
 			    APX_HTTP_MAX_HEADERS, name, value,
 			    strlen(value))) != 0)
-				return rc;
+				return rc == APX_ETOOBIG ? APX_EHEADERS : rc;
 		}
 #undef IS
 	}
@@ -427,7 +427,7 @@ apx_http_request_init(struct apx_request *r, struct apx_arena *a,
 		static const char hex[] = "0123456789abcdef";
 		size_t i;
 
-		apx_random(rnd, sizeof(rnd));
+		apx_random_id(rnd, sizeof(rnd));
 		for (i = 0; i < sizeof(rnd); i++) {
 			r->request_id[2 * i] = hex[rnd[i] >> 4];
 			r->request_id[2 * i + 1] = hex[rnd[i] & 15];
@@ -458,10 +458,10 @@ apx_http_request_init(struct apx_request *r, struct apx_arena *a,
 		return APX_ENOMEM;
 	if ((rc = apx_http_split_path(a, r->raw_path, strlen(r->raw_path),
 	    r->segs, APX_HTTP_MAX_SEGMENTS, &r->nsegs)) != 0)
-		return rc;
+		return rc == APX_ETOOBIG ? APX_EURITOOLONG : rc;
 	if ((rc = apx_http_parse_query(a, r->raw_query, strlen(r->raw_query),
 	    &r->query)) != 0)
-		return rc;
+		return rc == APX_ETOOBIG ? APX_EURITOOLONG : rc;
 	if ((cookie = apx_req_header(r, "cookie")) != NULL &&
 	    (rc = apx_http_parse_cookies(a, cookie, strlen(cookie),
 	    &r->cookies)) != 0)

@@ -24,8 +24,9 @@ static const struct {
 	{ 402, "Payment Required" }, { 403, "Forbidden" },
 	{ 404, "Not Found" }, { 405, "Method Not Allowed" },
 	{ 409, "Conflict" }, { 410, "Gone" }, { 413, "Content Too Large" },
-	{ 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
-	{ 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+	{ 414, "URI Too Long" }, { 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
+	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
 	{ 502, "Bad Gateway" }, { 503, "Service Unavailable" },
 };
 
@@ -85,10 +86,23 @@ header_ok(const char *s)
 	return 1;
 }
 
+/* RFC 9110 token. */
+static int
+token_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s <= 0x20 || *s >= 0x7f ||
+		    strchr("()<>@,;:\\\"/[]?={}", *s) != NULL)
+			return 0;
+	return 1;
+}
+
 int
 apx_resp_header(struct apx_response *r, const char *name, const char *value)
 {
-	if (!header_ok(name) || !header_ok(value))
+	if (!token_ok(name) || !header_ok(value))
 		return APX_EINVAL;
 	if (r->nheaders >= APX_RESP_MAX_HEADERS)
 		return APX_ETOOBIG;
@@ -138,6 +152,15 @@ apx_resp_cookie(struct apx_response *r, const char *name, const char *value,
 
 	if (o == NULL)
 		o = &defaults;
+	if (!token_ok(name))
+		return APX_EINVAL;
+	if (o->path != NULL) {
+		if (o->path[0] != '/')
+			return APX_EINVAL;
+		for (c = o->path; *c != '\0'; c++)
+			if (*c < 0x21 || *c >= 0x7f || *c == ';')
+				return APX_EINVAL;
+	}
 	for (c = value; *c != '\0'; c++)
 		if (*c <= 0x20 || *c >= 0x7f || *c == '"' || *c == ',' ||
 		    *c == ';' || *c == '\\')
@@ -235,6 +258,14 @@ apx_resp_error(struct apx_response *r, int err)
 		return apx_resp_problem(r, 413, "body-too-large",
 		    "The request body is larger than this server accepts.",
 		    NULL);
+	case APX_EURITOOLONG:
+		return apx_resp_problem(r, 414, "uri-too-long",
+		    "The path or query string is longer than this server "
+		    "accepts.", NULL);
+	case APX_EHEADERS:
+		return apx_resp_problem(r, 431, "header-fields-too-large",
+		    "The request carries more header fields than this server "
+		    "accepts.", NULL);
 	case APX_EINVAL:
 		return apx_resp_problem(r, 400, "bad-request",
 		    "The request could not be parsed.", NULL);

@@ -7,6 +7,7 @@
 
 static int	 match_path(const char *, const struct apx_request *,
 		    const char **, size_t *);
+static int	 pattern_shape(const char *, char *, size_t);
 
 /*
  * Walk PATTERN's segments against the request's decoded segments. "{x}"
@@ -102,22 +103,69 @@ apx_router_allow(struct apx_arena *a, int methods)
 	return apx_arena_strdup(a, buf);
 }
 
+/*
+ * Reduce a pattern to its shape ("/orgs/{org}" -> "/orgs/{}") after
+ * checking that every parameter is a whole segment "{name}" with a
+ * lower-case name and that there are no more than the router can hold.
+ */
+static int
+pattern_shape(const char *p, char *out, size_t outlen)
+{
+	const char *seg = p, *end;
+	size_t o = 0, nparams = 0, len;
+
+	if (p[0] != '/' || strlen(p) >= outlen)
+		return -1;
+	while (*seg == '/') {
+		seg++;
+		if ((end = strchr(seg, '/')) == NULL)
+			end = seg + strlen(seg);
+		len = (size_t)(end - seg);
+		if (len == 0 && *end != '\0')
+			return -1;		/* "//" */
+		out[o++] = '/';
+		if (memchr(seg, '{', len) != NULL ||
+		    memchr(seg, '}', len) != NULL) {
+			size_t k;
+
+			if (len < 3 || seg[0] != '{' || seg[len - 1] != '}')
+				return -1;
+			for (k = 1; k < len - 1; k++)
+				if (!((seg[k] >= 'a' && seg[k] <= 'z') ||
+				    seg[k] == '_'))
+					return -1;
+			if (++nparams > APX_HTTP_MAX_ROUTE_PARAMS)
+				return -1;
+			out[o++] = '{';
+			out[o++] = '}';
+		} else {
+			memcpy(out + o, seg, len);
+			o += len;
+		}
+		seg = end;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int
 apx_router_check(const struct apx_route *routes, size_t n, char *err,
     size_t errlen)
 {
+	char a[512], b[512];
 	size_t i, j;
 	const char *p;
 
 	for (i = 0; i < n; i++) {
 		p = routes[i].pattern;
-		if (p[0] != '/' || routes[i].methods == 0 ||
-		    routes[i].handler == NULL || strstr(p, "//") != NULL) {
+		if (routes[i].methods == 0 || routes[i].handler == NULL ||
+		    pattern_shape(p, a, sizeof(a)) != 0) {
 			snprintf(err, errlen, "route %s is malformed", p);
 			return APX_EINVAL;
 		}
 		for (j = 0; j < i; j++) {
-			if (strcmp(routes[j].pattern, p) == 0 &&
+			if (pattern_shape(routes[j].pattern, b, sizeof(b)) == 0 &&
+			    strcmp(a, b) == 0 &&
 			    (routes[j].methods & routes[i].methods)) {
 				snprintf(err, errlen,
 				    "route %s is declared twice", p);

@@ -67,6 +67,8 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		(void)apx_resp_error(resp, init_rc);
 		goto done;
 	}
+	/* The guard comes first: an unknown /internal path and a wrong
+	 * secret look the same, preflights included. */
 	if (apx_authz_is_internal(req) &&
 	    !apx_authz_internal_ok(c->conf, req)) {
 		not_found(c);
@@ -74,7 +76,8 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 	}
 	routes = apx_routes(&n);
 	m = apx_router_match(routes, n, req, req->method, &allow);
-	if (apx_cors_is_preflight(req) && m != APX_MATCH_NOPATH) {
+	if (apx_cors_is_preflight(req) && m != APX_MATCH_NOPATH &&
+	    !apx_authz_is_internal(req)) {
 		req->route = NULL;
 		(void)apx_cors_preflight(c->conf, req, resp, allow);
 		goto done;
@@ -101,5 +104,6 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 	}
 done:
 	security_headers(c);
-	(void)apx_cors_decorate(c->conf, req, resp);
+	if (!apx_authz_is_internal(req))
+		(void)apx_cors_decorate(c->conf, req, resp);
 }

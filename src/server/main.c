@@ -160,7 +160,7 @@ main(int argc, char *argv[])
 		apx_conf_free(conf);
 		return 1;
 	}
-	rc = apx_worker_run(conf, 0);
+	rc = apx_worker_run(conf, 0, 0);
 	apx_conf_free(conf);
 	return rc;
 }

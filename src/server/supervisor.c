@@ -176,6 +176,8 @@ spawn(struct worker *w, unsigned gen, int fd, const struct apx_conf *conf)
 		struct sigaction sa;
 		sigset_t none;
 
+		apx_log_after_fork();
+		apx_random_id_reset();
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
@@ -185,7 +187,7 @@ spawn(struct worker *w, unsigned gen, int fd, const struct apx_conf *conf)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		apx_worker_inherited_restarts = pending_restarts;
-		_exit(apx_worker_run(conf, fd));
+		_exit(apx_worker_run(conf, fd, 1));
 	}
 	pending_restarts = 0;
 	w->pid = pid;

@@ -22,6 +22,7 @@
 unsigned long apx_worker_inherited_restarts;
 
 static volatile sig_atomic_t	 stopping;
+static volatile sig_atomic_t	 in_request;
 static int			 listen_fd = -1;
 
 static void	 on_term(int);
@@ -37,11 +38,12 @@ on_term(int sig)
 	(void)sig;
 	stopping = 1;
 	/*
-	 * Closing our copy of the listening socket makes a blocked or
-	 * about-to-block accept() fail, so an idle worker leaves at once.
-	 * Other workers keep their copies.
+	 * Idle: closing our copy of the listening socket makes a blocked or
+	 * about-to-block accept() fail (EBADF after SA_RESTART), so an idle
+	 * worker leaves at once. Other workers keep their copies. Busy: the
+	 * request finishes (its reads and writes restart) and the loop ends.
 	 */
-	if (listen_fd != -1) {
+	if (!in_request && listen_fd != -1) {
 		close(listen_fd);
 		listen_fd = -1;
 	}
@@ -104,10 +106,9 @@ access_log(const struct apx_request *req, const struct apx_response *resp,
 }
 
 int
-apx_worker_run(const struct apx_conf *conf, int fd)
+apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 {
 	struct sigaction sa;
-	sigset_t term, none;
 	FCGX_Request fr;
 	struct apx_arena *arena = NULL;
 	struct apx_db *db = NULL;
@@ -121,20 +122,16 @@ apx_worker_run(const struct apx_conf *conf, int fd)
 	listen_fd = fd;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;	/* no SA_RESTART: accept() must fail */
+	sa.sa_handler = on_term;
+	sa.sa_flags = SA_RESTART;	/* a request's I/O is never cut */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* libfcgi's; we use SIGTERM */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	sigemptyset(&none);
-
-	if (FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, fd, 0) != 0) {
 		apx_log_error("cannot initialise libfcgi");
 		return 2;
 	}
@@ -152,17 +149,20 @@ apx_worker_run(const struct apx_conf *conf, int fd)
 	while (!stopping) {
 		uint64_t dur;
 
-		/* Signals land only while idle in accept(). */
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * FCGX_Accept_r finishes the previous request first; only
+		 * then is this worker idle. A SIGTERM between the check and
+		 * accept() closes the socket, so accept() fails at once.
+		 */
+		FCGX_Finish_r(&fr);
+		in_request = 0;
 		if (stopping)
 			break;
 		rc = FCGX_Accept_r(&fr);
-		sigprocmask(SIG_BLOCK, &term, NULL);
+		in_request = 1;
 		if (rc < 0) {
 			if (stopping)
 				break;
-			if (rc == -EINTR || errno == EINTR)
-				continue;
 			apx_log_error("accept failed: %d", rc);
 			status = 1;
 			break;
@@ -199,7 +199,7 @@ apx_worker_run(const struct apx_conf *conf, int fd)
 		    apx_http_method_name(req.method), resp.status, dur);
 		apx_metrics_flush(db, 0);
 		served++;
-		if (conf->worker_max_requests > 0 &&
+		if (recycle && conf->worker_max_requests > 0 &&
 		    served >= conf->worker_max_requests) {
 			apx_log_info("served %lld requests: recycling", served);
 			break;

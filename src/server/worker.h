@@ -11,7 +11,11 @@
 /* Restarts the supervisor saw before forking this worker (for metrics). */
 extern unsigned long apx_worker_inherited_restarts;
 
-/* Returns the process exit status. */
-int	 apx_worker_run(const struct apx_conf *, int);
+/*
+ * Serve on FD. RECYCLE: leave after conf->worker.max_requests requests
+ * (standalone, where the supervisor replaces the worker; under a web
+ * server the server recycles its processes itself). Returns the exit status.
+ */
+int	 apx_worker_run(const struct apx_conf *, int, int);
 
 #endif
