@@ -81,6 +81,9 @@ int	 apx_http_pct_decode(struct apx_arena *, const char *, size_t, int,
 /* "a=1&b=%20" -> list; APX_EINVAL, APX_ETOOBIG. */
 int	 apx_http_parse_query(struct apx_arena *, const char *, size_t,
 	    struct apx_kvlist *);
+/* The same for a form body: no length cap beyond the body's own. */
+int	 apx_http_parse_form(struct apx_arena *, const char *, size_t,
+	    struct apx_kvlist *);
 /* Cookie header -> list; malformed pairs are skipped, not fatal. */
 int	 apx_http_parse_cookies(struct apx_arena *, const char *, size_t,
 	    struct apx_kvlist *);
@@ -114,5 +117,11 @@ int	 apx_http_request_init(struct apx_request *, struct apx_arena *,
 struct apx_response;
 int	 apx_http_json_object(struct apx_request *, struct apx_response *,
 	    json_t **);
+/*
+ * Form body: 415 if not application/x-www-form-urlencoded, 400 if malformed
+ * or over APX_HTTP_MAX_PARAMS fields. On failure the problem is set.
+ */
+int	 apx_http_form(struct apx_request *, struct apx_response *,
+	    struct apx_kvlist *);
 
 #endif

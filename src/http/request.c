@@ -113,8 +113,31 @@ kv_push(struct apx_arena *a, struct apx_kvlist *l, size_t max,
 	return 0;
 }
 
+static int	 parse_urlencoded(struct apx_arena *, const char *, size_t,
+		    struct apx_kvlist *);
+
 int
 apx_http_parse_query(struct apx_arena *a, const char *s, size_t len,
+    struct apx_kvlist *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	if (len > APX_HTTP_MAX_QUERY)
+		return APX_ETOOBIG;
+	return parse_urlencoded(a, s, len, out);
+}
+
+int
+apx_http_parse_form(struct apx_arena *a, const char *s, size_t len,
+    struct apx_kvlist *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	return parse_urlencoded(a, s, len, out);
+}
+
+static int
+parse_urlencoded(struct apx_arena *a, const char *s, size_t len,
     struct apx_kvlist *out)
 {
 	const char *p = s, *end = s + len, *amp, *eq;
@@ -122,10 +145,6 @@ apx_http_parse_query(struct apx_arena *a, const char *s, size_t len,
 	size_t klen, vlen;
 	int rc;
 
-	out->v = NULL;
-	out->n = 0;
-	if (len > APX_HTTP_MAX_QUERY)
-		return APX_ETOOBIG;
 	while (p < end) {
 		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
 			amp = end;

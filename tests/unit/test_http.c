@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "http/http.h"
+#include "http/response.h"
 
 static int	 setup_arena(void **);
 static int	 teardown_arena(void **);
@@ -859,6 +860,102 @@ test_request_id_replaced_when_invalid(void **state)
 	}
 }
 
+static void
+form_request(struct apx_request *r, struct apx_arena *a, const char *ctype,
+    const char *body, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->arena = a;
+	r->content_type = ctype;
+	r->body = (unsigned char *)apx_arena_strndup(a, body, len);
+	r->body_len = len;
+}
+
+static void
+test_form_ok(void **state)
+{
+	struct apx_request r;
+	struct apx_response resp;
+	struct apx_kvlist l;
+
+	apx_resp_init(&resp, *state);
+	static const char body[] = "email=a%40b.test&password=p+q%26r&remember";
+
+	form_request(&r, *state, "application/x-www-form-urlencoded", body,
+	    sizeof(body) - 1);
+	assert_int_equal(apx_http_form(&r, &resp, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(apx_kv_get(&l, "email"), "a@b.test");
+	assert_string_equal(apx_kv_get(&l, "password"), "p q&r");
+	assert_string_equal(apx_kv_get(&l, "remember"), "");
+	assert_int_equal(resp.status, 200);
+	apx_resp_free(&resp);
+}
+
+static void
+test_form_wrong_type_415(void **state)
+{
+	struct apx_request r;
+	struct apx_response resp;
+	struct apx_kvlist l;
+
+	apx_resp_init(&resp, *state);
+	form_request(&r, *state, "application/json", "a=1", 3);
+	assert_int_equal(apx_http_form(&r, &resp, &l), APX_EINVAL);
+	assert_int_equal(resp.status, 415);
+	assert_string_equal(resp.problem_type, "unsupported-media-type");
+	apx_resp_free(&resp);
+}
+
+static void
+test_form_malformed_400(void **state)
+{
+	static const char *bad[] = { "a=%zz", "a=%4", "=x", "a=1&%00=2" };
+	struct apx_request r;
+	struct apx_response resp;
+	struct apx_kvlist l;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		apx_resp_init(&resp, *state);
+		form_request(&r, *state, "application/x-www-form-urlencoded",
+		    bad[i], strlen(bad[i]));
+		assert_int_equal(apx_http_form(&r, &resp, &l), APX_EINVAL);
+		assert_int_equal(resp.status, 400);
+		assert_string_equal(resp.problem_type, "malformed-form");
+		apx_resp_free(&resp);
+	}
+	/* A raw NUL in the body is refused too. */
+	apx_resp_init(&resp, *state);
+	form_request(&r, *state, "application/x-www-form-urlencoded", "a=1\0b=2",
+	    7);
+	assert_int_equal(apx_http_form(&r, &resp, &l), APX_EINVAL);
+	assert_int_equal(resp.status, 400);
+	apx_resp_free(&resp);
+}
+
+static void
+test_form_too_many_fields(void **state)
+{
+	char body[4096];
+	size_t i, o = 0;
+	struct apx_request r;
+	struct apx_response resp;
+	struct apx_kvlist l;
+
+	for (i = 0; i <= APX_HTTP_MAX_PARAMS; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "%sk%zu=v",
+		    i ? "&" : "", i);
+	apx_resp_init(&resp, *state);
+	form_request(&r, *state, "application/x-www-form-urlencoded", body, o);
+	assert_int_equal(apx_http_form(&r, &resp, &l), APX_EINVAL);
+	assert_int_equal(resp.status, 400);
+	apx_resp_free(&resp);
+	/* The parser itself reports the field cap. */
+	assert_int_equal(apx_http_parse_form(*state, body, o, &l),
+	    APX_ETOOBIG);
+}
+
 int
 main(void)
 {
@@ -907,6 +1004,10 @@ main(void)
 		T(test_request_init_query_too_long),
 		T(test_request_id_kept_when_valid),
 		T(test_request_id_replaced_when_invalid),
+		T(test_form_ok),
+		T(test_form_wrong_type_415),
+		T(test_form_malformed_400),
+		T(test_form_too_many_fields),
 	};
 #undef T
 

@@ -1,6 +1,7 @@
 /*
- * JSON request bodies (jansson). The body is already size-capped when it
- * gets here; jansson refuses NUL in strings, duplicate keys are refused.
+ * Request bodies: JSON (jansson) and HTML form posts. The body is already
+ * size-capped when it gets here; jansson refuses NUL in strings, duplicate
+ * keys are refused.
  */
 #include "config.h"
 
@@ -43,5 +44,35 @@ apx_http_json_object(struct apx_request *req, struct apx_response *resp,
 		return APX_EINVAL;
 	}
 	*out = v;
+	return 0;
+}
+
+int
+apx_http_form(struct apx_request *req, struct apx_response *resp,
+    struct apx_kvlist *out)
+{
+	int rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if (req->content_type == NULL ||
+	    strcmp(req->content_type, "application/x-www-form-urlencoded") != 0) {
+		apx_resp_problem(resp, 415, "unsupported-media-type",
+		    "The body must be application/x-www-form-urlencoded.", NULL);
+		return APX_EINVAL;
+	}
+	if (memchr(req->body, '\0', req->body_len) != NULL)
+		rc = APX_EINVAL;
+	else
+		rc = apx_http_parse_form(req->arena, (const char *)req->body,
+		    req->body_len, out);
+	if (rc == APX_ENOMEM)
+		return rc;
+	if (rc != 0) {
+		apx_resp_problem(resp, 400, "malformed-form",
+		    rc == APX_ETOOBIG ? "The form has too many fields." :
+		    "The form body is not valid URL-encoded data.", NULL);
+		return APX_EINVAL;
+	}
 	return 0;
 }
