@@ -400,13 +400,20 @@ apx_http_request_init(struct apx_request *r, struct apx_arena *a,
 	for (e = envp; e != NULL && *e != NULL; e++) {
 		const char *kv = *e, *eq = strchr(kv, '=');
 		char *name, *value;
+		int keep;
 
 		if (eq == NULL)
 			continue;
-		if ((value = apx_arena_strdup(a, eq + 1)) == NULL)
-			return APX_ENOMEM;
 #define IS(k) ((size_t)(eq - kv) == sizeof(k) - 1 && \
     strncmp(kv, k, sizeof(k) - 1) == 0)
+		/* Copy only what we keep: the server passes many more. */
+		keep = strncmp(kv, "HTTP_", 5) == 0 || IS("REQUEST_METHOD") ||
+		    IS("REQUEST_URI") || IS("CONTENT_TYPE") ||
+		    IS("CONTENT_LENGTH") || IS("REMOTE_ADDR");
+		if (!keep)
+			continue;
+		if ((value = apx_arena_strdup(a, eq + 1)) == NULL)
+			return APX_ENOMEM;
 		if (IS("REQUEST_METHOD"))
 			method = value;
 		else if (IS("REQUEST_URI"))

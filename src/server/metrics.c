@@ -33,8 +33,20 @@ static size_t		 ncounters;
 static uint64_t		 last_flush_us;
 static unsigned long	 dropped;
 
+/* Per-route histogram slots, found once per route pattern. */
+struct route_slots {
+	const char	*route;
+	struct counter	*bucket[APX_NELEM(buckets) + 1];
+	struct counter	*sum, *count;
+};
+#define MAX_ROUTE_SLOTS	128
+static struct route_slots	 rslots[MAX_ROUTE_SLOTS];
+static size_t			 nrslots;
+
 static uint32_t	 hash(const char *, const char *);
+static struct counter *slot(const char *, const char *, const char *, int);
 static void	 add(const char *, const char *, const char *, int, double);
+static struct route_slots *route_slots(const char *);
 
 static uint32_t
 hash(const char *a, const char *b)
@@ -49,9 +61,12 @@ hash(const char *a, const char *b)
 	return h;
 }
 
-/* Open addressing; the table only grows (label sets are bounded). */
-static void
-add(const char *name, const char *labels, const char *grp, int ord, double v)
+/*
+ * Find or create a counter. Open addressing; the table only grows (label
+ * sets are bounded: route patterns, methods, statuses). NULL when full.
+ */
+static struct counter *
+slot(const char *name, const char *labels, const char *grp, int ord)
 {
 	size_t i, n;
 	struct counter *c;
@@ -62,7 +77,7 @@ add(const char *name, const char *labels, const char *grp, int ord, double v)
 		if (!c->used) {
 			if (ncounters >= MAX_COUNTERS * 3 / 4) {
 				dropped++;
-				return;
+				return NULL;
 			}
 			c->used = 1;
 			snprintf(c->name, sizeof(c->name), "%s", name);
@@ -70,12 +85,52 @@ add(const char *name, const char *labels, const char *grp, int ord, double v)
 			snprintf(c->grp, sizeof(c->grp), "%s", grp);
 			c->ord = ord;
 			ncounters++;
-		} else if (strcmp(c->name, name) != 0 ||
-		    strcmp(c->labels, labels) != 0)
-			continue;
-		c->delta += v;
-		return;
+			return c;
+		}
+		if (strcmp(c->name, name) == 0 && strcmp(c->labels, labels) == 0)
+			return c;
 	}
+	return NULL;
+}
+
+static void
+add(const char *name, const char *labels, const char *grp, int ord, double v)
+{
+	struct counter *c = slot(name, labels, grp, ord);
+
+	if (c != NULL)
+		c->delta += v;
+}
+
+/* ROUTE is a pattern of the static route table or "unmatched". */
+static struct route_slots *
+route_slots(const char *route)
+{
+	struct route_slots *rs;
+	char l[160], g[128];
+	size_t i;
+
+	for (i = 0; i < nrslots; i++)
+		if (rslots[i].route == route || strcmp(rslots[i].route, route) == 0)
+			return &rslots[i];
+	if (nrslots >= MAX_ROUTE_SLOTS)
+		return NULL;
+	rs = &rslots[nrslots];
+	snprintf(g, sizeof(g), "route=\"%s\"", route);
+	for (i = 0; i < APX_NELEM(buckets); i++) {
+		snprintf(l, sizeof(l), "route=\"%s\",le=\"%g\"", route,
+		    buckets[i]);
+		rs->bucket[i] = slot("apx_http_request_duration_seconds_bucket",
+		    l, g, (int)i);
+	}
+	snprintf(l, sizeof(l), "route=\"%s\",le=\"+Inf\"", route);
+	rs->bucket[i] = slot("apx_http_request_duration_seconds_bucket", l, g,
+	    (int)i);
+	rs->sum = slot("apx_http_request_duration_seconds_sum", g, g, 0);
+	rs->count = slot("apx_http_request_duration_seconds_count", g, g, 0);
+	rs->route = route;
+	nrslots++;
+	return rs;
 }
 
 void
@@ -88,7 +143,8 @@ void
 apx_metrics_request(const char *route, const char *method, int status,
     uint64_t dur_us)
 {
-	char l[160], g[128];
+	struct route_slots *rs;
+	char l[160];
 	double secs = (double)dur_us / 1e6;
 	size_t i;
 
@@ -96,18 +152,18 @@ apx_metrics_request(const char *route, const char *method, int status,
 	snprintf(l, sizeof(l), "route=\"%s\",method=\"%s\",status=\"%d\"",
 	    route, method, status);
 	add("apx_http_requests_total", l, l, 0, 1);
-	snprintf(g, sizeof(g), "route=\"%s\"", route);
-	for (i = 0; i < APX_NELEM(buckets); i++) {
-		snprintf(l, sizeof(l), "route=\"%s\",le=\"%g\"", route,
-		    buckets[i]);
-		add("apx_http_request_duration_seconds_bucket", l, g, (int)i,
-		    secs <= buckets[i] ? 1 : 0);
-	}
-	snprintf(l, sizeof(l), "route=\"%s\",le=\"+Inf\"", route);
-	add("apx_http_request_duration_seconds_bucket", l, g,
-	    (int)APX_NELEM(buckets), 1);
-	add("apx_http_request_duration_seconds_sum", g, g, 0, secs);
-	add("apx_http_request_duration_seconds_count", g, g, 0, 1);
+	if ((rs = route_slots(route)) == NULL)
+		return;
+	/* Buckets are cumulative: every bucket at or above the time counts. */
+	for (i = 0; i < APX_NELEM(buckets); i++)
+		if (secs <= buckets[i] && rs->bucket[i] != NULL)
+			rs->bucket[i]->delta += 1;
+	if (rs->bucket[i] != NULL)
+		rs->bucket[i]->delta += 1;
+	if (rs->sum != NULL)
+		rs->sum->delta += secs;
+	if (rs->count != NULL)
+		rs->count->delta += 1;
 }
 
 void

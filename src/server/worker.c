@@ -114,7 +114,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 	struct apx_db *db = NULL;
 	struct apx_response resp;
 	struct apx_request req;
-	struct apx_buf out = { 0 };
+	struct apx_buf out = { 0 }, wire = { 0 };
 	struct apx_ctx ctx;
 	long long served = 0;
 	int rc, status = 0;
@@ -183,15 +183,10 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		apx_dispatch(&ctx, rc);
 
 		out = resp.body;	/* it may have grown */
-		{
-			struct apx_buf wire = { 0 };
-
-			if (apx_resp_serialize(&resp, req.method == APX_M_HEAD,
-			    &wire) == 0)
-				(void)FCGX_PutStr(wire.data, (int)wire.len,
-				    fr.out);
-			apx_buf_free(&wire);
-		}
+		apx_buf_reset(&wire);
+		if (apx_resp_serialize(&resp, req.method == APX_M_HEAD,
+		    &wire) == 0)
+			(void)FCGX_PutStr(wire.data, (int)wire.len, fr.out);
 		FCGX_Finish_r(&fr);
 		dur = apx_now_us() - req.start_us;
 		access_log(&req, &resp, dur);
@@ -209,6 +204,7 @@ out:
 	if (db != NULL)
 		apx_metrics_flush(db, 1);
 	apx_buf_free(&out);
+	apx_buf_free(&wire);
 	apx_db_free(db);
 	apx_arena_free(arena);
 	return status;
