@@ -27,6 +27,7 @@ enum apx_err {
 	APX_EMIGRATION = -11,	/* schema newer/older than this binary */
 	APX_EURITOOLONG = -12,	/* path or query over its cap */
 	APX_EHEADERS = -13,	/* too many or too large header fields */
+	APX_EUNAUTH = -14,	/* credentials or token refused */
 };
 
 const char	*apx_strerror(int);

@@ -30,6 +30,7 @@ static const char *const errstr[] = {
 	"schema version mismatch",
 	"request target too long",
 	"request header fields too large",
+	"not authenticated",
 };
 
 const char *
