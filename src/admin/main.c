@@ -2,6 +2,7 @@
  * accupredix-admin: operator commands that run next to the service.
  *
  *   migrate [--status]     apply (or list) control-plane migrations
+ *   jwt rotate | list      access-token signing keys
  *   check-config           validate the configuration and exit
  */
 #include "config.h"
@@ -16,10 +17,13 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "auth/keys.h"
+#include "store/db.h"
 #include "store/migrate.h"
 
 static void	 usage(FILE *);
 static int	 cmd_migrate(struct apx_conf *, int, char **);
+static int	 cmd_jwt(struct apx_conf *, int, char **);
 
 static void
 usage(FILE *f)
@@ -29,6 +33,9 @@ usage(FILE *f)
 	    "commands:\n"
 	    "  migrate [--status]   apply pending database migrations "
 	    "(--status: only report)\n"
+	    "  jwt rotate           new access-token signing key (the previous "
+	    "one stays valid)\n"
+	    "  jwt list             list signing keys\n"
 	    "  check-config         validate the configuration\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
@@ -74,6 +81,44 @@ cmd_migrate(struct apx_conf *conf, int argc, char **argv)
 	    cur);
 	PQfinish(c);
 	return 0;
+}
+
+static int
+cmd_jwt(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_db *db;
+	char kid[128], err[512];
+	PGresult *res;
+	int rc = 1, r;
+
+	if (argc != 2 || (strcmp(argv[1], "rotate") != 0 &&
+	    strcmp(argv[1], "list") != 0)) {
+		usage(stderr);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
+	    == NULL)
+		return 1;
+	if (strcmp(argv[1], "rotate") == 0) {
+		if (apx_keys_rotate(db, conf, kid, sizeof(kid), err,
+		    sizeof(err)) != 0)
+			fprintf(stderr, "accupredix-admin: jwt rotate: %s\n", err);
+		else {
+			printf("new signing key %s\n", kid);
+			rc = 0;
+		}
+	} else if (apx_db_query(db, APX_DB_RETRY, &res, "SELECT kid, "
+	    "created_at, coalesce(retired_at::text, 'active') FROM jwt_keys "
+	    "ORDER BY created_at DESC", 0, NULL) == 0) {
+		for (r = 0; r < PQntuples(res); r++)
+			printf("%s  created %s  %s\n", PQgetvalue(res, r, 0),
+			    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+		PQclear(res);
+		rc = 0;
+	} else
+		fprintf(stderr, "accupredix-admin: cannot read jwt_keys\n");
+	apx_db_free(db);
+	return rc;
 }
 
 int
@@ -123,6 +168,8 @@ main(int argc, char *argv[])
 	apx_log_set_level(conf->log_level);
 	if (strcmp(argv[0], "migrate") == 0)
 		rc = cmd_migrate(conf, argc, argv);
+	else if (strcmp(argv[0], "jwt") == 0)
+		rc = cmd_jwt(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {
 		printf("%s: configuration OK\n", path);
 		rc = 0;

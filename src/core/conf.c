@@ -36,6 +36,8 @@ enum ktype {
 	K_URL,		/* https:// URL */
 	K_ORIGINS,	/* list of scheme://host[:port] */
 	K_CONTACTS,	/* list of mailto:/https:/tel: URIs */
+	K_PATH,		/* absolute path */
+	K_ORIGIN,	/* one scheme://host[:port] */
 };
 
 #define F_REQUIRED	0x1
@@ -77,6 +79,17 @@ static const struct key keys[] = {
 	{ "worker.max_requests", K_INT, O(worker_max_requests), 0, "10000",
 	    0, 100000000 },
 	{ "log.level", K_LOGLEVEL, O(log_level), 0, "info", 0, 0 },
+	{ "jwt.key_dir", K_PATH, O(jwt_key_dir), 0, NULL, 0, 0 },
+	{ "jwt.issuer", K_URL, O(jwt_issuer), 0, "https://accupredix.test", 0,
+	    0 },
+	{ "jwt.audience", K_STRING, O(jwt_audience), 0, "accupredix-api", 0,
+	    0 },
+	{ "auth.password_t", K_INT, O(pw_t), 0, "2", 2, 10 },
+	{ "auth.password_m_kib", K_INT, O(pw_m_kib), 0, "19456", 19456,
+	    1048576 },
+	{ "auth.refresh_lifetime", K_INT, O(refresh_lifetime), 0, "2592000",
+	    300, 31536000 },
+	{ "http.public_origin", K_ORIGIN, O(public_origin), 0, NULL, 0, 0 },
 };
 
 struct parse {
@@ -355,6 +368,16 @@ set_value(struct parse *p, struct apx_conf *c, const struct key *k,
 				    "must be a lower-case SQL identifier");
 		goto string;
 	}
+	case K_PATH:
+		if (value[0] != '/')
+			return fail(p, where, line, k->name,
+			    "must be an absolute path");
+		goto string;
+	case K_ORIGIN:
+		if (!valid_origin(value))
+			return fail(p, where, line, k->name,
+			    "must be an origin (scheme://host[:port])");
+		goto string;
 	case K_URL:
 		if (!valid_url(value))
 			return fail(p, where, line, k->name,
@@ -585,6 +608,10 @@ apx_conf_free(struct apx_conf *c)
 	free(c->sec_acknowledgments);
 	free(c->sec_hiring);
 	free(c->sec_encryption);
+	free(c->jwt_key_dir);
+	free(c->jwt_issuer);
+	free(c->jwt_audience);
+	free(c->public_origin);
 	free(c);
 }
 

@@ -41,6 +41,14 @@ struct apx_conf {
 
 	long long		 worker_max_requests;
 	int			 log_level;
+
+	char			*jwt_key_dir;
+	char			*jwt_issuer;
+	char			*jwt_audience;
+	long long		 pw_t;
+	long long		 pw_m_kib;
+	long long		 refresh_lifetime;
+	char			*public_origin;
 };
 
 /* Load PATH (may be NULL: defaults + environment only). */

@@ -14,6 +14,7 @@ typedef int (*apx_handler)(struct apx_ctx *);
 
 #define APX_ROUTE_INTERNAL	0x1	/* behind the internal shared secret */
 #define APX_ROUTE_DB		0x2	/* needs the control-plane database */
+#define APX_ROUTE_AUTH		0x4	/* a signed-in user (authenticated first) */
 
 struct apx_route {
 	const char	*pattern;

@@ -11,12 +11,14 @@
 #include "http/router.h"
 
 struct apx_db;
+struct apx_auth;
 
 struct apx_ctx {
 	struct apx_request	*req;
 	struct apx_response	*resp;
 	const struct apx_conf	*conf;
 	struct apx_db		*db;
+	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
 };
 
 const struct apx_route *apx_routes(size_t *);
@@ -27,5 +29,13 @@ int	 apx_route_security_txt(struct apx_ctx *);
 int	 apx_route_internal_metrics(struct apx_ctx *);
 int	 apx_route_internal_settings_get(struct apx_ctx *);
 int	 apx_route_internal_settings_patch(struct apx_ctx *);
+int	 apx_route_jwks(struct apx_ctx *);
+int	 apx_route_auth_register(struct apx_ctx *);
+int	 apx_route_auth_login(struct apx_ctx *);
+int	 apx_route_auth_refresh(struct apx_ctx *);
+int	 apx_route_auth_logout(struct apx_ctx *);
+int	 apx_route_me(struct apx_ctx *);
+int	 apx_route_me_sessions(struct apx_ctx *);
+int	 apx_route_me_session_delete(struct apx_ctx *);
 
 #endif

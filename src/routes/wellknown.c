@@ -1,6 +1,7 @@
 /* GET /.well-known/security.txt (RFC 9116), from configuration. */
 #include "config.h"
 
+#include "auth/keys.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "routes/routes.h"
@@ -39,4 +40,19 @@ apx_route_security_txt(struct apx_ctx *c)
 		    "public, max-age=3600");
 	apx_buf_free(&b);
 	return rc;
+}
+
+/* GET /.well-known/jwks.json: public halves of the access-token keys. */
+int
+apx_route_jwks(struct apx_ctx *c)
+{
+	json_t *jwks;
+	int rc;
+
+	if ((rc = apx_keys_jwks(c->db, c->conf, &jwks)) != 0)
+		return rc;
+	if ((rc = apx_resp_json(c->resp, 200, jwks)) != 0)
+		return rc;
+	c->resp->no_store = 0;
+	return apx_resp_header(c->resp, "Cache-Control", "public, max-age=300");
 }

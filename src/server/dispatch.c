@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/session.h"
 #include "authz/authz.h"
 #include "core/log.h"
 #include "server/dispatch.h"
@@ -58,6 +59,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 	struct apx_request *req = c->req;
 	struct apx_response *resp = c->resp;
 	const struct apx_route *routes;
+	struct apx_auth auth;
 	size_t n;
 	int allow, m, rc;
 
@@ -93,6 +95,19 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		    apx_router_allow(resp->arena, allow));
 		goto done;
 	}
+	if (req->route->flags & APX_ROUTE_AUTH) {
+		if ((rc = apx_session_authenticate(c, &auth)) != 0) {
+			/* 401/403 are set; other codes are server trouble. */
+			if (rc != APX_EUNAUTH) {
+				apx_resp_reset(resp);
+				(void)apx_resp_header(resp, "X-Request-Id",
+				    req->request_id);
+				(void)apx_resp_error(resp, rc);
+			}
+			goto done;
+		}
+		c->auth = &auth;
+	}
 	if ((rc = req->route->handler(c)) < 0) {
 		/* Drop whatever the handler had set, keep the request id. */
 		apx_resp_reset(resp);
@@ -103,6 +118,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		(void)apx_resp_error(resp, rc);
 	}
 done:
+	c->auth = NULL;
 	security_headers(c);
 	if (!apx_authz_is_internal(req))
 		(void)apx_cors_decorate(c->conf, req, resp);

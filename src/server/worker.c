@@ -180,6 +180,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		ctx.resp = &resp;
 		ctx.conf = conf;
 		ctx.db = db;
+		ctx.auth = NULL;
 		apx_dispatch(&ctx, rc);
 
 		out = resp.body;	/* it may have grown */

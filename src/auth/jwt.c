@@ -1,0 +1,896 @@
+/*
+ * ES256 access tokens (see jwt.h): P-256 keys with RFC 7638 kids, the
+ * keyring and its JWKS, signing and verifying compact JWS after RFC 8725.
+ * OpenSSL 3.0 EVP interfaces only; JSON through jansson.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "auth/jwt.h"
+#include "core/apx.h"
+#include "core/secret.h"
+
+#define COORD_LEN	32	/* bytes of a P-256 coordinate */
+#define SIG_LEN		64	/* JWS ES256 signature: r || s */
+#define DER_SIG_MAX	80	/* DER ECDSA-Sig-Value for P-256: <= 72 */
+#define B64_COORD_LEN	43	/* base64url of 32 bytes */
+#define MAX_PEM		16384
+
+struct apx_jwt_key {
+	EVP_PKEY	*pkey;
+	int		 has_priv;
+	char		 kid[APX_JWT_KID_LEN + 1];
+	char		 x[B64_COORD_LEN + 1];
+	char		 y[B64_COORD_LEN + 1];
+};
+
+struct apx_jwt_keyring {
+	struct apx_jwt_key	 **keys;
+	size_t			   n;
+	size_t			   cap;
+	const struct apx_jwt_key *current;
+};
+
+/* A token cut at its dots, every part decoded into one allocation. */
+struct parts {
+	const char	*input;		/* "header.payload", what was signed */
+	size_t		 inputlen;
+	unsigned char	*buf;
+	unsigned char	*hdr;
+	size_t		 hdrlen;
+	unsigned char	*pay;
+	size_t		 paylen;
+	unsigned char	*sig;
+	size_t		 siglen;
+};
+
+static size_t	 b64url_len(size_t);
+static size_t	 b64url_encode(const unsigned char *, size_t, char *);
+static int	 b64url_val(unsigned char);
+static int	 b64url_decode(const char *, size_t, unsigned char *, size_t *);
+static int	 split(const char *, size_t, struct parts *);
+static void	 parts_free(struct parts *);
+static json_t	*parse_object(const unsigned char *, size_t);
+static int	 is_p256(const EVP_PKEY *);
+static int	 key_new(EVP_PKEY *, int, struct apx_jwt_key **);
+static const struct apx_jwt_key *ring_find(const struct apx_jwt_keyring *,
+		    const char *);
+static int	 sign_raw(EVP_PKEY *, const char *, size_t, unsigned char *);
+static int	 verify_raw(EVP_PKEY *, const char *, size_t,
+		    const unsigned char *);
+static int	 int_claim(const json_t *, const char *, int64_t *);
+static enum apx_jwt_reason check_claims(const json_t *,
+		    const struct apx_jwt_expect *);
+
+/* --- base64url (RFC 4648 §5), no padding, canonical only ---------------- */
+
+static size_t
+b64url_len(size_t n)
+{
+	return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
+}
+
+/* Writes b64url_len(N) characters and a NUL; returns the length. */
+static size_t
+b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t i, o = 0;
+	uint32_t v;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = tab[v >> 6 & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (n - i == 1) {
+		v = (uint32_t)in[i] << 16;
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+	} else if (n - i == 2) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = tab[v >> 6 & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int
+b64url_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict decode: alphabet A-Z a-z 0-9 - _ only (no '=', no whitespace, no
+ * '+' or '/'), no impossible length, and the unused low bits of the last
+ * character must be zero, so that every byte string has one encoding.
+ */
+static int
+b64url_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
+{
+	uint32_t acc = 0;
+	unsigned int bits = 0;
+	size_t i, o = 0;
+	int v;
+
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = b64url_val((unsigned char)in[i])) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0)
+		return -1;
+	*outlen = o;
+	return 0;
+}
+
+/* --- structure ------------------------------------------------------------ */
+
+static int
+split(const char *tok, size_t len, struct parts *p)
+{
+	const char *d1, *d2, *s;
+	size_t hl, pl, sl;
+
+	memset(p, 0, sizeof(*p));
+	if (tok == NULL || len == 0 || len > APX_JWT_MAX_LEN)
+		return APX_EINVAL;
+	if ((d1 = memchr(tok, '.', len)) == NULL)
+		return APX_EINVAL;
+	hl = (size_t)(d1 - tok);
+	if ((d2 = memchr(d1 + 1, '.', len - hl - 1)) == NULL)
+		return APX_EINVAL;
+	pl = (size_t)(d2 - d1 - 1);
+	s = d2 + 1;
+	sl = len - hl - pl - 2;
+	/* Exactly three parts; header and payload never empty. */
+	if (memchr(s, '.', sl) != NULL || hl == 0 || pl == 0)
+		return APX_EINVAL;
+	/* Decoding shrinks: LEN bytes hold all three parts. */
+	if ((p->buf = malloc(len)) == NULL)
+		return APX_ENOMEM;
+	p->hdr = p->buf;
+	if (b64url_decode(tok, hl, p->hdr, &p->hdrlen) != 0)
+		goto fail;
+	p->pay = p->hdr + p->hdrlen;
+	if (b64url_decode(d1 + 1, pl, p->pay, &p->paylen) != 0)
+		goto fail;
+	p->sig = p->pay + p->paylen;
+	if (b64url_decode(s, sl, p->sig, &p->siglen) != 0)
+		goto fail;
+	p->input = tok;
+	p->inputlen = (size_t)(d2 - tok);
+	return 0;
+fail:
+	parts_free(p);
+	return APX_EINVAL;
+}
+
+static void
+parts_free(struct parts *p)
+{
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A JSON object without duplicate keys or NULs, or NULL. */
+static json_t *
+parse_object(const unsigned char *s, size_t n)
+{
+	json_error_t err;
+	json_t *v;
+
+	if (n == 0 || memchr(s, '\0', n) != NULL)
+		return NULL;
+	v = json_loadb((const char *)s, n, JSON_REJECT_DUPLICATES, &err);
+	if (v != NULL && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
+/* --- keys ----------------------------------------------------------------- */
+
+static int
+is_p256(const EVP_PKEY *pkey)
+{
+	char name[64];
+	size_t n;
+
+	if (!EVP_PKEY_is_a(pkey, "EC") ||
+	    EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+	    name, sizeof(name), &n) != 1)
+		return 0;
+	return OBJ_sn2nid(name) == NID_X9_62_prime256v1 ||
+	    EC_curve_nist2nid(name) == NID_X9_62_prime256v1;
+}
+
+/* Wrap PKEY (always consumed) with its coordinates and RFC 7638 kid. */
+static int
+key_new(EVP_PKEY *pkey, int has_priv, struct apx_jwt_key **out)
+{
+	struct apx_jwt_key *k = NULL;
+	BIGNUM *x = NULL, *y = NULL;
+	unsigned char xb[COORD_LEN], yb[COORD_LEN], md[EVP_MAX_MD_SIZE];
+	char tp[128];
+	size_t mdlen;
+	int n, rc = APX_EINVAL;
+
+	if (!is_p256(pkey))
+		goto out;
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
+	    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y) != 1 ||
+	    BN_bn2binpad(x, xb, COORD_LEN) != COORD_LEN ||
+	    BN_bn2binpad(y, yb, COORD_LEN) != COORD_LEN) {
+		rc = APX_ECRYPTO;
+		goto out;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	b64url_encode(xb, COORD_LEN, k->x);
+	b64url_encode(yb, COORD_LEN, k->y);
+	/* RFC 7638 §3.2: required members only, sorted, no whitespace. */
+	n = snprintf(tp, sizeof(tp), "{\"crv\":\"P-256\",\"kty\":\"EC\","
+	    "\"x\":\"%s\",\"y\":\"%s\"}", k->x, k->y);
+	if (n < 0 || (size_t)n >= sizeof(tp) ||
+	    EVP_Q_digest(NULL, "SHA256", NULL, tp, (size_t)n, md,
+	    &mdlen) != 1 || mdlen != 32) {
+		rc = APX_ECRYPTO;
+		goto out;
+	}
+	b64url_encode(md, mdlen, k->kid);
+	k->pkey = pkey;
+	k->has_priv = has_priv;
+	pkey = NULL;
+	*out = k;
+	k = NULL;
+	rc = 0;
+out:
+	free(k);
+	BN_free(x);
+	BN_free(y);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+apx_jwt_key_generate(struct apx_jwt_key **out)
+{
+	EVP_PKEY *pkey;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
+		ERR_clear_error();
+		return APX_ECRYPTO;
+	}
+	return key_new(pkey, 1, out);
+}
+
+int
+apx_jwt_key_from_pem(const char *pem, size_t len, struct apx_jwt_key **out)
+{
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL, c;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long dlen = 0;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	int has_priv, rc = APX_EINVAL;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (pem == NULL || len == 0 || len > MAX_PEM)
+		return APX_EINVAL;
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	/* Secure flag: key bytes in OpenSSL's wiped allocations. */
+	if (PEM_read_bio_ex(bio, &name, &header, &der, &dlen,
+	    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) != 1)
+		goto out;
+	/* One block, optional whitespace after it, no PEM headers. */
+	while (BIO_read(bio, &c, 1) == 1)
+		if (!isspace((unsigned char)c))
+			goto out;
+	if (header[0] != '\0' || dlen <= 0)
+		goto out;
+	p = der;
+	if (strcmp(name, PEM_STRING_PKCS8INF) == 0) {	/* PRIVATE KEY */
+		has_priv = 1;
+		if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, dlen)) == NULL ||
+		    p != der + dlen)
+			goto out;
+		pkey = EVP_PKCS82PKEY(p8);
+	} else if (strcmp(name, PEM_STRING_PUBLIC) == 0) {	/* PUBLIC KEY */
+		has_priv = 0;
+		pkey = d2i_PUBKEY(NULL, &p, dlen);
+		if (p != der + dlen)
+			goto out;
+	} else
+		goto out;
+	if (pkey == NULL || !is_p256(pkey))
+		goto out;
+	/* Point on the curve; with a private part, that it matches. */
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	if ((has_priv ? EVP_PKEY_check(ctx) : EVP_PKEY_public_check(ctx)) != 1)
+		goto out;
+	rc = key_new(pkey, has_priv, out);
+	pkey = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (der != NULL)
+		OPENSSL_secure_clear_free(der, (size_t)dlen);
+	OPENSSL_secure_free(name);
+	OPENSSL_secure_free(header);
+	BIO_free(bio);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+apx_jwt_key_private_pem(const struct apx_jwt_key *k, struct apx_secret **out)
+{
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int rc = APX_ECRYPTO;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (k == NULL || !k->has_priv)
+		return APX_EINVAL;
+	/* A secure-memory BIO wipes its buffer when freed. */
+	if ((bio = BIO_new(BIO_s_secmem())) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	if (PEM_write_bio_PKCS8PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL,
+	    NULL) != 1 || (n = BIO_get_mem_data(bio, &data)) <= 0)
+		goto out;
+	if ((*out = apx_secret_new(data, (size_t)n)) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(bio);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+apx_jwt_key_public_pem(const struct apx_jwt_key *k, char **out)
+{
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int rc = APX_ECRYPTO;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (k == NULL)
+		return APX_EINVAL;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	if (PEM_write_bio_PUBKEY(bio, k->pkey) != 1 ||
+	    (n = BIO_get_mem_data(bio, &data)) <= 0)
+		goto out;
+	if ((*out = malloc((size_t)n + 1)) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	memcpy(*out, data, (size_t)n);
+	(*out)[n] = '\0';
+	rc = 0;
+out:
+	BIO_free(bio);
+	ERR_clear_error();
+	return rc;
+}
+
+const char *
+apx_jwt_key_kid(const struct apx_jwt_key *k)
+{
+	return k == NULL ? NULL : k->kid;
+}
+
+int
+apx_jwt_key_jwk(const struct apx_jwt_key *k, json_t **out)
+{
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (k == NULL)
+		return APX_EINVAL;
+	/* Public members only: "d" is never written. */
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC",
+	    "crv", "P-256", "x", k->x, "y", k->y, "kid", k->kid, "use", "sig",
+	    "alg", "ES256");
+	return *out == NULL ? APX_ENOMEM : 0;
+}
+
+void
+apx_jwt_key_free(struct apx_jwt_key *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	apx_wipe(k, sizeof(*k));
+	free(k);
+}
+
+/* --- keyring -------------------------------------------------------------- */
+
+struct apx_jwt_keyring *
+apx_jwt_keyring_new(void)
+{
+	return calloc(1, sizeof(struct apx_jwt_keyring));
+}
+
+void
+apx_jwt_keyring_free(struct apx_jwt_keyring *kr)
+{
+	size_t i;
+
+	if (kr == NULL)
+		return;
+	for (i = 0; i < kr->n; i++)
+		apx_jwt_key_free(kr->keys[i]);
+	free(kr->keys);
+	free(kr);
+}
+
+static const struct apx_jwt_key *
+ring_find(const struct apx_jwt_keyring *kr, const char *kid)
+{
+	size_t i;
+
+	for (i = 0; i < kr->n; i++)
+		if (strcmp(kr->keys[i]->kid, kid) == 0)
+			return kr->keys[i];
+	return NULL;
+}
+
+int
+apx_jwt_keyring_add(struct apx_jwt_keyring *kr, struct apx_jwt_key *k,
+    int current)
+{
+	struct apx_jwt_key **nk;
+	size_t ncap;
+
+	if (kr == NULL || k == NULL || (current && !k->has_priv))
+		return APX_EINVAL;
+	if (ring_find(kr, k->kid) != NULL)
+		return APX_ECONFLICT;
+	if (kr->n == kr->cap) {
+		ncap = kr->cap == 0 ? 4 : kr->cap * 2;
+		if (ncap > SIZE_MAX / sizeof(*nk) ||
+		    (nk = realloc(kr->keys, ncap * sizeof(*nk))) == NULL)
+			return APX_ENOMEM;
+		kr->keys = nk;
+		kr->cap = ncap;
+	}
+	kr->keys[kr->n++] = k;
+	if (current)
+		kr->current = k;
+	return 0;
+}
+
+const struct apx_jwt_key *
+apx_jwt_keyring_current(const struct apx_jwt_keyring *kr)
+{
+	return kr == NULL ? NULL : kr->current;
+}
+
+int
+apx_jwt_jwks(const struct apx_jwt_keyring *kr, json_t **out)
+{
+	json_t *doc = NULL, *keys, *jwk;
+	size_t i;
+	int rc = APX_ENOMEM;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (kr == NULL)
+		return APX_EINVAL;
+	if ((doc = json_object()) == NULL || (keys = json_array()) == NULL ||
+	    json_object_set_new(doc, "keys", keys) != 0)
+		goto out;
+	for (i = 0; i < kr->n; i++) {
+		if ((rc = apx_jwt_key_jwk(kr->keys[i], &jwk)) != 0)
+			goto out;
+		if (json_array_append_new(keys, jwk) != 0) {
+			rc = APX_ENOMEM;
+			goto out;
+		}
+	}
+	*out = doc;
+	doc = NULL;
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+/* --- signatures ----------------------------------------------------------- */
+
+/* ECDSA P-256 / SHA-256 over IN; OUT gets r || s, 32 bytes each. */
+static int
+sign_raw(EVP_PKEY *pkey, const char *in, size_t inlen, unsigned char *out)
+{
+	EVP_MD_CTX *md = NULL;
+	ECDSA_SIG *es = NULL;
+	const BIGNUM *r, *s;
+	unsigned char der[DER_SIG_MAX];
+	const unsigned char *p = der;
+	size_t derlen = 0;
+	int rc = APX_ECRYPTO;
+
+	if ((md = EVP_MD_CTX_new()) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, pkey,
+	    NULL) != 1 ||
+	    EVP_DigestSign(md, NULL, &derlen, (const unsigned char *)in,
+	    inlen) != 1 || derlen > sizeof(der) ||
+	    EVP_DigestSign(md, der, &derlen, (const unsigned char *)in,
+	    inlen) != 1)
+		goto out;
+	if ((es = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL ||
+	    p != der + derlen)
+		goto out;
+	ECDSA_SIG_get0(es, &r, &s);
+	if (BN_bn2binpad(r, out, COORD_LEN) != COORD_LEN ||
+	    BN_bn2binpad(s, out + COORD_LEN, COORD_LEN) != COORD_LEN)
+		goto out;
+	rc = 0;
+out:
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return rc;
+}
+
+/* 0 when SIG (r || s) verifies over IN; APX_EUNAUTH or APX_ENOMEM. */
+static int
+verify_raw(EVP_PKEY *pkey, const char *in, size_t inlen,
+    const unsigned char *sig)
+{
+	EVP_MD_CTX *md = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	unsigned char *der = NULL;
+	int derlen, rc = APX_ENOMEM;
+
+	if ((es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(sig, COORD_LEN, NULL)) == NULL ||
+	    (s = BN_bin2bn(sig + COORD_LEN, COORD_LEN, NULL)) == NULL ||
+	    ECDSA_SIG_set0(es, r, s) != 1)
+		goto out;
+	r = s = NULL;		/* owned by es now */
+	if ((derlen = i2d_ECDSA_SIG(es, &der)) <= 0 ||
+	    (md = EVP_MD_CTX_new()) == NULL)
+		goto out;
+	/* Anything but a clean 1 is a refusal (fail closed). */
+	rc = APX_EUNAUTH;
+	if (EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pkey,
+	    NULL) == 1 && EVP_DigestVerify(md, der, (size_t)derlen,
+	    (const unsigned char *)in, inlen) == 1)
+		rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+apx_jwt_sign(const struct apx_jwt_key *k, const char *typ, json_t *claims,
+    char **out)
+{
+	json_t *hdr = NULL;
+	char *hs = NULL, *ps = NULL, *tok = NULL;
+	unsigned char sig[SIG_LEN];
+	size_t hl, pl, n, off;
+	int rc = APX_EINVAL;
+
+	if (out == NULL)
+		return APX_EINVAL;
+	*out = NULL;
+	if (k == NULL || !k->has_priv || typ == NULL || !json_is_object(claims))
+		return APX_EINVAL;
+	if ((hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", typ,
+	    "kid", k->kid)) == NULL)
+		goto out;	/* typ is not valid UTF-8 */
+	rc = APX_ENOMEM;
+	if ((hs = json_dumps(hdr, JSON_COMPACT)) == NULL ||
+	    (ps = json_dumps(claims, JSON_COMPACT)) == NULL)
+		goto out;
+	hl = strlen(hs);
+	pl = strlen(ps);
+	/* Never issue what verification would refuse for its size. */
+	rc = APX_ETOOBIG;
+	if (hl > APX_JWT_MAX_LEN || pl > APX_JWT_MAX_LEN ||
+	    (n = b64url_len(hl) + 1 + b64url_len(pl) + 1 +
+	    b64url_len(SIG_LEN)) > APX_JWT_MAX_LEN)
+		goto out;
+	if ((tok = malloc(n + 1)) == NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	off = b64url_encode((const unsigned char *)hs, hl, tok);
+	tok[off++] = '.';
+	off += b64url_encode((const unsigned char *)ps, pl, tok + off);
+	if ((rc = sign_raw(k->pkey, tok, off, sig)) != 0)
+		goto out;
+	tok[off++] = '.';
+	b64url_encode(sig, SIG_LEN, tok + off);
+	*out = tok;
+	tok = NULL;
+	rc = 0;
+out:
+	free(tok);
+	free(ps);
+	free(hs);
+	json_decref(hdr);
+	return rc;
+}
+
+/* --- verification --------------------------------------------------------- */
+
+static int
+int_claim(const json_t *c, const char *name, int64_t *v)
+{
+	const json_t *j = json_object_get(c, name);
+
+	if (!json_is_integer(j))
+		return -1;
+	*v = (int64_t)json_integer_value(j);
+	return 0;
+}
+
+static enum apx_jwt_reason
+check_claims(const json_t *c, const struct apx_jwt_expect *ex)
+{
+	const json_t *aud, *a;
+	const char *s;
+	int64_t exp, nbf, iat, t;
+	size_t i;
+	int found;
+
+	/* Sums that overflow mean "far in the future": never a refusal. */
+	if (int_claim(c, "exp", &exp) != 0 ||
+	    (!__builtin_add_overflow(exp, ex->leeway, &t) && ex->now > t))
+		return APX_JWT_EXPIRED;
+	if (json_object_get(c, "nbf") != NULL && (int_claim(c, "nbf",
+	    &nbf) != 0 || (!__builtin_add_overflow(ex->now, ex->leeway, &t) &&
+	    nbf > t)))
+		return APX_JWT_NOT_YET_VALID;
+	if (int_claim(c, "iat", &iat) != 0 ||
+	    (!__builtin_add_overflow(ex->now, ex->leeway, &t) && iat > t))
+		return APX_JWT_IAT;
+	if (ex->max_lifetime > 0 && (__builtin_sub_overflow(exp, iat, &t) ||
+	    t > ex->max_lifetime))
+		return APX_JWT_CLAIMS;
+	if ((s = json_string_value(json_object_get(c, "iss"))) == NULL ||
+	    strcmp(s, ex->iss) != 0)
+		return APX_JWT_ISS;
+	aud = json_object_get(c, "aud");
+	if (json_is_string(aud)) {
+		if (strcmp(json_string_value(aud), ex->aud) != 0)
+			return APX_JWT_AUD;
+	} else if (json_is_array(aud)) {
+		found = 0;
+		for (i = 0; i < json_array_size(aud); i++) {
+			a = json_array_get(aud, i);
+			if (!json_is_string(a))
+				return APX_JWT_AUD;
+			if (strcmp(json_string_value(a), ex->aud) == 0)
+				found = 1;
+		}
+		if (!found)
+			return APX_JWT_AUD;
+	} else
+		return APX_JWT_AUD;
+	if ((s = json_string_value(json_object_get(c, "sub"))) == NULL ||
+	    *s == '\0')
+		return APX_JWT_CLAIMS;
+	return APX_JWT_OK;
+}
+
+int
+apx_jwt_verify(const struct apx_jwt_keyring *kr, const char *tok, size_t len,
+    const struct apx_jwt_expect *ex, json_t **claimsp,
+    enum apx_jwt_reason *whyp)
+{
+	struct parts p;
+	const struct apx_jwt_key *key;
+	enum apx_jwt_reason why = APX_JWT_MALFORMED;
+	json_t *hdr = NULL, *claims = NULL;
+	const char *s;
+	int rc = APX_EINVAL;
+
+	memset(&p, 0, sizeof(p));
+	if (claimsp != NULL)
+		*claimsp = NULL;
+	if (kr == NULL || ex == NULL || ex->typ == NULL || ex->iss == NULL ||
+	    ex->aud == NULL || ex->leeway < 0 || ex->max_lifetime < 0)
+		goto out;
+	if ((rc = split(tok, len, &p)) != 0)
+		goto out;
+	rc = APX_EINVAL;
+	if ((hdr = parse_object(p.hdr, p.hdrlen)) == NULL)
+		goto out;
+	/* The algorithm is pinned before any key is looked at. */
+	rc = APX_EUNAUTH;
+	why = APX_JWT_ALG;
+	if ((s = json_string_value(json_object_get(hdr, "alg"))) == NULL ||
+	    strcmp(s, "ES256") != 0)
+		goto out;
+	/* We understand no extension, so any "crit" is refused (7515 §4.1.11). */
+	if (json_object_get(hdr, "crit") != NULL) {
+		rc = APX_EINVAL;
+		why = APX_JWT_MALFORMED;
+		goto out;
+	}
+	why = APX_JWT_TYP;
+	if ((s = json_string_value(json_object_get(hdr, "typ"))) == NULL ||
+	    strcmp(s, ex->typ) != 0)
+		goto out;
+	/* Only our own keys: jku, jwk, x5u and x5c are never read. */
+	why = APX_JWT_KID;
+	if ((s = json_string_value(json_object_get(hdr, "kid"))) == NULL ||
+	    (key = ring_find(kr, s)) == NULL)
+		goto out;
+	why = APX_JWT_SIGNATURE;
+	if (p.siglen != SIG_LEN)
+		goto out;
+	if ((rc = verify_raw(key->pkey, p.input, p.inputlen, p.sig)) != 0)
+		goto out;
+	/* Authentic from here on: now read the payload. */
+	rc = APX_EINVAL;
+	why = APX_JWT_MALFORMED;
+	if ((claims = parse_object(p.pay, p.paylen)) == NULL)
+		goto out;
+	rc = APX_EUNAUTH;
+	if ((why = check_claims(claims, ex)) != APX_JWT_OK)
+		goto out;
+	rc = 0;
+	if (claimsp != NULL) {
+		*claimsp = claims;
+		claims = NULL;
+	}
+out:
+	json_decref(claims);
+	json_decref(hdr);
+	parts_free(&p);
+	if (whyp != NULL)
+		*whyp = rc == 0 ? APX_JWT_OK : why;
+	return rc;
+}
+
+const char *
+apx_jwt_reason_str(enum apx_jwt_reason why)
+{
+	switch (why) {
+	case APX_JWT_OK:
+		return "ok";
+	case APX_JWT_MALFORMED:
+		return "malformed token";
+	case APX_JWT_ALG:
+		return "algorithm not allowed";
+	case APX_JWT_TYP:
+		return "wrong token type";
+	case APX_JWT_KID:
+		return "unknown key id";
+	case APX_JWT_SIGNATURE:
+		return "bad signature";
+	case APX_JWT_EXPIRED:
+		return "expired or no exp";
+	case APX_JWT_NOT_YET_VALID:
+		return "not yet valid";
+	case APX_JWT_IAT:
+		return "iat missing or in the future";
+	case APX_JWT_ISS:
+		return "wrong or missing issuer";
+	case APX_JWT_AUD:
+		return "wrong or missing audience";
+	case APX_JWT_CLAIMS:
+		return "invalid claims";
+	}
+	return "unknown reason";
+}
+
+int
+apx_jwt_decode(const char *tok, size_t len, json_t **hdrp, json_t **claimsp)
+{
+	struct parts p;
+	json_t *hdr = NULL, *claims = NULL;
+	int rc;
+
+	if (hdrp != NULL)
+		*hdrp = NULL;
+	if (claimsp != NULL)
+		*claimsp = NULL;
+	if ((rc = split(tok, len, &p)) != 0)
+		goto out;
+	rc = APX_EINVAL;
+	if ((hdr = parse_object(p.hdr, p.hdrlen)) == NULL ||
+	    (claims = parse_object(p.pay, p.paylen)) == NULL)
+		goto out;
+	rc = 0;
+	if (hdrp != NULL) {
+		*hdrp = hdr;
+		hdr = NULL;
+	}
+	if (claimsp != NULL) {
+		*claimsp = claims;
+		claims = NULL;
+	}
+out:
+	json_decref(claims);
+	json_decref(hdr);
+	parts_free(&p);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * Sessions as the HTTP layer sees them: issuing an access JWT and a
+ * refresh token (body for API clients, __Host- cookies for browsers),
+ * and authenticating a request (Bearer header or cookie + CSRF + Origin).
+ */
+#ifndef APX_AUTH_SESSION_H
+#define APX_AUTH_SESSION_H
+
+#include <stdint.h>
+
+#include "store/identity.h"
+
+struct apx_ctx;
+
+#define APX_COOKIE_ACCESS	"__Host-apx_access"
+#define APX_COOKIE_REFRESH	"__Host-apx_refresh"
+#define APX_COOKIE_CSRF		"__Host-apx_csrf"
+#define APX_ACCESS_TYP		"at+jwt"
+
+struct apx_auth {
+	int64_t		 uid;
+	int64_t		 sid;
+	int		 via_cookie;
+	struct apx_user	 user;
+};
+
+/*
+ * Authenticate the request. 0 with *AUTH filled; otherwise the problem
+ * (401, or 403 for a CSRF/Origin failure) is already set in the response
+ * and a negative code is returned.
+ */
+int	 apx_session_authenticate(struct apx_ctx *, struct apx_auth *);
+/*
+ * New refresh token: 32 random bytes, base64url; *HASH gets SHA-256 of
+ * the text, which is all the database ever sees.
+ */
+int	 apx_session_new_refresh(char *, size_t, unsigned char *);
+void	 apx_session_hash_refresh(const char *, size_t, unsigned char *);
+/* Answer 200 with a fresh access token for USER/SID plus REFRESH. */
+int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
+	    int64_t, const char *);
+/* Expire the session cookies in the response. */
+void	 apx_session_clear_cookies(struct apx_ctx *);
+
+#endif

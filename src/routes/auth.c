@@ -1,0 +1,287 @@
+/*
+ * POST /api/v1/auth/register | login | refresh | logout
+ *
+ * Login throttling happens before any hash is computed: per account and
+ * client address (5 failures in 15 minutes) and per address (30), never
+ * per account alone, so nobody can lock a user out from elsewhere.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "auth/password.h"
+#include "auth/session.h"
+#include "core/log.h"
+#include "routes/routes.h"
+#include "store/identity.h"
+
+#define WINDOW		900
+#define LIMIT_ACCT_ADDR	5
+#define LIMIT_ADDR	30
+#define MAX_EMAIL	254
+#define MAX_NAME	200
+
+static const char *norm_email(struct apx_arena *, const char *);
+static int	 string_field(struct apx_ctx *, json_t *, const char *, size_t,
+		    const char **, size_t *);
+static void	 pwparams(const struct apx_conf *, struct apx_pwparams *);
+
+static void
+pwparams(const struct apx_conf *conf, struct apx_pwparams *p)
+{
+	p->t = (unsigned long long)conf->pw_t;
+	p->m = (size_t)conf->pw_m_kib * 1024;
+}
+
+/* Lower-cased address, or NULL when it is not one. */
+static const char *
+norm_email(struct apx_arena *a, const char *s)
+{
+	const char *at = strchr(s, '@');
+	char *n;
+	size_t i, len = strlen(s);
+
+	if (len < 3 || len > MAX_EMAIL || at == NULL || at == s ||
+	    strchr(at + 1, '@') != NULL || at[1] == '\0' ||
+	    strchr(at + 1, '.') == NULL)
+		return NULL;
+	if ((n = apx_arena_strdup(a, s)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)n[i];
+
+		if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' ||
+		    ch == '"' || ch == '\\' || ch == ',' || ch == ';')
+			return NULL;
+		n[i] = (char)tolower(ch);
+	}
+	return n;
+}
+
+/* A required string field; 422 naming the field otherwise. */
+static int
+string_field(struct apx_ctx *c, json_t *body, const char *name, size_t max,
+    const char **out, size_t *len)
+{
+	json_t *v = json_object_get(body, name);
+
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This field is required and must be a string.", name);
+		return APX_EINVAL;
+	}
+	if (json_string_length(v) > max) {
+		apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This field is too long.", name);
+		return APX_EINVAL;
+	}
+	*out = json_string_value(v);
+	if (len != NULL)
+		*len = json_string_length(v);
+	return 0;
+}
+
+int
+apx_route_auth_register(struct apx_ctx *c)
+{
+	struct apx_pwparams pp;
+	const char *email, *name, *pw, *en, *reason;
+	char hash[APX_PASSWORD_HASH_MAX];
+	json_t *body;
+	size_t pwlen;
+	int64_t id;
+	int rc;
+
+	if (apx_http_json_object(c->req, c->resp, &body) != 0)
+		return 0;
+	if (string_field(c, body, "email", MAX_EMAIL, &email, NULL) != 0 ||
+	    string_field(c, body, "name", MAX_NAME, &name, NULL) != 0 ||
+	    string_field(c, body, "password", 1024, &pw, &pwlen) != 0)
+		goto out;
+	if ((en = norm_email(c->req->arena, email)) == NULL) {
+		apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This is not an email address.", "email");
+		goto out;
+	}
+	if (apx_password_check(pw, pwlen, en, name, &reason) != 0) {
+		apx_resp_problem(c->resp, 422, "weak-password", reason,
+		    "password");
+		goto out;
+	}
+	pwparams(c->conf, &pp);
+	if ((rc = apx_password_hash(&pp, pw, pwlen, hash)) != 0)
+		goto fail;
+	rc = apx_user_create(c->db, en, email, name, hash, 0, &id);
+	apx_wipe(hash, sizeof(hash));
+	if (rc == APX_ECONFLICT) {
+		apx_resp_problem(c->resp, 409, "account-exists",
+		    "An account with this email address exists; sign in "
+		    "instead.", "email");
+		goto out;
+	}
+	if (rc != 0)
+		goto fail;
+	apx_log_info("rid=%s user %lld registered", c->req->request_id,
+	    (long long)id);
+	rc = apx_resp_json(c->resp, 201, json_pack("{s:{s:I,s:s,s:s}}", "user",
+	    "id", (json_int_t)id, "email", email, "name", name));
+fail:
+	json_decref(body);
+	return rc;
+out:
+	json_decref(body);
+	return 0;
+}
+
+int
+apx_route_auth_login(struct apx_ctx *c)
+{
+	struct apx_pwparams pp;
+	struct apx_user u;
+	const char *email, *pw, *en, *addr = c->req->remote_addr;
+	char refresh[64], key[320], retry_s[16];
+	unsigned char rhash[APX_TOKEN_HASH_LEN];
+	json_t *body;
+	size_t pwlen;
+	int64_t sid;
+	int rc, retry, retry2, found;
+
+	if (apx_http_json_object(c->req, c->resp, &body) != 0)
+		return 0;
+	if (string_field(c, body, "email", MAX_EMAIL, &email, NULL) != 0 ||
+	    string_field(c, body, "password", 1024, &pw, &pwlen) != 0) {
+		json_decref(body);
+		return 0;
+	}
+	if ((en = norm_email(c->req->arena, email)) == NULL)
+		en = "";	/* never matches: same path as unknown */
+	snprintf(key, sizeof(key), "%s|%s", en, addr);
+
+	/* Throttle first: a flood costs no hashing. */
+	if ((rc = apx_throttle_check(c->db, "acct_addr", key, LIMIT_ACCT_ADDR,
+	    WINDOW, &retry)) != 0 ||
+	    (rc = apx_throttle_check(c->db, "addr", addr, LIMIT_ADDR, WINDOW,
+	    &retry2)) != 0)
+		goto out;
+	if (retry > 0 || retry2 > 0) {
+		snprintf(retry_s, sizeof(retry_s), "%d",
+		    retry > retry2 ? retry : retry2);
+		(void)apx_resp_header_set(c->resp, "Retry-After",
+		    apx_arena_strdup(c->req->arena, retry_s));
+		rc = apx_resp_problem(c->resp, 429, "too-many-attempts",
+		    "Too many failed sign-ins; wait and try again.", NULL);
+		goto out;
+	}
+
+	pwparams(c->conf, &pp);
+	rc = *en != '\0' ? apx_user_by_email(c->db, c->req->arena, en, &u) :
+	    APX_ENOTFOUND;
+	if (rc != 0 && rc != APX_ENOTFOUND)
+		goto out;
+	found = rc == 0 && u.password_hash != NULL;
+	if (!found) {
+		/* Same work and same answer as a wrong password. */
+		apx_password_dummy_verify(&pp, pw, pwlen);
+	}
+	if (!found || apx_password_verify(u.password_hash, pw, pwlen) != 0) {
+		if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW))
+		    != 0 || (rc = apx_throttle_fail(c->db, "addr", addr,
+		    WINDOW)) != 0)
+			goto out;
+		(void)apx_resp_header_set(c->resp, "WWW-Authenticate",
+		    "Bearer realm=\"accupredix\"");
+		rc = apx_resp_problem(c->resp, 401, "invalid-credentials",
+		    "The email address or the password is wrong.", NULL);
+		goto out;
+	}
+	if (apx_password_needs_rehash(u.password_hash, &pp)) {
+		char nh[APX_PASSWORD_HASH_MAX];
+
+		if (apx_password_hash(&pp, pw, pwlen, nh) == 0 &&
+		    apx_user_set_password_hash(c->db, u.id, nh) == 0)
+			apx_log_info("rid=%s rehashed the password of user %lld",
+			    c->req->request_id, (long long)u.id);
+		apx_wipe(nh, sizeof(nh));
+	}
+	if ((rc = apx_throttle_clear(c->db, "acct_addr", key)) != 0 ||
+	    (rc = apx_session_new_refresh(refresh, sizeof(refresh), rhash))
+	    != 0 ||
+	    (rc = apx_session_create(c->db, u.id,
+	    apx_req_header(c->req, "user-agent") ?
+	    apx_req_header(c->req, "user-agent") : "", addr,
+	    c->conf->refresh_lifetime, rhash, &sid)) != 0)
+		goto out;
+	rc = apx_session_answer_tokens(c, &u, sid, refresh);
+out:
+	apx_wipe(refresh, sizeof(refresh));
+	json_decref(body);
+	return rc;
+}
+
+int
+apx_route_auth_refresh(struct apx_ctx *c)
+{
+	unsigned char old[APX_TOKEN_HASH_LEN], nw[APX_TOKEN_HASH_LEN];
+	char refresh[64];
+	const char *tok = NULL;
+	json_t *body = NULL;
+	struct apx_user u;
+	int64_t sid, uid;
+	int rc;
+
+	/* API clients send it in the body, browsers in the cookie. */
+	if (c->req->body_len > 0) {
+		if (apx_http_json_object(c->req, c->resp, &body) != 0)
+			return 0;
+		tok = json_string_value(json_object_get(body,
+		    "refresh_token"));
+	} else
+		tok = apx_req_cookie(c->req, APX_COOKIE_REFRESH);
+	if (tok == NULL || *tok == '\0' || strlen(tok) > 128) {
+		json_decref(body);
+		return apx_resp_problem(c->resp, 401, "invalid-refresh-token",
+		    "A refresh token is required.", NULL);
+	}
+	apx_session_hash_refresh(tok, strlen(tok), old);
+	json_decref(body);
+	if ((rc = apx_session_new_refresh(refresh, sizeof(refresh), nw)) != 0)
+		return rc;
+	rc = apx_session_rotate(c->db, old, nw, &sid, &uid);
+	if (rc == APX_ECONFLICT) {
+		apx_log_warn("rid=%s refresh token reuse: session %lld of user "
+		    "%lld revoked", c->req->request_id, (long long)sid,
+		    (long long)uid);
+		apx_session_clear_cookies(c);
+		rc = apx_resp_problem(c->resp, 401, "refresh-token-reused",
+		    "This refresh token was already used; the session has "
+		    "been ended. Sign in again.", NULL);
+		goto out;
+	}
+	if (rc == APX_EUNAUTH) {
+		rc = apx_resp_problem(c->resp, 401, "invalid-refresh-token",
+		    "The refresh token is not valid.", NULL);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if ((rc = apx_user_by_id(c->db, c->req->arena, uid, &u)) != 0)
+		goto out;
+	rc = apx_session_answer_tokens(c, &u, sid, refresh);
+out:
+	apx_wipe(refresh, sizeof(refresh));
+	return rc;
+}
+
+int
+apx_route_auth_logout(struct apx_ctx *c)
+{
+	int rc;
+
+	rc = apx_session_revoke(c->db, c->auth->uid, c->auth->sid, "logout");
+	if (rc != 0 && rc != APX_ENOTFOUND)
+		return rc;
+	apx_session_clear_cookies(c);
+	c->resp->status = 204;
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * Identity rows of the control-plane database: users, sessions with their
+ * refresh tokens, login throttling, JWT public keys. Strings returned are
+ * allocated in the request arena.
+ */
+#ifndef APX_STORE_IDENTITY_H
+#define APX_STORE_IDENTITY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+
+struct apx_db;
+
+struct apx_user {
+	int64_t		 id;
+	const char	*email;
+	const char	*name;
+	const char	*password_hash;	/* may be NULL (SSO-only accounts) */
+	int		 is_superuser;
+	int64_t		 password_changed_at;
+};
+
+#define APX_TOKEN_HASH_LEN	32	/* SHA-256 of a refresh token */
+
+int	 apx_user_create(struct apx_db *, const char *, const char *,
+	    const char *, const char *, int, int64_t *);
+int	 apx_user_by_email(struct apx_db *, struct apx_arena *, const char *,
+	    struct apx_user *);
+int	 apx_user_by_id(struct apx_db *, struct apx_arena *, int64_t,
+	    struct apx_user *);
+int	 apx_user_set_password_hash(struct apx_db *, int64_t, const char *);
+
+/* A new session and its first refresh token (hash), in one transaction. */
+int	 apx_session_create(struct apx_db *, int64_t, const char *,
+	    const char *, int64_t, const unsigned char *, int64_t *);
+/*
+ * Spend refresh token OLD and store NEW for the same session. APX_EUNAUTH
+ * when unknown, expired or revoked; APX_ECONFLICT when OLD was already
+ * spent: the whole session is then revoked ("reuse"); SID/UID name it.
+ */
+int	 apx_session_rotate(struct apx_db *, const unsigned char *,
+	    const unsigned char *, int64_t *, int64_t *);
+int	 apx_session_revoke(struct apx_db *, int64_t, int64_t, const char *);
+/* Revoke every session of a user except KEEP (0: all). Count in *N. */
+int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
+	    const char *, int *);
+/* 0 when session SID of user UID is live, else APX_EUNAUTH. */
+int	 apx_session_check(struct apx_db *, int64_t, int64_t);
+int	 apx_session_list(struct apx_db *, int64_t, int64_t, json_t **);
+
+/*
+ * Throttling in fixed windows. check: *RETRY > 0 (seconds) when SCOPE/KEY
+ * has LIMIT or more failures in its window. fail: count one more.
+ */
+int	 apx_throttle_check(struct apx_db *, const char *, const char *, int,
+	    int, int *);
+int	 apx_throttle_fail(struct apx_db *, const char *, const char *, int);
+int	 apx_throttle_clear(struct apx_db *, const char *, const char *);
+
+#endif
