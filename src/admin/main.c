@@ -3,6 +3,7 @@
  *
  *   migrate [--status]     apply (or list) control-plane migrations
  *   jwt rotate | list      access-token signing keys
+ *   create-superuser       a platform operator account
  *   check-config           validate the configuration and exit
  */
 #include "config.h"
@@ -17,13 +18,17 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "auth/account.h"
 #include "auth/keys.h"
+#include "auth/password.h"
+#include "store/identity.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
 static void	 usage(FILE *);
 static int	 cmd_migrate(struct apx_conf *, int, char **);
 static int	 cmd_jwt(struct apx_conf *, int, char **);
+static int	 cmd_create_superuser(struct apx_conf *, int, char **);
 
 static void
 usage(FILE *f)
@@ -36,6 +41,9 @@ usage(FILE *f)
 	    "  jwt rotate           new access-token signing key (the previous "
 	    "one stays valid)\n"
 	    "  jwt list             list signing keys\n"
+	    "  create-superuser --email E [--name N] --password-stdin\n"
+	    "                       create a platform operator (is_superuser);\n"
+	    "                       the password is read from standard input\n"
 	    "  check-config         validate the configuration\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
@@ -121,6 +129,80 @@ cmd_jwt(struct apx_conf *conf, int argc, char **argv)
 	return rc;
 }
 
+/* is_superuser is set here and nowhere else. */
+static int
+cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_pwparams pp;
+	struct apx_arena *a = NULL;
+	struct apx_db *db = NULL;
+	const char *email = NULL, *name = "Platform operator", *en, *reason;
+	char pw[APX_PASSWORD_MAX + 2], hash[APX_PASSWORD_HASH_MAX];
+	size_t len;
+	int64_t id;
+	int i, from_stdin = 0, rc = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email = argv[++i];
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--password-stdin") == 0)
+			from_stdin = 1;
+		else {
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (email == NULL || !from_stdin) {
+		usage(stderr);
+		return 1;
+	}
+	if ((a = apx_arena_new()) == NULL)
+		return 1;
+	if ((en = apx_account_email_norm(a, email)) == NULL) {
+		fprintf(stderr, "accupredix-admin: %s is not an email address\n",
+		    email);
+		goto out;
+	}
+	if (fgets(pw, sizeof(pw), stdin) == NULL) {
+		fprintf(stderr, "accupredix-admin: no password on stdin\n");
+		goto out;
+	}
+	len = strcspn(pw, "\r\n");
+	pw[len] = '\0';
+	if (apx_password_check(pw, len, en, name, &reason) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", reason);
+		goto out;
+	}
+	pp.t = (unsigned long long)conf->pw_t;
+	pp.m = (size_t)conf->pw_m_kib * 1024;
+	if (apx_password_hash(&pp, pw, len, hash) != 0 ||
+	    (db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
+	    == NULL)
+		goto out;
+	switch (apx_user_create(db, en, email, name, hash, 1, &id)) {
+	case 0:
+		printf("superuser %s created (user %lld)\n", email,
+		    (long long)id);
+		rc = 0;
+		break;
+	case APX_ECONFLICT:
+		fprintf(stderr, "accupredix-admin: an account with this email "
+		    "exists\n");
+		break;
+	default:
+		fprintf(stderr, "accupredix-admin: cannot store the account\n");
+		break;
+	}
+out:
+	apx_wipe(pw, sizeof(pw));
+	apx_wipe(hash, sizeof(hash));
+	apx_db_free(db);
+	apx_arena_free(a);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -168,6 +250,8 @@ main(int argc, char *argv[])
 	apx_log_set_level(conf->log_level);
 	if (strcmp(argv[0], "migrate") == 0)
 		rc = cmd_migrate(conf, argc, argv);
+	else if (strcmp(argv[0], "create-superuser") == 0)
+		rc = cmd_create_superuser(conf, argc, argv);
 	else if (strcmp(argv[0], "jwt") == 0)
 		rc = cmd_jwt(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {

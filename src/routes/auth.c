@@ -7,9 +7,9 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <string.h>
 
+#include "auth/account.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "core/log.h"
@@ -19,10 +19,9 @@
 #define WINDOW		900
 #define LIMIT_ACCT_ADDR	5
 #define LIMIT_ADDR	30
-#define MAX_EMAIL	254
+#define MAX_EMAIL	APX_EMAIL_MAX
 #define MAX_NAME	200
 
-static const char *norm_email(struct apx_arena *, const char *);
 static int	 string_field(struct apx_ctx *, json_t *, const char *, size_t,
 		    const char **, size_t *);
 static void	 pwparams(const struct apx_conf *, struct apx_pwparams *);
@@ -32,31 +31,6 @@ pwparams(const struct apx_conf *conf, struct apx_pwparams *p)
 {
 	p->t = (unsigned long long)conf->pw_t;
 	p->m = (size_t)conf->pw_m_kib * 1024;
-}
-
-/* Lower-cased address, or NULL when it is not one. */
-static const char *
-norm_email(struct apx_arena *a, const char *s)
-{
-	const char *at = strchr(s, '@');
-	char *n;
-	size_t i, len = strlen(s);
-
-	if (len < 3 || len > MAX_EMAIL || at == NULL || at == s ||
-	    strchr(at + 1, '@') != NULL || at[1] == '\0' ||
-	    strchr(at + 1, '.') == NULL)
-		return NULL;
-	if ((n = apx_arena_strdup(a, s)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)n[i];
-
-		if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' ||
-		    ch == '"' || ch == '\\' || ch == ',' || ch == ';')
-			return NULL;
-		n[i] = (char)tolower(ch);
-	}
-	return n;
 }
 
 /* A required string field; 422 naming the field otherwise. */
@@ -99,7 +73,7 @@ apx_route_auth_register(struct apx_ctx *c)
 	    string_field(c, body, "name", MAX_NAME, &name, NULL) != 0 ||
 	    string_field(c, body, "password", 1024, &pw, &pwlen) != 0)
 		goto out;
-	if ((en = norm_email(c->req->arena, email)) == NULL) {
+	if ((en = apx_account_email_norm(c->req->arena, email)) == NULL) {
 		apx_resp_problem(c->resp, 422, "invalid-field",
 		    "This is not an email address.", "email");
 		goto out;
@@ -154,7 +128,7 @@ apx_route_auth_login(struct apx_ctx *c)
 		json_decref(body);
 		return 0;
 	}
-	if ((en = norm_email(c->req->arena, email)) == NULL)
+	if ((en = apx_account_email_norm(c->req->arena, email)) == NULL)
 		en = "";	/* never matches: same path as unknown */
 	snprintf(key, sizeof(key), "%s|%s", en, addr);
 
@@ -284,4 +258,75 @@ apx_route_auth_logout(struct apx_ctx *c)
 	apx_session_clear_cookies(c);
 	c->resp->status = 204;
 	return 0;
+}
+
+/*
+ * POST /api/v1/me/password {current_password, new_password}: the current
+ * password is checked (and throttled like a login); every other session of
+ * the user is revoked.
+ */
+int
+apx_route_me_password(struct apx_ctx *c)
+{
+	struct apx_pwparams pp;
+	const struct apx_user *u = &c->auth->user;
+	const char *cur, *nw, *reason, *addr = c->req->remote_addr;
+	char hash[APX_PASSWORD_HASH_MAX], key[320], retry_s[16];
+	size_t curlen, nwlen;
+	json_t *body;
+	int rc, retry, n = 0;
+
+	if (apx_http_json_object(c->req, c->resp, &body) != 0)
+		return 0;
+	if (string_field(c, body, "current_password", 1024, &cur, &curlen)
+	    != 0 || string_field(c, body, "new_password", 1024, &nw, &nwlen)
+	    != 0) {
+		json_decref(body);
+		return 0;
+	}
+	snprintf(key, sizeof(key), "%s|%s", apx_account_email_norm(
+	    c->req->arena, u->email) ? apx_account_email_norm(c->req->arena,
+	    u->email) : "", addr);
+	if ((rc = apx_throttle_check(c->db, "acct_addr", key, LIMIT_ACCT_ADDR,
+	    WINDOW, &retry)) != 0)
+		goto out;
+	if (retry > 0) {
+		snprintf(retry_s, sizeof(retry_s), "%d", retry);
+		(void)apx_resp_header_set(c->resp, "Retry-After",
+		    apx_arena_strdup(c->req->arena, retry_s));
+		rc = apx_resp_problem(c->resp, 429, "too-many-attempts",
+		    "Too many failed attempts; wait and try again.", NULL);
+		goto out;
+	}
+	if (u->password_hash == NULL ||
+	    apx_password_verify(u->password_hash, cur, curlen) != 0) {
+		if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW))
+		    != 0)
+			goto out;
+		rc = apx_resp_problem(c->resp, 422, "invalid-field",
+		    "The current password is wrong.", "current_password");
+		goto out;
+	}
+	if (apx_password_check(nw, nwlen, u->email, u->name, &reason) != 0) {
+		rc = apx_resp_problem(c->resp, 422, "weak-password", reason,
+		    "new_password");
+		goto out;
+	}
+	pwparams(c->conf, &pp);
+	if ((rc = apx_password_hash(&pp, nw, nwlen, hash)) != 0)
+		goto out;
+	rc = apx_user_change_password(c->db, u->id, hash);
+	apx_wipe(hash, sizeof(hash));
+	if (rc != 0)
+		goto out;
+	if ((rc = apx_session_revoke_others(c->db, u->id, c->auth->sid,
+	    "password changed", &n)) != 0)
+		goto out;
+	apx_log_info("rid=%s user %lld changed the password; %d other "
+	    "sessions revoked", c->req->request_id, (long long)u->id, n);
+	c->resp->status = 204;
+	rc = 0;
+out:
+	json_decref(body);
+	return rc;
 }

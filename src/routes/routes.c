@@ -23,6 +23,7 @@ static const struct apx_route routes[] = {
 	{ "/api/v1/auth/logout", APX_M_POST, apx_route_auth_logout, AUTH },
 	{ "/api/v1/me", GH, apx_route_me, AUTH },
 	{ "/api/v1/me/sessions", GH, apx_route_me_sessions, AUTH },
+	{ "/api/v1/me/password", APX_M_POST, apx_route_me_password, AUTH },
 	{ "/api/v1/me/sessions/{id}", APX_M_DELETE,
 	    apx_route_me_session_delete, AUTH },
 };

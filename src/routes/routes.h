@@ -37,5 +37,6 @@ int	 apx_route_auth_logout(struct apx_ctx *);
 int	 apx_route_me(struct apx_ctx *);
 int	 apx_route_me_sessions(struct apx_ctx *);
 int	 apx_route_me_session_delete(struct apx_ctx *);
+int	 apx_route_me_password(struct apx_ctx *);
 
 #endif

@@ -133,6 +133,23 @@ apx_user_set_password_hash(struct apx_db *db, int64_t id, const char *hash)
 }
 
 int
+apx_user_change_password(struct apx_db *db, int64_t id, const char *hash)
+{
+	char ids[24];
+	const char *p[2] = { ids, hash };
+	PGresult *res;
+	int rc;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	if ((rc = apx_db_query(db, 0, &res, "UPDATE users SET "
+	    "password_hash = $2, password_changed_at = now() "
+	    "WHERE id = $1::bigint", 2, p)) != 0)
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int
 apx_session_create(struct apx_db *db, int64_t uid, const char *ua,
     const char *addr, int64_t lifetime, const unsigned char *hash,
     int64_t *sid)

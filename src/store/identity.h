@@ -31,7 +31,10 @@ int	 apx_user_by_email(struct apx_db *, struct apx_arena *, const char *,
 	    struct apx_user *);
 int	 apx_user_by_id(struct apx_db *, struct apx_arena *, int64_t,
 	    struct apx_user *);
+/* Same hash, stronger parameters (rehash at login). */
 int	 apx_user_set_password_hash(struct apx_db *, int64_t, const char *);
+/* A new password: hash and password_changed_at. */
+int	 apx_user_change_password(struct apx_db *, int64_t, const char *);
 
 /* A new session and its first refresh token (hash), in one transaction. */
 int	 apx_session_create(struct apx_db *, int64_t, const char *,
