@@ -1,11 +1,14 @@
 /*
  * ES256 access tokens (see jwt.h): P-256 keys with RFC 7638 kids, the
  * keyring and its JWKS, signing and verifying compact JWS after RFC 8725.
- * OpenSSL 3.0 EVP interfaces only; JSON through jansson.
+ * OpenSSL 3.0 EVP interfaces only; JSON through jansson. Every function
+ * that calls OpenSSL sets a mark in its error queue and pops back to it, so
+ * that a refused key or token leaves no stale errors for other code.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +96,8 @@ b64url_encode(const unsigned char *in, size_t n, char *out)
 	uint32_t v;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = tab[v >> 18 & 63];
 		out[o++] = tab[v >> 12 & 63];
 		out[o++] = tab[v >> 6 & 63];
@@ -254,6 +258,7 @@ key_new(EVP_PKEY *pkey, int has_priv, struct apx_jwt_key **out)
 	size_t mdlen;
 	int n, rc = APX_EINVAL;
 
+	ERR_set_mark();
 	if (!is_p256(pkey))
 		goto out;
 	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) != 1 ||
@@ -290,7 +295,7 @@ out:
 	BN_free(x);
 	BN_free(y);
 	EVP_PKEY_free(pkey);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -302,10 +307,11 @@ apx_jwt_key_generate(struct apx_jwt_key **out)
 	if (out == NULL)
 		return APX_EINVAL;
 	*out = NULL;
-	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
-		ERR_clear_error();
+	ERR_set_mark();
+	pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ERR_pop_to_mark();
+	if (pkey == NULL)
 		return APX_ECRYPTO;
-	}
 	return key_new(pkey, 1, out);
 }
 
@@ -327,6 +333,7 @@ apx_jwt_key_from_pem(const char *pem, size_t len, struct apx_jwt_key **out)
 	*out = NULL;
 	if (pem == NULL || len == 0 || len > MAX_PEM)
 		return APX_EINVAL;
+	ERR_set_mark();
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
 		rc = APX_ENOMEM;
 		goto out;
@@ -375,7 +382,7 @@ out:
 	OPENSSL_secure_free(name);
 	OPENSSL_secure_free(header);
 	BIO_free(bio);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -392,6 +399,7 @@ apx_jwt_key_private_pem(const struct apx_jwt_key *k, struct apx_secret **out)
 	*out = NULL;
 	if (k == NULL || !k->has_priv)
 		return APX_EINVAL;
+	ERR_set_mark();
 	/* A secure-memory BIO wipes its buffer when freed. */
 	if ((bio = BIO_new(BIO_s_secmem())) == NULL) {
 		rc = APX_ENOMEM;
@@ -407,7 +415,7 @@ apx_jwt_key_private_pem(const struct apx_jwt_key *k, struct apx_secret **out)
 	rc = 0;
 out:
 	BIO_free(bio);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -424,6 +432,7 @@ apx_jwt_key_public_pem(const struct apx_jwt_key *k, char **out)
 	*out = NULL;
 	if (k == NULL)
 		return APX_EINVAL;
+	ERR_set_mark();
 	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
 		rc = APX_ENOMEM;
 		goto out;
@@ -440,7 +449,7 @@ apx_jwt_key_public_pem(const struct apx_jwt_key *k, char **out)
 	rc = 0;
 out:
 	BIO_free(bio);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -583,6 +592,7 @@ sign_raw(EVP_PKEY *pkey, const char *in, size_t inlen, unsigned char *out)
 	size_t derlen = 0;
 	int rc = APX_ECRYPTO;
 
+	ERR_set_mark();
 	if ((md = EVP_MD_CTX_new()) == NULL) {
 		rc = APX_ENOMEM;
 		goto out;
@@ -605,7 +615,7 @@ sign_raw(EVP_PKEY *pkey, const char *in, size_t inlen, unsigned char *out)
 out:
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(md);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -620,6 +630,7 @@ verify_raw(EVP_PKEY *pkey, const char *in, size_t inlen,
 	unsigned char *der = NULL;
 	int derlen, rc = APX_ENOMEM;
 
+	ERR_set_mark();
 	if ((es = ECDSA_SIG_new()) == NULL ||
 	    (r = BN_bin2bn(sig, COORD_LEN, NULL)) == NULL ||
 	    (s = BN_bin2bn(sig + COORD_LEN, COORD_LEN, NULL)) == NULL ||
@@ -641,7 +652,7 @@ out:
 	BN_free(r);
 	BN_free(s);
 	ECDSA_SIG_free(es);
-	ERR_clear_error();
+	ERR_pop_to_mark();
 	return rc;
 }
 
@@ -788,7 +799,7 @@ apx_jwt_verify(const struct apx_jwt_keyring *kr, const char *tok, size_t len,
 	if ((s = json_string_value(json_object_get(hdr, "alg"))) == NULL ||
 	    strcmp(s, "ES256") != 0)
 		goto out;
-	/* We understand no extension, so any "crit" is refused (7515 §4.1.11). */
+	/* We implement no extension: any "crit" is refused (7515 4.1.11). */
 	if (json_object_get(hdr, "crit") != NULL) {
 		rc = APX_EINVAL;
 		why = APX_JWT_MALFORMED;

@@ -25,6 +25,33 @@
 static int	 string_field(struct apx_ctx *, json_t *, const char *, size_t,
 		    const char **, size_t *);
 static void	 pwparams(const struct apx_conf *, struct apx_pwparams *);
+static int	 throttled(struct apx_ctx *, const char *, int *);
+
+/*
+ * Check the failure windows of KEY (account|address) and, when LOGIN, of
+ * the address alone. *HIT is set with a 429 answer ready when over a limit.
+ */
+static int
+throttled(struct apx_ctx *c, const char *key, int *hit)
+{
+	char retry_s[16];
+	int rc, r1 = 0, r2 = 0;
+
+	*hit = 0;
+	if ((rc = apx_throttle_check(c->db, "acct_addr", key, LIMIT_ACCT_ADDR,
+	    WINDOW, &r1)) != 0 ||
+	    (rc = apx_throttle_check(c->db, "addr", c->req->remote_addr,
+	    LIMIT_ADDR, WINDOW, &r2)) != 0)
+		return rc;
+	if (r1 == 0 && r2 == 0)
+		return 0;
+	*hit = 1;
+	snprintf(retry_s, sizeof(retry_s), "%d", r1 > r2 ? r1 : r2);
+	(void)apx_resp_header_set(c->resp, "Retry-After",
+	    apx_arena_strdup(c->req->arena, retry_s));
+	return apx_resp_problem(c->resp, 429, "too-many-attempts",
+	    "Too many failed attempts; wait and try again.", NULL);
+}
 
 static void
 pwparams(const struct apx_conf *conf, struct apx_pwparams *p)
@@ -114,12 +141,12 @@ apx_route_auth_login(struct apx_ctx *c)
 	struct apx_pwparams pp;
 	struct apx_user u;
 	const char *email, *pw, *en, *addr = c->req->remote_addr;
-	char refresh[64], key[320], retry_s[16];
+	char refresh[64], key[320];
 	unsigned char rhash[APX_TOKEN_HASH_LEN];
 	json_t *body;
 	size_t pwlen;
 	int64_t sid;
-	int rc, retry, retry2, found;
+	int rc, hit, found;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
@@ -133,20 +160,8 @@ apx_route_auth_login(struct apx_ctx *c)
 	snprintf(key, sizeof(key), "%s|%s", en, addr);
 
 	/* Throttle first: a flood costs no hashing. */
-	if ((rc = apx_throttle_check(c->db, "acct_addr", key, LIMIT_ACCT_ADDR,
-	    WINDOW, &retry)) != 0 ||
-	    (rc = apx_throttle_check(c->db, "addr", addr, LIMIT_ADDR, WINDOW,
-	    &retry2)) != 0)
+	if ((rc = throttled(c, key, &hit)) != 0 || hit)
 		goto out;
-	if (retry > 0 || retry2 > 0) {
-		snprintf(retry_s, sizeof(retry_s), "%d",
-		    retry > retry2 ? retry : retry2);
-		(void)apx_resp_header_set(c->resp, "Retry-After",
-		    apx_arena_strdup(c->req->arena, retry_s));
-		rc = apx_resp_problem(c->resp, 429, "too-many-attempts",
-		    "Too many failed sign-ins; wait and try again.", NULL);
-		goto out;
-	}
 
 	pwparams(c->conf, &pp);
 	rc = *en != '\0' ? apx_user_by_email(c->db, c->req->arena, en, &u) :
@@ -271,10 +286,10 @@ apx_route_me_password(struct apx_ctx *c)
 	struct apx_pwparams pp;
 	const struct apx_user *u = &c->auth->user;
 	const char *cur, *nw, *reason, *addr = c->req->remote_addr;
-	char hash[APX_PASSWORD_HASH_MAX], key[320], retry_s[16];
+	char hash[APX_PASSWORD_HASH_MAX], key[320];
 	size_t curlen, nwlen;
 	json_t *body;
-	int rc, retry, n = 0;
+	int rc, hit, n = 0;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
@@ -287,17 +302,8 @@ apx_route_me_password(struct apx_ctx *c)
 	snprintf(key, sizeof(key), "%s|%s", apx_account_email_norm(
 	    c->req->arena, u->email) ? apx_account_email_norm(c->req->arena,
 	    u->email) : "", addr);
-	if ((rc = apx_throttle_check(c->db, "acct_addr", key, LIMIT_ACCT_ADDR,
-	    WINDOW, &retry)) != 0)
+	if ((rc = throttled(c, key, &hit)) != 0 || hit)
 		goto out;
-	if (retry > 0) {
-		snprintf(retry_s, sizeof(retry_s), "%d", retry);
-		(void)apx_resp_header_set(c->resp, "Retry-After",
-		    apx_arena_strdup(c->req->arena, retry_s));
-		rc = apx_resp_problem(c->resp, 429, "too-many-attempts",
-		    "Too many failed attempts; wait and try again.", NULL);
-		goto out;
-	}
 	if (u->password_hash == NULL ||
 	    apx_password_verify(u->password_hash, cur, curlen) != 0) {
 		if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW))

@@ -18,6 +18,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -76,7 +77,7 @@ enum sigmode {
 static struct {
 	struct apx_jwt_keyring	*ring;	/* A (fixed, current) and B */
 	const struct apx_jwt_key *a, *b;
-	EVP_PKEY		*apk, *bpk;	/* private halves, for crafting */
+	EVP_PKEY		*apk, *bpk;	/* private halves, to craft */
 	struct apx_jwt_expect	 ex;
 } g;
 
@@ -702,6 +703,7 @@ test_pem_refused(void **state)
 	assert_int_equal(apx_jwt_key_from_pem("garbage", 7, &k), APX_EINVAL);
 	assert_int_equal(apx_jwt_key_from_pem(NULL, 5, &k), APX_EINVAL);
 	assert_null(k);
+	assert_int_equal(ERR_peek_error(), 0);
 	/* Trailing whitespace is fine; the input need not end in a NUL. */
 	junk = dup_printf("%s\n\n  \n", fixed_pem);
 	assert_int_equal(apx_jwt_key_from_pem(junk, strlen(junk), &k), 0);
@@ -971,8 +973,8 @@ static void
 test_typ(void **state)
 {
 	static const char *const bad[] = {
-		"\"JWT\"", "\"AT+JWT\"", "\"application/at+jwt\"", "\"at+jwt \"",
-		"\"\"", "1", "null",
+		"\"JWT\"", "\"AT+JWT\"", "\"application/at+jwt\"",
+		"\"at+jwt \"", "\"\"", "1", "null",
 	};
 	json_t *c = std_claims();
 	char *p = json_dumps(c, JSON_COMPACT), *h, *tok;
@@ -1211,6 +1213,8 @@ test_signature_shapes(void **state)
 		REFUSED(tok, APX_EUNAUTH, APX_JWT_SIGNATURE);
 		free(tok);
 	}
+	/* Refusals leave nothing in OpenSSL's error queue. */
+	assert_int_equal(ERR_peek_error(), 0);
 	json_decref(c);
 }
 
@@ -1533,8 +1537,9 @@ test_payload_json(void **state)
 
 	(void)state;
 	/* Correctly signed, but the payload is not one clean object. */
-	p = dup_printf("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"42\","
-	    "\"sub\":\"1\",\"iat\":%d,\"exp\":%d}", NOW, NOW + 100);
+	p = dup_printf("{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\","
+	    "\"sub\":\"42\",\"sub\":\"1\",\"iat\":%d,\"exp\":%d}", NOW,
+	    NOW + 100);
 	tok = craft(g.apk, h, p, SIG_RS);
 	REFUSED(tok, APX_EINVAL, APX_JWT_MALFORMED);
 	free(tok);
