@@ -209,25 +209,36 @@ apx_password_needs_rehash(const char *hash, const struct apx_pwparams *p)
 	return crypto_pwhash_str_needs_rehash(hash, p->t, p->m) != 0;
 }
 
+static char			 dummy[APX_PASSWORD_HASH_MAX];
+static unsigned long long	 dummy_t;
+static size_t			 dummy_m;
+
+int
+apx_password_dummy_prepare(const struct apx_pwparams *p)
+{
+	unsigned char rnd[24];
+	char hex[49];
+	int rc;
+
+	if (dummy[0] != '\0' && dummy_t == p->t && dummy_m == p->m)
+		return 0;
+	apx_random(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	if ((rc = apx_password_hash(p, hex, strlen(hex), dummy)) != 0) {
+		dummy[0] = '\0';
+		return rc;
+	}
+	dummy_t = p->t;
+	dummy_m = p->m;
+	return 0;
+}
+
 void
 apx_password_dummy_verify(const struct apx_pwparams *p, const char *pw,
     size_t len)
 {
-	static char dummy[APX_PASSWORD_HASH_MAX];
-	static unsigned long long dt;
-	static size_t dm;
-
-	/* One hash with the current parameters, made on first use. */
-	if (dummy[0] == '\0' || dt != p->t || dm != p->m) {
-		unsigned char rnd[24];
-		char hex[49];
-
-		apx_random(rnd, sizeof(rnd));
-		sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
-		if (apx_password_hash(p, hex, strlen(hex), dummy) != 0)
-			return;
-		dt = p->t;
-		dm = p->m;
-	}
+	/* Normally made at worker start; made here if parameters changed. */
+	if (apx_password_dummy_prepare(p) != 0)
+		return;
 	(void)apx_password_verify(dummy, pw, len);
 }

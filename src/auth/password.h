@@ -40,6 +40,11 @@ int	 apx_password_needs_rehash(const char *, const struct apx_pwparams *);
  */
 void	 apx_password_dummy_verify(const struct apx_pwparams *, const char *,
 	    size_t);
+/*
+ * Make the dummy hash now (at worker start), so that the first unknown
+ * account a worker sees costs no more than the others.
+ */
+int	 apx_password_dummy_prepare(const struct apx_pwparams *);
 /* Is the lower-cased word on the common-password list? */
 int	 apx_password_is_common(const char *, size_t);
 

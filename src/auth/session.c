@@ -18,7 +18,6 @@
 #define TOKEN_BYTES	32
 
 static int	 unauthorized(struct apx_ctx *, const char *);
-static int	 origin_ok(const struct apx_ctx *);
 
 static int
 unauthorized(struct apx_ctx *c, const char *detail)
@@ -30,8 +29,8 @@ unauthorized(struct apx_ctx *c, const char *detail)
 }
 
 /* Cookie-authenticated writes must come from our own pages. */
-static int
-origin_ok(const struct apx_ctx *c)
+int
+apx_session_origin_ok(const struct apx_ctx *c)
 {
 	const char *o = apx_req_header(c->req, "origin");
 
@@ -98,7 +97,7 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 			    "cookie.", NULL);
 			return APX_EUNAUTH;
 		}
-		if (!origin_ok(c)) {
+		if (!apx_session_origin_ok(c)) {
 			(void)apx_resp_problem(c->resp, 403, "origin-refused",
 			    "This origin may not change anything here.", NULL);
 			return APX_EUNAUTH;

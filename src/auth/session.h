@@ -39,6 +39,8 @@ void	 apx_session_hash_refresh(const char *, size_t, unsigned char *);
 /* Answer 200 with a fresh access token for USER/SID plus REFRESH. */
 int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
 	    int64_t, const char *);
+/* Origin is the product's own or a configured CORS origin. */
+int	 apx_session_origin_ok(const struct apx_ctx *);
 /* Expire the session cookies in the response. */
 void	 apx_session_clear_cookies(struct apx_ctx *);
 

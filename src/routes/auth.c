@@ -225,8 +225,13 @@ apx_route_auth_refresh(struct apx_ctx *c)
 			return 0;
 		tok = json_string_value(json_object_get(body,
 		    "refresh_token"));
-	} else
+	} else {
+		/* A browser's refresh: only from our own pages. */
 		tok = apx_req_cookie(c->req, APX_COOKIE_REFRESH);
+		if (tok != NULL && !apx_session_origin_ok(c))
+			return apx_resp_problem(c->resp, 403, "origin-refused",
+			    "This origin may not refresh a session.", NULL);
+	}
 	if (tok == NULL || *tok == '\0' || strlen(tok) > 128) {
 		json_decref(body);
 		return apx_resp_problem(c->resp, 401, "invalid-refresh-token",

@@ -9,6 +9,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth/password.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "http/response.h"
@@ -140,6 +141,13 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		apx_log_error("out of memory");
 		status = 2;
 		goto out;
+	}
+	{
+		struct apx_pwparams pp = { (unsigned long long)conf->pw_t,
+		    (size_t)conf->pw_m_kib * 1024 };
+
+		if (apx_password_dummy_prepare(&pp) != 0)
+			apx_log_warn("cannot prepare the dummy password hash");
 	}
 	if (apx_worker_inherited_restarts > 0)
 		apx_metrics_inc("apx_worker_restarts_total",
