@@ -116,7 +116,8 @@ wrk_measure() {
 	shift 2
 	WRK_SEQ=$((WRK_SEQ + 1))
 	local log="$BENCH_WORK/wrk-$WRK_SEQ.log" script="$BENCH_WORK/wrk-$WRK_SEQ.lua"
-	: >"$script"
+	# 0600: a request script may hold a token or passwords (login, me)
+	(umask 077 && : >"$script")
 	if [ -n "$lua" ]; then
 		cat "$lua" >>"$script"
 		printf '\n' >>"$script"
@@ -194,23 +195,32 @@ count_lines() { grep -c . <<<"$1" || true; }
 # with it), prints a table and the line
 #   ratio NAME_A/NAME_B SERVER: R (goal >= GOAL) PASS|BELOW GOAL
 # Extra wrk args for both sides can be given in the arrays WRK_ARGS_A and
-# WRK_ARGS_B (e.g. an Authorization header); they are reset afterwards.
-# Sets BEST_RPS_A BEST_RPS_B CMP_RATIO for the caller.
+# WRK_ARGS_B (e.g. an Authorization header), and a wrk request script for
+# either side in WRK_LUA_A / WRK_LUA_B (wrk_measure --lua; e.g. one setting
+# wrk.headers, which keeps a token off wrk's command line); all four are
+# reset afterwards.  Sets BEST_RPS_A BEST_RPS_B CMP_RATIO for the caller.
+WRK_LUA_A=""
+WRK_LUA_B=""
 compare_best_of() {
 	local server=$1 na=$2 ua=$3 nb=$4 ub=$5 goal=${6:-0.9}
 	local i
 	local ra=0 a50=0 a99=0 rb=0 b50=0 b99=0 max99=0
 	local -a args_a=("${WRK_ARGS_A[@]+"${WRK_ARGS_A[@]}"}")
 	local -a args_b=("${WRK_ARGS_B[@]+"${WRK_ARGS_B[@]}"}")
-	WRK_ARGS_A=() WRK_ARGS_B=()
+	local -a lua_a=() lua_b=()
+	[ -z "$WRK_LUA_A" ] || lua_a=(--lua "$WRK_LUA_A")
+	[ -z "$WRK_LUA_B" ] || lua_b=(--lua "$WRK_LUA_B")
+	WRK_ARGS_A=() WRK_ARGS_B=() WRK_LUA_A="" WRK_LUA_B=""
 
 	for ((i = 1; i <= ROUNDS; i++)); do
-		wrk_measure "$server $na #$i" "$ua" "${args_a[@]+"${args_a[@]}"}"
+		wrk_measure "${lua_a[@]+"${lua_a[@]}"}" "$server $na #$i" "$ua" \
+		    "${args_a[@]+"${args_a[@]}"}"
 		if [ "$W_VALID" = 1 ] && awk -v x="$W_RPS" -v y="$ra" 'BEGIN { exit !(x > y) }'; then
 			ra=$W_RPS a50=$W_P50_MS a99=$W_P99_MS
 		fi
 		max99=$(awk -v x="$W_P99_MS" -v y="$max99" 'BEGIN { print (x > y) ? x : y }')
-		wrk_measure "$server $nb #$i" "$ub" "${args_b[@]+"${args_b[@]}"}"
+		wrk_measure "${lua_b[@]+"${lua_b[@]}"}" "$server $nb #$i" "$ub" \
+		    "${args_b[@]+"${args_b[@]}"}"
 		if [ "$W_VALID" = 1 ] && awk -v x="$W_RPS" -v y="$rb" 'BEGIN { exit !(x > y) }'; then
 			rb=$W_RPS b50=$W_P50_MS b99=$W_P99_MS
 		fi

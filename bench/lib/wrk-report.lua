@@ -5,9 +5,14 @@
 -- A benchmark that needs its own request (method, body, headers built in Lua)
 -- writes a script that sets wrk.method / wrk.body / wrk.headers or defines
 -- request(), and passes it to wrk_measure with --lua FILE; wrk_measure appends
--- this file to it, so this done() is always the one that runs.
+-- this file to it, so this done() is always the one that runs.  Such a
+-- script may define bench_done(summary, latency, requests) to print lines of
+-- its own (e.g. bench/lib/login.lua's BENCH_STATUS); it is called first.
 
 done = function(summary, latency, requests)
+	if bench_done then
+		bench_done(summary, latency, requests)
+	end
 	local secs = summary.duration / 1e6
 	local e = summary.errors
 	io.write(string.format(

@@ -21,6 +21,7 @@
 #include "auth/account.h"
 #include "auth/keys.h"
 #include "auth/password.h"
+#include "store/audit.h"
 #include "store/identity.h"
 #include "store/db.h"
 #include "store/migrate.h"
@@ -29,6 +30,8 @@ static void	 usage(FILE *);
 static int	 cmd_migrate(struct apx_conf *, int, char **);
 static int	 cmd_jwt(struct apx_conf *, int, char **);
 static int	 cmd_create_superuser(struct apx_conf *, int, char **);
+static int	 audit_superuser(struct apx_db *, int64_t);
+static int	 cmd_audit(struct apx_conf *, int, char **);
 
 static void
 usage(FILE *f)
@@ -44,6 +47,8 @@ usage(FILE *f)
 	    "  create-superuser --email E [--name N] --password-stdin\n"
 	    "                       create a platform operator (is_superuser);\n"
 	    "                       the password is read from standard input\n"
+	    "  audit verify [--log L] check the audit hash chains (exit 2: "
+	    "broken)\n"
 	    "  check-config         validate the configuration\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
@@ -129,6 +134,18 @@ cmd_jwt(struct apx_conf *conf, int argc, char **argv)
 	return rc;
 }
 
+static int
+audit_superuser(struct apx_db *db, int64_t id)
+{
+	char us[24];
+	struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "operator",
+	    "accupredix-admin", "user.superuser_created", us, "", "", NULL,
+	    NULL };
+
+	snprintf(us, sizeof(us), "user:%lld", (long long)id);
+	return apx_audit_append(db, &e);
+}
+
 /* is_superuser is set here and nowhere else. */
 static int
 cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
@@ -181,8 +198,17 @@ cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
 	    (db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
 	    == NULL)
 		goto out;
-	switch (apx_user_create(db, en, email, name, hash, 1, &id)) {
+	if (apx_db_begin(db) != 0) {
+		fprintf(stderr, "accupredix-admin: cannot reach the database\n");
+		goto out;
+	}
+	switch ((i = apx_user_create(db, en, email, name, hash, 1, &id)) == 0 ?
+	    audit_superuser(db, id) : i) {
 	case 0:
+		if (apx_db_commit(db) != 0) {
+			fprintf(stderr, "accupredix-admin: commit failed\n");
+			break;
+		}
 		printf("superuser %s created (user %lld)\n", email,
 		    (long long)id);
 		rc = 0;
@@ -196,11 +222,47 @@ cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
 		break;
 	}
 out:
+	if (rc != 0 && db != NULL)
+		apx_db_rollback(db);
 	apx_wipe(pw, sizeof(pw));
 	apx_wipe(hash, sizeof(hash));
 	apx_db_free(db);
 	apx_arena_free(a);
 	return rc;
+}
+
+static int
+cmd_audit(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_db *db;
+	char report[4096];
+	long long rows;
+	int rc;
+
+	if (!((argc == 2 || argc == 4) && strcmp(argv[1], "verify") == 0) ||
+	    (argc == 4 && strcmp(argv[2], "--log") != 0)) {
+		usage(stderr);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
+	    == NULL)
+		return 1;
+	rc = apx_audit_verify(db, argc == 4 ? argv[3] : NULL, &rows, report,
+	    sizeof(report));
+	apx_db_free(db);
+	if (rc == 0) {
+		printf("audit: %lld entries checked, every chain intact\n",
+		    rows);
+		return 0;
+	}
+	if (rc == APX_ECONFLICT) {
+		printf("audit: %lld entries checked; BROKEN:\n%s\n", rows,
+		    report);
+		return 2;
+	}
+	fprintf(stderr, "accupredix-admin: audit verify: %s\n",
+	    apx_strerror(rc));
+	return 1;
 }
 
 int
@@ -252,6 +314,8 @@ main(int argc, char *argv[])
 		rc = cmd_migrate(conf, argc, argv);
 	else if (strcmp(argv[0], "create-superuser") == 0)
 		rc = cmd_create_superuser(conf, argc, argv);
+	else if (strcmp(argv[0], "audit") == 0)
+		rc = cmd_audit(conf, argc, argv);
 	else if (strcmp(argv[0], "jwt") == 0)
 		rc = cmd_jwt(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {

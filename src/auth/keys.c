@@ -10,6 +10,7 @@
 
 #include "auth/keys.h"
 #include "core/log.h"
+#include "store/audit.h"
 #include "store/db.h"
 
 #define RELOAD_EVERY_US		(60u * 1000 * 1000)
@@ -193,6 +194,14 @@ apx_keys_rotate(struct apx_db *db, const struct apx_conf *conf, char *kid,
 	    "public_pem) VALUES ($1, $2)", 2, p)) != 0)
 		goto dbfail;
 	PQclear(res);
+	{
+		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "operator",
+		    "accupredix-admin", "jwt.rotate", apx_jwt_key_kid(k), "",
+		    "", NULL, NULL };
+
+		if ((rc = apx_audit_append(db, &e)) != 0)
+			goto dbfail;
+	}
 	/* Keep the new key and the one before it; retire the rest. */
 	if ((rc = apx_db_query(db, 0, &res, "UPDATE jwt_keys SET retired_at = "
 	    "now() WHERE retired_at IS NULL AND kid NOT IN (SELECT kid FROM "

@@ -14,6 +14,8 @@
 #include "auth/session.h"
 #include "core/log.h"
 #include "routes/routes.h"
+#include "store/audit.h"
+#include "store/db.h"
 #include "store/identity.h"
 
 #define WINDOW		900
@@ -241,7 +243,13 @@ apx_route_auth_refresh(struct apx_ctx *c)
 	json_decref(body);
 	if ((rc = apx_session_new_refresh(refresh, sizeof(refresh), nw)) != 0)
 		return rc;
-	rc = apx_session_rotate(c->db, old, nw, &sid, &uid);
+	{
+		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "user", NULL,
+		    "session.refresh_reuse", NULL, c->req->remote_addr,
+		    c->req->request_id, NULL, NULL };
+
+		rc = apx_session_rotate(c->db, old, nw, &sid, &uid, &e);
+	}
 	if (rc == APX_ECONFLICT) {
 		apx_log_warn("rid=%s refresh token reuse: session %lld of user "
 		    "%lld revoked", c->req->request_id, (long long)sid,
@@ -326,13 +334,27 @@ apx_route_me_password(struct apx_ctx *c)
 	pwparams(c->conf, &pp);
 	if ((rc = apx_password_hash(&pp, nw, nwlen, hash)) != 0)
 		goto out;
-	rc = apx_user_change_password(c->db, u->id, hash);
-	apx_wipe(hash, sizeof(hash));
-	if (rc != 0)
-		goto out;
-	if ((rc = apx_session_revoke_others(c->db, u->id, c->auth->sid,
-	    "password changed", &n)) != 0)
-		goto out;
+	/* New hash, other sessions ended and the audit entry: all or none. */
+	{
+		char us[24];
+		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "user", us,
+		    "user.password_changed", us, c->req->remote_addr,
+		    c->req->request_id, NULL, NULL };
+
+		snprintf(us, sizeof(us), "%lld", (long long)u->id);
+		if ((rc = apx_db_begin(c->db)) != 0)
+			goto out;
+		if ((rc = apx_user_change_password(c->db, u->id, hash)) != 0 ||
+		    (rc = apx_session_revoke_others(c->db, u->id, c->auth->sid,
+		    "password changed", &n)) != 0 ||
+		    (rc = apx_audit_append(c->db, &e)) != 0 ||
+		    (rc = apx_db_commit(c->db)) != 0) {
+			apx_db_rollback(c->db);
+			apx_wipe(hash, sizeof(hash));
+			goto out;
+		}
+		apx_wipe(hash, sizeof(hash));
+	}
 	apx_log_info("rid=%s user %lld changed the password; %d other "
 	    "sessions revoked", c->req->request_id, (long long)u->id, n);
 	c->resp->status = 204;

@@ -6,6 +6,7 @@
 
 #include "routes/routes.h"
 #include "server/metrics.h"
+#include "store/audit.h"
 #include "store/settings.h"
 
 int
@@ -49,7 +50,13 @@ apx_route_internal_settings_patch(struct apx_ctx *c)
 		json_decref(patch);
 		return rc;
 	}
-	rc = apx_settings_apply(c->db, patch);
+	{
+		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "operator",
+		    "internal", "settings.update", "platform_settings",
+		    c->req->remote_addr, c->req->request_id, NULL, NULL };
+
+		rc = apx_settings_apply(c->db, patch, &e);
+	}
 	json_decref(patch);
 	if (rc != 0)
 		return rc;

@@ -20,6 +20,8 @@ struct apx_db {
 	PGconn			*conn;
 	uint64_t		 last_fail_us;
 	unsigned long		 errors;
+	int			 in_tx;		/* BEGIN sent, no COMMIT/ROLLBACK yet */
+	int			 tx_lost;	/* the connection died inside it */
 	char			 sqlstate[6];
 };
 
@@ -120,6 +122,17 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 
 	*out = NULL;
 	db->sqlstate[0] = '\0';
+	/*
+	 * A transaction whose connection died is gone: every later statement
+	 * of it fails until the caller rolls back, and nothing is retried on
+	 * a new connection where it would run outside the transaction.
+	 */
+	if (db->in_tx && (db->tx_lost || conn_lost(db))) {
+		db->tx_lost = 1;
+		return APX_EDBUNAVAIL;
+	}
+	if (db->in_tx)
+		flags &= ~APX_DB_RETRY;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = apx_db_conn(db, NULL)) != 0)
 			return rc;
@@ -137,6 +150,8 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 			db->errors++;
 			PQfinish(db->conn);
 			db->conn = NULL;
+			if (db->in_tx)
+				db->tx_lost = 1;
 			if (!(flags & APX_DB_RETRY))
 				return APX_EDBUNAVAIL;
 			continue;
@@ -185,19 +200,27 @@ apx_db_begin(struct apx_db *db)
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "BEGIN", 0, NULL)) != 0)
 		return rc;
 	PQclear(res);
+	db->in_tx = 1;
+	db->tx_lost = 0;
 	return 0;
 }
 
 int
 apx_db_commit(struct apx_db *db)
 {
-	return apx_db_exec(db, "COMMIT");
+	int rc = apx_db_exec(db, "COMMIT");
+
+	db->in_tx = db->tx_lost = 0;
+	return rc;
 }
 
 void
 apx_db_rollback(struct apx_db *db)
 {
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	int lost = db->tx_lost;
+
+	db->in_tx = db->tx_lost = 0;
+	if (!lost && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 		(void)apx_db_exec(db, "ROLLBACK");
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/apx.h"
+#include "store/audit.h"
 #include "store/db.h"
 #include "store/identity.h"
 
@@ -195,8 +196,10 @@ fail:
 
 int
 apx_session_rotate(struct apx_db *db, const unsigned char *old,
-    const unsigned char *nw, int64_t *sid, int64_t *uid)
+    const unsigned char *nw, int64_t *sid, int64_t *uid,
+    struct apx_audit_entry *audit)
 {
+	char us[24], target[40];
 	char ho[2 + 2 * APX_TOKEN_HASH_LEN + 1], hn[sizeof(ho)], ids[24];
 	const char *p[2] = { ho, NULL };
 	PGresult *res;
@@ -242,7 +245,13 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 		if (rc != 0)
 			goto fail;
 		PQclear(res);
-		if ((rc = apx_db_commit(db)) != 0)
+		snprintf(us, sizeof(us), "%lld", u);
+		snprintf(target, sizeof(target), "session:%lld", s);
+		audit->actor_id = us;
+		audit->target = target;
+		rc = apx_audit_append(db, audit);
+		audit->actor_id = audit->target = NULL;
+		if (rc != 0 || (rc = apx_db_commit(db)) != 0)
 			goto fail;
 		return live ? APX_ECONFLICT : APX_EUNAUTH;
 	}

@@ -44,8 +44,12 @@ int	 apx_session_create(struct apx_db *, int64_t, const char *,
  * when unknown, expired or revoked; APX_ECONFLICT when OLD was already
  * spent: the whole session is then revoked ("reuse"); SID/UID name it.
  */
+struct apx_audit_entry;
+/* On reuse, AUDIT (actor_id and target filled here) is written with the
+ * revocation, in its transaction. */
 int	 apx_session_rotate(struct apx_db *, const unsigned char *,
-	    const unsigned char *, int64_t *, int64_t *);
+	    const unsigned char *, int64_t *, int64_t *,
+	    struct apx_audit_entry *);
 int	 apx_session_revoke(struct apx_db *, int64_t, int64_t, const char *);
 /* Revoke every session of a user except KEEP (0: all). Count in *N. */
 int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,

@@ -68,8 +68,9 @@ grant_app_role(PGconn *c, const char *role, char *err, size_t errlen)
 	    "GRANT USAGE ON SCHEMA public TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
 	    "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
-	    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM %s;",
-	    q, q, q, q);
+	    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM %s;"
+	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM %s;",
+	    q, q, q, q, q);
 	PQfreemem(q);
 	rc = exec_simple(c, sql, err, errlen);
 	return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/apx.h"
+#include "store/audit.h"
 #include "store/db.h"
 #include "store/settings.h"
 
@@ -116,16 +117,24 @@ apx_settings_validate(json_t *patch, const char **field, const char **reason)
 }
 
 int
-apx_settings_apply(struct apx_db *db, json_t *patch)
+apx_settings_apply(struct apx_db *db, json_t *patch,
+    struct apx_audit_entry *audit)
 {
 	const char *key, *params[2];
 	char num[32];
 	PGresult *res;
-	json_t *v;
+	json_t *v, *before = NULL, *after = NULL;
 	int rc;
 
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
+	/* Serialise writers so that "before" is what this change replaced. */
+	if ((rc = apx_db_query(db, 0, &res, "SELECT pg_advisory_xact_lock("
+	    "hashtext('platform_settings'))", 0, NULL)) != 0)
+		goto fail;
+	PQclear(res);
+	if ((rc = apx_settings_get_all(db, &before)) != 0)
+		goto fail;
 	json_object_foreach(patch, key, v) {
 		snprintf(num, sizeof(num), "%lld",
 		    (long long)json_integer_value(v));
@@ -136,15 +145,24 @@ apx_settings_apply(struct apx_db *db, json_t *patch)
 		    "VALUES ($1, to_jsonb($2::bigint), now()) "
 		    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
 		    "updated_at = now()", 2, params);
-		if (rc != 0) {
-			apx_db_rollback(db);
-			return rc;
-		}
+		if (rc != 0)
+			goto fail;
 		PQclear(res);
 	}
-	if ((rc = apx_db_commit(db)) != 0) {
-		apx_db_rollback(db);
-		return rc;
-	}
-	return 0;
+	if ((rc = apx_settings_get_all(db, &after)) != 0)
+		goto fail;
+	audit->before = before;
+	audit->after = after;
+	if ((rc = apx_audit_append(db, audit)) != 0 ||
+	    (rc = apx_db_commit(db)) != 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	apx_db_rollback(db);
+out:
+	audit->before = audit->after = NULL;
+	json_decref(before);
+	json_decref(after);
+	return rc;
 }

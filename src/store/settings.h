@@ -18,7 +18,11 @@ int	 apx_settings_get_int(struct apx_db *, const char *, long long *);
  * names the offending key and *REASON says why.
  */
 int	 apx_settings_validate(json_t *, const char **, const char **);
-/* Apply a validated patch in one transaction. */
-int	 apx_settings_apply(struct apx_db *, json_t *);
+struct apx_audit_entry;
+/*
+ * Apply a validated patch in one transaction together with its audit entry
+ * (AUDIT's before/after are filled here), so nothing changes unaudited.
+ */
+int	 apx_settings_apply(struct apx_db *, json_t *, struct apx_audit_entry *);
 
 #endif

@@ -1,0 +1,92 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/apx.h"
+#include "store/audit.h"
+#include "store/db.h"
+
+int
+apx_audit_append(struct apx_db *db, const struct apx_audit_entry *e)
+{
+	char *before = NULL, *after = NULL;
+	const char *p[9];
+	PGresult *res;
+	int rc;
+
+	if (e->before != NULL &&
+	    (before = json_dumps(e->before, JSON_COMPACT)) == NULL)
+		return APX_ENOMEM;
+	if (e->after != NULL &&
+	    (after = json_dumps(e->after, JSON_COMPACT)) == NULL) {
+		free(before);
+		return APX_ENOMEM;
+	}
+	p[0] = e->log;
+	p[1] = e->actor_type;
+	p[2] = e->actor_id;
+	p[3] = e->action;
+	p[4] = e->target != NULL ? e->target : "";
+	p[5] = e->client_addr != NULL ? e->client_addr : "";
+	p[6] = e->request_id != NULL ? e->request_id : "";
+	p[7] = before;
+	p[8] = after;
+	rc = apx_db_query(db, 0, &res, "SELECT audit_append($1, $2, $3, $4, "
+	    "$5, $6, $7, $8::jsonb, $9::jsonb)", 9, p);
+	if (rc == 0)
+		PQclear(res);
+	free(before);
+	free(after);
+	return rc;
+}
+
+int
+apx_audit_verify(struct apx_db *db, const char *log, long long *rows,
+    char *report, size_t len)
+{
+	const char *p[1] = { log };
+	PGresult *res;
+	size_t o = 0;
+	int rc, r;
+
+	report[0] = '\0';
+	*rows = 0;
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT count(*) FROM "
+	    "audit_log WHERE $1::text IS NULL OR log = $1", 1, p)) != 0)
+		return rc;
+	*rows = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	/*
+	 * Each row must follow its predecessor (seq + 1, prev_hash = the
+	 * predecessor's hash) and hash to what it records.
+	 */
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
+	    "SELECT DISTINCT ON (log) log, seq, id, gap, badlink, badhash FROM ("
+	    " SELECT a.log, a.seq, a.id,"
+	    "  a.seq <> coalesce(lag(a.seq) OVER w, 0) + 1 AS gap,"
+	    "  a.prev_hash <> coalesce(lag(a.hash) OVER w, '\\x'::bytea) "
+	    "   AS badlink,"
+	    "  a.hash <> audit_digest(a.prev_hash, a) AS badhash"
+	    " FROM audit_log a WHERE $1::text IS NULL OR a.log = $1"
+	    " WINDOW w AS (PARTITION BY a.log ORDER BY a.seq)) x"
+	    " WHERE gap OR badlink OR badhash ORDER BY log, seq", 1, p)) != 0)
+		return rc;
+	for (r = 0; r < PQntuples(res); r++) {
+		int n = snprintf(report + o, len - o,
+		    "%slog %s: first broken entry seq %s (id %s): %s",
+		    r ? "\n" : "", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+		    PQgetvalue(res, r, 2),
+		    PQgetvalue(res, r, 5)[0] == 't' ? "its content was changed" :
+		    PQgetvalue(res, r, 3)[0] == 't' ?
+		    "entries before it are missing" :
+		    "it does not link to the entry before it");
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+	rc = PQntuples(res) > 0 ? APX_ECONFLICT : 0;
+	PQclear(res);
+	return rc;
+}
