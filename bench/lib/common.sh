@@ -198,9 +198,13 @@ count_lines() { grep -c . <<<"$1" || true; }
 # WRK_ARGS_B (e.g. an Authorization header), and a wrk request script for
 # either side in WRK_LUA_A / WRK_LUA_B (wrk_measure --lua; e.g. one setting
 # wrk.headers, which keeps a token off wrk's command line); all four are
-# reset afterwards.  Sets BEST_RPS_A BEST_RPS_B CMP_RATIO for the caller.
+# reset afterwards.  CMP_TAG_B, if set, is appended to B's `rps` line (e.g.
+# " (me run)"), so that a path measured again as another benchmark's baseline
+# does not repeat an earlier line's key (`rps healthz apache:`); reset too.
+# Sets BEST_RPS_A BEST_RPS_B CMP_RATIO for the caller.
 WRK_LUA_A=""
 WRK_LUA_B=""
+CMP_TAG_B=""
 compare_best_of() {
 	local server=$1 na=$2 ua=$3 nb=$4 ub=$5 goal=${6:-0.9}
 	local i
@@ -210,7 +214,8 @@ compare_best_of() {
 	local -a lua_a=() lua_b=()
 	[ -z "$WRK_LUA_A" ] || lua_a=(--lua "$WRK_LUA_A")
 	[ -z "$WRK_LUA_B" ] || lua_b=(--lua "$WRK_LUA_B")
-	WRK_ARGS_A=() WRK_ARGS_B=() WRK_LUA_A="" WRK_LUA_B=""
+	local tag_b=$CMP_TAG_B
+	WRK_ARGS_A=() WRK_ARGS_B=() WRK_LUA_A="" WRK_LUA_B="" CMP_TAG_B=""
 
 	for ((i = 1; i <= ROUNDS; i++)); do
 		wrk_measure "${lua_a[@]+"${lua_a[@]}"}" "$server $na #$i" "$ua" \
@@ -247,7 +252,7 @@ compare_best_of() {
 	fi
 	result "$(printf 'rps %s %s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$na" "$server" \
 	    "$(fmt '%.0f' "$ra")" "$(fmt '%.2f' "$a50")" "$(fmt '%.2f' "$a99")" "$WRK_CONNECTIONS")"
-	result "$(printf 'rps %s %s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$nb" "$server" \
+	result "$(printf 'rps %s %s%s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$nb" "$server" "$tag_b" \
 	    "$(fmt '%.0f' "$rb")" "$(fmt '%.2f' "$b50")" "$(fmt '%.2f' "$b99")" "$WRK_CONNECTIONS")"
 	CMP_RATIO=$(ratio "$ra" "$rb")
 	result "ratio $na/$nb $server: $CMP_RATIO (goal >= $goal) $(goal_verdict "$CMP_RATIO" '>=' "$goal")"

@@ -134,11 +134,9 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 	}
 	json_decref(claims);
 	/* Logout and revocation take effect at once, not at expiry. */
-	if ((rc = apx_session_check(c->db, uid, sid)) != 0)
+	if ((rc = apx_session_user(c->db, c->req->arena, uid, sid, &a->user))
+	    != 0)
 		return rc == APX_EUNAUTH ? unauthorized(c,
-		    "The session has ended.") : rc;
-	if ((rc = apx_user_by_id(c->db, c->req->arena, uid, &a->user)) != 0)
-		return rc == APX_ENOTFOUND ? unauthorized(c,
 		    "The session has ended.") : rc;
 	a->uid = uid;
 	a->sid = sid;

@@ -325,22 +325,26 @@ apx_session_revoke_others(struct apx_db *db, int64_t uid, int64_t keep,
 }
 
 int
-apx_session_check(struct apx_db *db, int64_t uid, int64_t sid)
+apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
+    int64_t sid, struct apx_user *u)
 {
-	char u[24], s[24];
-	const char *p[2] = { u, s };
+	char us[24], ss[24];
+	const char *p[2] = { us, ss };
 	PGresult *res;
 	int rc;
 
-	snprintf(u, sizeof(u), "%lld", (long long)uid);
-	snprintf(s, sizeof(s), "%lld", (long long)sid);
-	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT 1 FROM "
-	    "sessions WHERE id = $2::bigint AND user_id = $1::bigint AND "
-	    "revoked_at IS NULL AND expires_at > now()", 2, p)) != 0)
+	snprintf(us, sizeof(us), "%lld", (long long)uid);
+	snprintf(ss, sizeof(ss), "%lld", (long long)sid);
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT u.id, u.email, "
+	    "u.name, u.password_hash, u.is_superuser, "
+	    "extract(epoch FROM u.password_changed_at)::bigint "
+	    "FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
+	    "s.revoked_at IS NULL AND s.expires_at > now()", 2, p)) != 0)
 		return rc;
-	rc = PQntuples(res) == 1 ? 0 : APX_EUNAUTH;
+	rc = fill_user(res, a, u);
 	PQclear(res);
-	return rc;
+	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;
 }
 
 int

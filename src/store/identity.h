@@ -54,8 +54,12 @@ int	 apx_session_revoke(struct apx_db *, int64_t, int64_t, const char *);
 /* Revoke every session of a user except KEEP (0: all). Count in *N. */
 int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
 	    const char *, int *);
-/* 0 when session SID of user UID is live, else APX_EUNAUTH. */
-int	 apx_session_check(struct apx_db *, int64_t, int64_t);
+/*
+ * The user of session SID when the session is live and belongs to UID,
+ * else APX_EUNAUTH: the check and the row in one round trip.
+ */
+int	 apx_session_user(struct apx_db *, struct apx_arena *, int64_t,
+	    int64_t, struct apx_user *);
 int	 apx_session_list(struct apx_db *, int64_t, int64_t, json_t **);
 
 /*
