@@ -169,7 +169,7 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 		    PG_DIAG_MESSAGE_PRIMARY) : "no message");
 		db->errors++;
 		PQclear(res);
-		/* 57P01 admin shutdown, 08xxx connection exceptions */
+		/* SQLSTATE class 08 (connection exception), 57P (shutdown) */
 		if (state != NULL && (strncmp(state, "08", 2) == 0 ||
 		    strncmp(state, "57P", 3) == 0))
 			return APX_EDBUNAVAIL;
