@@ -29,7 +29,6 @@ enum ktype {
 	K_STRING,	/* free text, printable */
 	K_SECRET,	/* secret, may be file: */
 	K_INT,		/* bounded integer */
-	K_LIST,		/* space-separated tokens */
 	K_TIME,		/* RFC 3339 UTC */
 	K_LOGLEVEL,
 	K_IDENT,	/* SQL identifier [a-z_][a-z0-9_]{0,62} */
@@ -333,7 +332,6 @@ set_value(struct parse *p, struct apx_conf *c, const struct key *k,
 			    "must be one of error, warn, info, debug");
 		*(int *)(base + k->off) = lvl;
 		return 0;
-	case K_LIST:
 	case K_ORIGINS:
 	case K_CONTACTS: {
 		struct apx_strlist *l = (struct apx_strlist *)(base + k->off);

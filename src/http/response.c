@@ -227,8 +227,6 @@ apx_resp_problem(struct apx_response *r, int status, const char *slug,
 	json_t *o;
 	int rc;
 
-	/* Headers a handler set for a success must not leak into an error. */
-	(void)rid;
 	o = json_pack("{s:s+, s:s, s:i}", "type", problem_base, slug,
 	    "title", apx_http_reason(status), "status", status);
 	if (o == NULL)

@@ -15,7 +15,6 @@
 #include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
-#include "store/db.h"
 #include "store/identity.h"
 
 #define WINDOW		900
@@ -114,27 +113,27 @@ apx_route_auth_register(struct apx_ctx *c)
 	}
 	pwparams(c->conf, &pp);
 	if ((rc = apx_password_hash(&pp, pw, pwlen, hash)) != 0)
-		goto fail;
+		goto done;
 	rc = apx_user_create(c->db, en, email, name, hash, 0, &id);
 	apx_wipe(hash, sizeof(hash));
 	if (rc == APX_ECONFLICT) {
-		apx_resp_problem(c->resp, 409, "account-exists",
+		rc = apx_resp_problem(c->resp, 409, "account-exists",
 		    "An account with this email address exists; sign in "
 		    "instead.", "email");
-		goto out;
+		goto done;
 	}
 	if (rc != 0)
-		goto fail;
+		goto done;
 	apx_log_info("rid=%s user %lld registered", c->req->request_id,
 	    (long long)id);
 	rc = apx_resp_json(c->resp, 201, json_pack("{s:{s:I,s:s,s:s}}", "user",
 	    "id", (json_int_t)id, "email", email, "name", name));
-fail:
+	goto done;
+out:
+	rc = 0;		/* the problem answer is set */
+done:
 	json_decref(body);
 	return rc;
-out:
-	json_decref(body);
-	return 0;
 }
 
 int
@@ -298,7 +297,7 @@ apx_route_me_password(struct apx_ctx *c)
 {
 	struct apx_pwparams pp;
 	const struct apx_user *u = &c->auth->user;
-	const char *cur, *nw, *reason, *addr = c->req->remote_addr;
+	const char *cur, *nw, *en, *reason, *addr = c->req->remote_addr;
 	char hash[APX_PASSWORD_HASH_MAX], key[320];
 	size_t curlen, nwlen;
 	json_t *body;
@@ -312,9 +311,8 @@ apx_route_me_password(struct apx_ctx *c)
 		json_decref(body);
 		return 0;
 	}
-	snprintf(key, sizeof(key), "%s|%s", apx_account_email_norm(
-	    c->req->arena, u->email) ? apx_account_email_norm(c->req->arena,
-	    u->email) : "", addr);
+	en = apx_account_email_norm(c->req->arena, u->email);
+	snprintf(key, sizeof(key), "%s|%s", en != NULL ? en : "", addr);
 	if ((rc = throttled(c, key, &hit)) != 0 || hit)
 		goto out;
 	if (u->password_hash == NULL ||
@@ -334,7 +332,6 @@ apx_route_me_password(struct apx_ctx *c)
 	pwparams(c->conf, &pp);
 	if ((rc = apx_password_hash(&pp, nw, nwlen, hash)) != 0)
 		goto out;
-	/* New hash, other sessions ended and the audit entry: all or none. */
 	{
 		char us[24];
 		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "user", us,
@@ -342,18 +339,11 @@ apx_route_me_password(struct apx_ctx *c)
 		    c->req->request_id, NULL, NULL };
 
 		snprintf(us, sizeof(us), "%lld", (long long)u->id);
-		if ((rc = apx_db_begin(c->db)) != 0)
-			goto out;
-		if ((rc = apx_user_change_password(c->db, u->id, hash)) != 0 ||
-		    (rc = apx_session_revoke_others(c->db, u->id, c->auth->sid,
-		    "password changed", &n)) != 0 ||
-		    (rc = apx_audit_append(c->db, &e)) != 0 ||
-		    (rc = apx_db_commit(c->db)) != 0) {
-			apx_db_rollback(c->db);
-			apx_wipe(hash, sizeof(hash));
-			goto out;
-		}
+		rc = apx_user_change_password(c->db, u->id, hash, c->auth->sid,
+		    &e, &n);
 		apx_wipe(hash, sizeof(hash));
+		if (rc != 0)
+			goto out;
 	}
 	apx_log_info("rid=%s user %lld changed the password; %d other "
 	    "sessions revoked", c->req->request_id, (long long)u->id, n);

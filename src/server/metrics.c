@@ -31,7 +31,7 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 static struct counter	 table[MAX_COUNTERS];
 static size_t		 ncounters;
 static uint64_t		 last_flush_us;
-static unsigned long	 dropped;
+static int		 full_warned;
 
 /* Per-route histogram slots, found once per route pattern. */
 struct route_slots {
@@ -76,7 +76,9 @@ slot(const char *name, const char *labels, const char *grp, int ord)
 		c = &table[i];
 		if (!c->used) {
 			if (ncounters >= MAX_COUNTERS * 3 / 4) {
-				dropped++;
+				if (!full_warned++)
+					apx_log_warn("metric table full: new "
+					    "label sets are not counted");
 				return NULL;
 			}
 			c->used = 1;

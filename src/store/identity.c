@@ -134,7 +134,8 @@ apx_user_set_password_hash(struct apx_db *db, int64_t id, const char *hash)
 }
 
 int
-apx_user_change_password(struct apx_db *db, int64_t id, const char *hash)
+apx_user_change_password(struct apx_db *db, int64_t id, const char *hash,
+    int64_t keep, const struct apx_audit_entry *audit, int *n)
 {
 	char ids[24];
 	const char *p[2] = { ids, hash };
@@ -142,12 +143,21 @@ apx_user_change_password(struct apx_db *db, int64_t id, const char *hash)
 	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
 	if ((rc = apx_db_query(db, 0, &res, "UPDATE users SET "
 	    "password_hash = $2, password_changed_at = now() "
 	    "WHERE id = $1::bigint", 2, p)) != 0)
-		return rc;
+		goto fail;
 	PQclear(res);
+	if ((rc = apx_session_revoke_others(db, id, keep, "password changed",
+	    n)) != 0 || (rc = apx_audit_append(db, audit)) != 0 ||
+	    (rc = apx_db_commit(db)) != 0)
+		goto fail;
 	return 0;
+fail:
+	apx_db_rollback(db);
+	return rc;
 }
 
 int

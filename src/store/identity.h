@@ -33,8 +33,13 @@ int	 apx_user_by_id(struct apx_db *, struct apx_arena *, int64_t,
 	    struct apx_user *);
 /* Same hash, stronger parameters (rehash at login). */
 int	 apx_user_set_password_hash(struct apx_db *, int64_t, const char *);
-/* A new password: hash and password_changed_at. */
-int	 apx_user_change_password(struct apx_db *, int64_t, const char *);
+struct apx_audit_entry;
+/*
+ * A new password: hash and password_changed_at, every session of the user
+ * but KEEP revoked (count in *N) and AUDIT written, in one transaction.
+ */
+int	 apx_user_change_password(struct apx_db *, int64_t, const char *,
+	    int64_t, const struct apx_audit_entry *, int *);
 
 /* A new session and its first refresh token (hash), in one transaction. */
 int	 apx_session_create(struct apx_db *, int64_t, const char *,
@@ -44,7 +49,6 @@ int	 apx_session_create(struct apx_db *, int64_t, const char *,
  * when unknown, expired or revoked; APX_ECONFLICT when OLD was already
  * spent: the whole session is then revoked ("reuse"); SID/UID name it.
  */
-struct apx_audit_entry;
 /* On reuse, AUDIT (actor_id and target filled here) is written with the
  * revocation, in its transaction. */
 int	 apx_session_rotate(struct apx_db *, const unsigned char *,
