@@ -23,6 +23,7 @@
 #include "auth/password.h"
 #include "store/audit.h"
 #include "store/identity.h"
+#include "store/settings.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
@@ -192,11 +193,15 @@ cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
 		fprintf(stderr, "accupredix-admin: %s\n", reason);
 		goto out;
 	}
-	pp.t = (unsigned long long)conf->pw_t;
-	pp.m = (size_t)conf->pw_m_kib * 1024;
-	if (apx_password_hash(&pp, pw, len, hash) != 0 ||
-	    (db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
 	    == NULL)
+		goto out;
+	if (apx_settings_pwparams(db, &pp) != 0) {
+		fprintf(stderr, "accupredix-admin: cannot read the password "
+		    "settings (is the database migrated?)\n");
+		goto out;
+	}
+	if (apx_password_hash(&pp, pw, len, hash) != 0)
 		goto out;
 	if (apx_db_begin(db) != 0) {
 		fprintf(stderr, "accupredix-admin: cannot reach the database\n");

@@ -7,17 +7,88 @@
 
 #include <sodium.h>
 
+#include "auth/apikey.h"
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "auth/session.h"
 #include "core/log.h"
 #include "routes/routes.h"
+#include "store/admin.h"
+#include "store/apikeys.h"
 #include "store/settings.h"
 
 #define LEEWAY		30
 #define TOKEN_BYTES	32
 
 static int	 unauthorized(struct apx_ctx *, const char *);
+static int	 apikey_auth(struct apx_ctx *, const char *, struct apx_auth *);
+static int	 claims_id(json_t *, const char *, int64_t *);
+
+/* A positive integer claim, or a decimal string of one ("sub"). */
+static int
+claims_id(json_t *claims, const char *name, int64_t *out)
+{
+	json_t *v = json_object_get(claims, name);
+	long long n;
+
+	if (json_is_integer(v) && json_integer_value(v) > 0) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) && apx_parse_ll(json_string_value(v), 1,
+	    INT64_MAX, &n) == 0) {
+		*out = n;
+		return 0;
+	}
+	return APX_EINVAL;
+}
+
+/*
+ * An API key: found by its prefix, the hash of the whole key compared in
+ * constant time with the current secret's and, during a rotation's grace
+ * period, the previous one's.
+ */
+static int
+apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
+{
+	static const unsigned char nohash[APX_APIKEY_HASH_LEN];
+	unsigned char h[APX_APIKEY_HASH_LEN];
+	char prefix[APX_APIKEY_PREFIX_LEN + 1];
+	struct apx_apikey_auth k;
+	int rc, ok;
+
+	if (apx_apikey_parse(tok, strlen(tok), prefix) != 0)
+		return unauthorized(c, "The API key is not valid.");
+	apx_apikey_hash(tok, strlen(tok), h);
+	rc = apx_apikey_lookup(c->db, c->req->arena, prefix, &k);
+	if (rc == APX_ENOTFOUND) {
+		/* The same comparison work as for a known prefix. */
+		(void)apx_apikey_hash_equal(h, nohash);
+		apx_wipe(h, sizeof(h));
+		return unauthorized(c, "The API key is not valid.");
+	}
+	if (rc != 0) {
+		apx_wipe(h, sizeof(h));
+		return rc;
+	}
+	ok = apx_apikey_hash_equal(h, k.hash);
+	ok |= apx_apikey_hash_equal(h, k.previous_hash) & k.previous_ok;
+	apx_wipe(h, sizeof(h));
+	if (!ok || !k.live) {
+		apx_log_info("rid=%s API key %s refused: %s",
+		    c->req->request_id, prefix, !ok ? "wrong secret" :
+		    "revoked or expired");
+		return unauthorized(c, "The API key is not valid.");
+	}
+	a->kind = APX_AUTH_APIKEY;
+	a->key_id = k.id;
+	a->key_org = k.org_id;
+	a->key_ws = k.workspace_id;
+	a->key_role = k.role;
+	a->uid = k.creator.id;
+	a->user = k.creator;
+	return apx_apikey_touch(c->db, k.id);
+}
 
 static int
 unauthorized(struct apx_ctx *c, const char *detail)
@@ -72,7 +143,7 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 	enum apx_jwt_reason why;
 	const char *h, *tok = NULL;
 	json_t *claims = NULL;
-	long long uid, sid;
+	int64_t uid, sid;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -80,6 +151,8 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 		if (strncasecmp(h, "Bearer ", 7) != 0)
 			return unauthorized(c, "Use a Bearer token.");
 		tok = h + 7;
+		if (apx_apikey_looks_like(tok, strlen(tok)))
+			return apikey_auth(c, tok, a);
 	} else if ((tok = apx_req_cookie(c->req, APX_COOKIE_ACCESS)) != NULL)
 		a->via_cookie = 1;
 	if (tok == NULL || *tok == '\0')
@@ -124,11 +197,26 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 		    "The access token has expired." :
 		    "The access token is not valid.");
 	}
-	if (apx_parse_ll(json_string_value(json_object_get(claims, "sub")) ?
-	    json_string_value(json_object_get(claims, "sub")) : "", 1,
-	    INT64_MAX, &uid) != 0 ||
-	    !json_is_integer(json_object_get(claims, "sid")) ||
-	    (sid = json_integer_value(json_object_get(claims, "sid"))) <= 0) {
+	if (claims_id(claims, "sub", &uid) != 0) {
+		json_decref(claims);
+		return unauthorized(c, "The access token is not valid.");
+	}
+	if (json_object_get(claims, "imp") != NULL) {
+		/* An impersonation: its grant must still be open. */
+		rc = claims_id(claims, "imp", &a->imp_id) != 0 ||
+		    claims_id(json_object_get(claims, "act"), "sub",
+		    &a->operator_id) != 0 || a->via_cookie ? APX_EUNAUTH :
+		    apx_impersonation_user(c->db, c->req->arena, a->imp_id,
+		    uid, a->operator_id, &a->user);
+		json_decref(claims);
+		if (rc != 0)
+			return rc == APX_EUNAUTH ? unauthorized(c,
+			    "The impersonation has ended.") : rc;
+		a->kind = APX_AUTH_IMPERSONATION;
+		a->uid = uid;
+		return 0;
+	}
+	if (claims_id(claims, "sid", &sid) != 0) {
 		json_decref(claims);
 		return unauthorized(c, "The access token is not valid.");
 	}
@@ -138,6 +226,7 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 	    != 0)
 		return rc == APX_EUNAUTH ? unauthorized(c,
 		    "The session has ended.") : rc;
+	a->kind = APX_AUTH_USER;
 	a->uid = uid;
 	a->sid = sid;
 	return 0;
@@ -217,4 +306,38 @@ apx_session_clear_cookies(struct apx_ctx *c)
 	(void)apx_resp_cookie(c->resp, APX_COOKIE_REFRESH, "", &co);
 	co.http_only = 0;
 	(void)apx_resp_cookie(c->resp, APX_COOKIE_CSRF, "", &co);
+}
+
+int
+apx_session_impersonation_token(struct apx_ctx *c, int64_t uid,
+    int64_t operator_id, int64_t imp_id, int64_t life, char **out)
+{
+	const struct apx_jwt_keyring *kr;
+	const struct apx_jwt_key *key;
+	unsigned char jti[16];
+	char jtis[33], sub[24], op[24];
+	int64_t now = apx_unix_now();
+	json_t *claims;
+	int rc;
+
+	*out = NULL;
+	if ((rc = apx_keys_get(c->db, c->conf, 0, &kr)) != 0)
+		return rc;
+	if ((key = apx_jwt_keyring_current(kr)) == NULL)
+		return APX_ECONFIG;
+	apx_random_id(jti, sizeof(jti));
+	sodium_bin2hex(jtis, sizeof(jtis), jti, sizeof(jti));
+	snprintf(sub, sizeof(sub), "%lld", (long long)uid);
+	snprintf(op, sizeof(op), "%lld", (long long)operator_id);
+	/* RFC 8693 "act": the party acting on the subject's behalf. */
+	claims = json_pack("{s:s,s:s,s:s,s:{s:s},s:I,s:I,s:I,s:I,s:s}",
+	    "iss", c->conf->jwt_issuer, "aud", c->conf->jwt_audience,
+	    "sub", sub, "act", "sub", op, "imp", (json_int_t)imp_id,
+	    "iat", (json_int_t)now, "nbf", (json_int_t)now,
+	    "exp", (json_int_t)(now + life), "jti", jtis);
+	if (claims == NULL)
+		return APX_ENOMEM;
+	rc = apx_jwt_sign(key, APX_ACCESS_TYP, claims, out);
+	json_decref(claims);
+	return rc;
 }

@@ -17,11 +17,26 @@ struct apx_ctx;
 #define APX_COOKIE_CSRF		"__Host-apx_csrf"
 #define APX_ACCESS_TYP		"at+jwt"
 
+enum apx_auth_kind {
+	APX_AUTH_USER = 1,		/* a person's access token */
+	APX_AUTH_APIKEY,		/* an organisation's API key */
+	APX_AUTH_IMPERSONATION,		/* an operator reading as a user */
+};
+
 struct apx_auth {
-	int64_t		 uid;
-	int64_t		 sid;
+	int		 kind;		/* enum apx_auth_kind */
+	int64_t		 uid;		/* the user (an API key: its creator) */
+	int64_t		 sid;		/* session (user tokens only) */
 	int		 via_cookie;
 	struct apx_user	 user;
+	/* API key */
+	int64_t		 key_id;
+	int64_t		 key_org;
+	int64_t		 key_ws;	/* 0: every workspace of the org */
+	int		 key_role;	/* role cap */
+	/* impersonation */
+	int64_t		 imp_id;
+	int64_t		 operator_id;
 };
 
 /*
@@ -41,6 +56,12 @@ int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
 	    int64_t, const char *);
 /* Origin is the product's own or a configured CORS origin. */
 int	 apx_session_origin_ok(const struct apx_ctx *);
+/*
+ * A read-only access token for an impersonation: sub = the user, act.sub =
+ * the operator, imp = the grant's id. *OUT is malloc'd.
+ */
+int	 apx_session_impersonation_token(struct apx_ctx *, int64_t, int64_t,
+	    int64_t, int64_t, char **);
 /* Expire the session cookies in the response. */
 void	 apx_session_clear_cookies(struct apx_ctx *);
 

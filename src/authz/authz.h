@@ -1,6 +1,7 @@
 /*
- * Edge authorisation: CORS for configured origins, the shared-secret guard
- * of /internal/.... (Roles and the permission table come with identity.)
+ * Authorisation: at the edge CORS for configured origins and the
+ * shared-secret guard of /internal/... (edge.c); for every authenticated
+ * route the permission table (perm.c) applied by apx_authz_route (authz.c).
  */
 #ifndef APX_AUTHZ_AUTHZ_H
 #define APX_AUTHZ_AUTHZ_H
@@ -23,5 +24,26 @@ int	 apx_cors_preflight(const struct apx_conf *, const struct apx_request *,
 /* Add Access-Control-Allow-* to an ordinary response when allowed. */
 int	 apx_cors_decorate(const struct apx_conf *, const struct apx_request *,
 	    struct apx_response *);
+
+struct apx_ctx;
+struct apx_org;
+struct apx_audit_entry;
+
+/*
+ * Apply the route's permission row to the authenticated caller. 0 when
+ * allowed (for organisation routes ORG is filled and c->org set); else the
+ * problem answer (401/402/403/404) is set and APX_EUNAUTH returned; other
+ * negative codes are server trouble.
+ */
+int	 apx_authz_route(struct apx_ctx *, struct apx_org *);
+/*
+ * An audit entry for ACTION on TARGET by the caller of C, in the log of
+ * the request's org (or the platform log when there is none).
+ */
+void	 apx_authz_audit(const struct apx_ctx *, struct apx_audit_entry *,
+	    const char *, const char *);
+/* The client address: REMOTE_ADDR or, behind trusted proxies, the
+ * right-most untrusted X-Forwarded-For entry. Replaces req->remote_addr. */
+void	 apx_authz_client_addr(const struct apx_conf *, struct apx_request *);
 
 #endif

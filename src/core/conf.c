@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz/cidr.h"
 #include "core/apx.h"
 #include "core/conf.h"
 #include "core/log.h"
@@ -37,6 +38,8 @@ enum ktype {
 	K_CONTACTS,	/* list of mailto:/https:/tel: URIs */
 	K_PATH,		/* absolute path */
 	K_ORIGIN,	/* one scheme://host[:port] */
+	K_CIDRS,	/* list of IPv4/IPv6 networks */
+	K_NAMES,	/* list of [a-z][a-z0-9-]{0,31} */
 };
 
 #define F_REQUIRED	0x1
@@ -83,12 +86,11 @@ static const struct key keys[] = {
 	    0 },
 	{ "jwt.audience", K_STRING, O(jwt_audience), 0, "accupredix-api", 0,
 	    0 },
-	{ "auth.password_t", K_INT, O(pw_t), 0, "2", 2, 10 },
-	{ "auth.password_m_kib", K_INT, O(pw_m_kib), 0, "19456", 19456,
-	    1048576 },
 	{ "auth.refresh_lifetime", K_INT, O(refresh_lifetime), 0, "2592000",
 	    300, 31536000 },
 	{ "http.public_origin", K_ORIGIN, O(public_origin), 0, NULL, 0, 0 },
+	{ "http.trusted_proxies", K_CIDRS, O(trusted_proxies), 0, NULL, 0, 0 },
+	{ "org.regions", K_NAMES, O(org_regions), 0, "eu", 0, 0 },
 };
 
 struct parse {
@@ -108,6 +110,21 @@ static int	 set_value(struct parse *, struct apx_conf *, const struct key *,
 static int	 read_file(const char *, size_t, char **, size_t *);
 static int	 parse_list(const char *, struct apx_strlist *);
 static void	 free_list(struct apx_strlist *);
+static int	 valid_name(const char *);
+
+static int
+valid_name(const char *s)
+{
+	size_t i;
+
+	if (!(s[0] >= 'a' && s[0] <= 'z') || strlen(s) > 32)
+		return 0;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
 static int	 valid_origin(const char *);
 static int	 valid_contact(const char *);
 static int	 valid_url(const char *);
@@ -332,6 +349,41 @@ set_value(struct parse *p, struct apx_conf *c, const struct key *k,
 			    "must be one of error, warn, info, debug");
 		*(int *)(base + k->off) = lvl;
 		return 0;
+	case K_CIDRS: {
+		struct apx_cidr_list **l = (struct apx_cidr_list **)(base +
+		    k->off);
+		size_t bad = 0;
+
+		apx_cidr_list_free(*l);
+		free(*l);
+		if ((*l = calloc(1, sizeof(**l))) == NULL)
+			return fail(p, where, line, k->name, "out of memory");
+		if ((rc = apx_cidr_list_parse(value, *l, &bad)) != 0)
+			return fail(p, where, line, k->name, "%s",
+			    rc == APX_ETOOBIG ? "too many entries" :
+			    rc == APX_ENOMEM ? "out of memory" :
+			    "an entry is not an address or network "
+			    "(192.0.2.0/24, 2001:db8::/32) without host bits");
+		return 0;
+	}
+	case K_NAMES: {
+		struct apx_strlist *l = (struct apx_strlist *)(base + k->off);
+
+		free_list(l);
+		if ((rc = parse_list(value, l)) != 0)
+			return fail(p, where, line, k->name, "%s",
+			    rc == APX_ETOOBIG ? "too many entries" :
+			    "out of memory");
+		for (i = 0; i < l->n; i++)
+			if (!valid_name(l->v[i]))
+				return fail(p, where, line, k->name,
+				    "entry %zu is not a name ([a-z][a-z0-9-], "
+				    "at most 32)", i + 1);
+		if (l->n == 0)
+			return fail(p, where, line, k->name,
+			    "name at least one");
+		return 0;
+	}
 	case K_ORIGINS:
 	case K_CONTACTS: {
 		struct apx_strlist *l = (struct apx_strlist *)(base + k->off);
@@ -610,6 +662,9 @@ apx_conf_free(struct apx_conf *c)
 	free(c->jwt_issuer);
 	free(c->jwt_audience);
 	free(c->public_origin);
+	apx_cidr_list_free(c->trusted_proxies);
+	free(c->trusted_proxies);
+	free_list(&c->org_regions);
 	free(c);
 }
 

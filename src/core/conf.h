@@ -11,6 +11,8 @@
 
 #include "core/secret.h"
 
+struct apx_cidr_list;
+
 struct apx_strlist {
 	char	**v;
 	size_t	  n;
@@ -45,10 +47,10 @@ struct apx_conf {
 	char			*jwt_key_dir;
 	char			*jwt_issuer;
 	char			*jwt_audience;
-	long long		 pw_t;
-	long long		 pw_m_kib;
 	long long		 refresh_lifetime;
 	char			*public_origin;
+	struct apx_cidr_list	*trusted_proxies;	/* NULL: none */
+	struct apx_strlist	 org_regions;
 };
 
 /* Load PATH (may be NULL: defaults + environment only). */

@@ -56,7 +56,8 @@ struct apx_request {
 	struct apx_kvlist	 query;
 	struct apx_kvlist	 headers;	/* lower-case names */
 	struct apx_kvlist	 cookies;
-	const char		*remote_addr;
+	const char		*remote_addr;	/* the client (see authz.h) */
+	const char		*peer_addr;	/* REMOTE_ADDR as received */
 	const char		*content_type;	/* media type, lower-case */
 	long long		 content_length; /* -1 when absent */
 	unsigned char		*body;

@@ -21,6 +21,7 @@ struct apx_route {
 	int		 methods;	/* APX_M_* mask */
 	apx_handler	 handler;
 	int		 flags;
+	const char	*perm;		/* row of the permission table */
 };
 
 enum apx_match {

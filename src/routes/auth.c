@@ -16,6 +16,7 @@
 #include "routes/routes.h"
 #include "store/audit.h"
 #include "store/identity.h"
+#include "store/settings.h"
 
 #define WINDOW		900
 #define LIMIT_ACCT_ADDR	5
@@ -23,9 +24,6 @@
 #define MAX_EMAIL	APX_EMAIL_MAX
 #define MAX_NAME	200
 
-static int	 string_field(struct apx_ctx *, json_t *, const char *, size_t,
-		    const char **, size_t *);
-static void	 pwparams(const struct apx_conf *, struct apx_pwparams *);
 static int	 throttled(struct apx_ctx *, const char *, int *);
 
 /*
@@ -54,36 +52,6 @@ throttled(struct apx_ctx *c, const char *key, int *hit)
 	    "Too many failed attempts; wait and try again.", NULL);
 }
 
-static void
-pwparams(const struct apx_conf *conf, struct apx_pwparams *p)
-{
-	p->t = (unsigned long long)conf->pw_t;
-	p->m = (size_t)conf->pw_m_kib * 1024;
-}
-
-/* A required string field; 422 naming the field otherwise. */
-static int
-string_field(struct apx_ctx *c, json_t *body, const char *name, size_t max,
-    const char **out, size_t *len)
-{
-	json_t *v = json_object_get(body, name);
-
-	if (!json_is_string(v) || json_string_length(v) == 0) {
-		apx_resp_problem(c->resp, 422, "invalid-field",
-		    "This field is required and must be a string.", name);
-		return APX_EINVAL;
-	}
-	if (json_string_length(v) > max) {
-		apx_resp_problem(c->resp, 422, "invalid-field",
-		    "This field is too long.", name);
-		return APX_EINVAL;
-	}
-	*out = json_string_value(v);
-	if (len != NULL)
-		*len = json_string_length(v);
-	return 0;
-}
-
 int
 apx_route_auth_register(struct apx_ctx *c)
 {
@@ -97,9 +65,9 @@ apx_route_auth_register(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (string_field(c, body, "email", MAX_EMAIL, &email, NULL) != 0 ||
-	    string_field(c, body, "name", MAX_NAME, &name, NULL) != 0 ||
-	    string_field(c, body, "password", 1024, &pw, &pwlen) != 0)
+	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email, NULL) != 0 ||
+	    apx_route_string(c, body, "name", MAX_NAME, 1, &name, NULL) != 0 ||
+	    apx_route_string(c, body, "password", 1024, 1, &pw, &pwlen) != 0)
 		goto out;
 	if ((en = apx_account_email_norm(c->req->arena, email)) == NULL) {
 		apx_resp_problem(c->resp, 422, "invalid-field",
@@ -111,8 +79,8 @@ apx_route_auth_register(struct apx_ctx *c)
 		    "password");
 		goto out;
 	}
-	pwparams(c->conf, &pp);
-	if ((rc = apx_password_hash(&pp, pw, pwlen, hash)) != 0)
+	if ((rc = apx_settings_pwparams(c->db, &pp)) != 0 ||
+	    (rc = apx_password_hash(&pp, pw, pwlen, hash)) != 0)
 		goto done;
 	rc = apx_user_create(c->db, en, email, name, hash, 0, &id);
 	apx_wipe(hash, sizeof(hash));
@@ -151,8 +119,8 @@ apx_route_auth_login(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (string_field(c, body, "email", MAX_EMAIL, &email, NULL) != 0 ||
-	    string_field(c, body, "password", 1024, &pw, &pwlen) != 0) {
+	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email, NULL) != 0 ||
+	    apx_route_string(c, body, "password", 1024, 1, &pw, &pwlen) != 0) {
 		json_decref(body);
 		return 0;
 	}
@@ -164,7 +132,8 @@ apx_route_auth_login(struct apx_ctx *c)
 	if ((rc = throttled(c, key, &hit)) != 0 || hit)
 		goto out;
 
-	pwparams(c->conf, &pp);
+	if ((rc = apx_settings_pwparams(c->db, &pp)) != 0)
+		goto out;
 	rc = *en != '\0' ? apx_user_by_email(c->db, c->req->arena, en, &u) :
 	    APX_ENOTFOUND;
 	if (rc != 0 && rc != APX_ENOTFOUND)
@@ -305,8 +274,8 @@ apx_route_me_password(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (string_field(c, body, "current_password", 1024, &cur, &curlen)
-	    != 0 || string_field(c, body, "new_password", 1024, &nw, &nwlen)
+	if (apx_route_string(c, body, "current_password", 1024, 1, &cur, &curlen)
+	    != 0 || apx_route_string(c, body, "new_password", 1024, 1, &nw, &nwlen)
 	    != 0) {
 		json_decref(body);
 		return 0;
@@ -329,8 +298,8 @@ apx_route_me_password(struct apx_ctx *c)
 		    "new_password");
 		goto out;
 	}
-	pwparams(c->conf, &pp);
-	if ((rc = apx_password_hash(&pp, nw, nwlen, hash)) != 0)
+	if ((rc = apx_settings_pwparams(c->db, &pp)) != 0 ||
+	    (rc = apx_password_hash(&pp, nw, nwlen, hash)) != 0)
 		goto out;
 	{
 		char us[24];

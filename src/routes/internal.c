@@ -34,8 +34,9 @@ apx_route_internal_settings_get(struct apx_ctx *c)
 	return apx_resp_json(c->resp, 200, json_pack("{s:o}", "settings", s));
 }
 
+/* PATCH of the platform settings, audited as E (before/after filled). */
 int
-apx_route_internal_settings_patch(struct apx_ctx *c)
+apx_route_settings_patch(struct apx_ctx *c, struct apx_audit_entry *e)
 {
 	const char *field, *reason;
 	json_t *patch;
@@ -50,16 +51,19 @@ apx_route_internal_settings_patch(struct apx_ctx *c)
 		json_decref(patch);
 		return rc;
 	}
-	{
-		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "operator",
-		    "internal", "settings.update", "platform_settings",
-		    c->req->remote_addr, c->req->request_id, NULL, NULL };
-
-		rc = apx_settings_apply(c->db, patch, &e);
-	}
+	rc = apx_settings_apply(c->db, patch, e);
 	json_decref(patch);
 	if (rc != 0)
 		return rc;
 	return apx_route_internal_settings_get(c);
 }
 
+int
+apx_route_internal_settings_patch(struct apx_ctx *c)
+{
+	struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "operator",
+	    "internal", "settings.update", "platform_settings",
+	    c->req->remote_addr, c->req->request_id, NULL, NULL };
+
+	return apx_route_settings_patch(c, &e);
+}

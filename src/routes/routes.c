@@ -1,31 +1,114 @@
 #include "config.h"
 
+#include <stdio.h>
+
+#include "authz/perm.h"
 #include "routes/routes.h"
 
 #define GH	(APX_M_GET | APX_M_HEAD)
+#define GET	APX_M_GET
+#define POST	APX_M_POST
+#define PUT	APX_M_PUT
+#define PATCH	APX_M_PATCH
+#define DEL	APX_M_DELETE
 #define INT	APX_ROUTE_INTERNAL
 #define DB	APX_ROUTE_DB
 #define AUTH	(APX_ROUTE_AUTH | APX_ROUTE_DB)
+#define ORGS	"/api/v1/orgs/{org}"
+#define ADMIN	"/admin/api"
 
+/*
+ * The whole API surface of this binary. The last column names the row of
+ * the permission table (src/authz/perm.c) that the router applies before
+ * the handler runs.
+ */
 static const struct apx_route routes[] = {
-	{ "/healthz", GH, apx_route_healthz, 0 },
-	{ "/readyz", GH, apx_route_readyz, DB },
-	{ "/.well-known/security.txt", GH, apx_route_security_txt, 0 },
-	{ "/internal/metrics", APX_M_GET, apx_route_internal_metrics, INT },
-	{ "/internal/settings", APX_M_GET, apx_route_internal_settings_get,
-	    INT | DB },
-	{ "/internal/settings", APX_M_PATCH,
-	    apx_route_internal_settings_patch, INT | DB },
-	{ "/.well-known/jwks.json", GH, apx_route_jwks, DB },
-	{ "/api/v1/auth/register", APX_M_POST, apx_route_auth_register, DB },
-	{ "/api/v1/auth/login", APX_M_POST, apx_route_auth_login, DB },
-	{ "/api/v1/auth/refresh", APX_M_POST, apx_route_auth_refresh, DB },
-	{ "/api/v1/auth/logout", APX_M_POST, apx_route_auth_logout, AUTH },
-	{ "/api/v1/me", GH, apx_route_me, AUTH },
-	{ "/api/v1/me/sessions", GH, apx_route_me_sessions, AUTH },
-	{ "/api/v1/me/password", APX_M_POST, apx_route_me_password, AUTH },
-	{ "/api/v1/me/sessions/{id}", APX_M_DELETE,
-	    apx_route_me_session_delete, AUTH },
+	{ "/healthz", GH, apx_route_healthz, 0, "public" },
+	{ "/readyz", GH, apx_route_readyz, DB, "public" },
+	{ "/.well-known/security.txt", GH, apx_route_security_txt, 0,
+	    "public" },
+	{ "/.well-known/jwks.json", GH, apx_route_jwks, DB, "public" },
+	{ "/internal/metrics", GET, apx_route_internal_metrics, INT,
+	    "internal" },
+	{ "/internal/settings", GET, apx_route_internal_settings_get,
+	    INT | DB, "internal" },
+	{ "/internal/settings", PATCH, apx_route_internal_settings_patch,
+	    INT | DB, "internal" },
+	{ "/api/v1/auth/register", POST, apx_route_auth_register, DB,
+	    "public" },
+	{ "/api/v1/auth/login", POST, apx_route_auth_login, DB, "public" },
+	{ "/api/v1/auth/refresh", POST, apx_route_auth_refresh, DB, "public" },
+	{ "/api/v1/auth/logout", POST, apx_route_auth_logout, AUTH, "user" },
+	{ "/api/v1/me", GH, apx_route_me, AUTH, "user" },
+	{ "/api/v1/me/sessions", GH, apx_route_me_sessions, AUTH, "user" },
+	{ "/api/v1/me/password", POST, apx_route_me_password, AUTH, "user" },
+	{ "/api/v1/me/sessions/{id}", DEL, apx_route_me_session_delete, AUTH,
+	    "user" },
+	{ "/api/v1/orgs", GH, apx_route_orgs_list, AUTH, "user" },
+	{ "/api/v1/orgs", POST, apx_route_orgs_create, AUTH, "user" },
+	{ "/api/v1/invitations/accept", POST, apx_route_invitation_accept,
+	    AUTH, "user" },
+
+	{ ORGS, GH, apx_route_org_get, AUTH, "org.read" },
+	{ ORGS, PATCH, apx_route_org_patch, AUTH, "org.write" },
+	{ ORGS "/settings", GH, apx_route_org_settings_get, AUTH,
+	    "settings.read" },
+	{ ORGS "/settings", PATCH, apx_route_org_settings_patch, AUTH,
+	    "settings.write" },
+	{ ORGS "/members", GH, apx_route_members_list, AUTH, "members.read" },
+	{ ORGS "/members/{user}", PATCH, apx_route_member_patch, AUTH,
+	    "members.write" },
+	{ ORGS "/members/{user}", DEL, apx_route_member_delete, AUTH,
+	    "members.write" },
+	{ ORGS "/membership", DEL, apx_route_membership_leave, AUTH,
+	    "membership.leave" },
+	{ ORGS "/invitations", GH, apx_route_invitations_list, AUTH,
+	    "invitations.read" },
+	{ ORGS "/invitations", POST, apx_route_invitations_create, AUTH,
+	    "invitations.write" },
+	{ ORGS "/invitations/{id}", DEL, apx_route_invitation_revoke, AUTH,
+	    "invitations.write" },
+	{ ORGS "/workspaces", GH, apx_route_workspaces_list, AUTH,
+	    "workspaces.read" },
+	{ ORGS "/workspaces", POST, apx_route_workspaces_create, AUTH,
+	    "workspaces.write" },
+	{ ORGS "/workspaces/{ws}", GH, apx_route_workspace_get, AUTH,
+	    "workspaces.read" },
+	{ ORGS "/workspaces/{ws}", PATCH, apx_route_workspace_patch, AUTH,
+	    "workspaces.write" },
+	{ ORGS "/workspaces/{ws}", DEL, apx_route_workspace_delete, AUTH,
+	    "workspaces.write" },
+	{ ORGS "/workspaces/{ws}/ip-allowlist", GH, apx_route_ipallow_get,
+	    AUTH, "ipallow.read" },
+	{ ORGS "/workspaces/{ws}/ip-allowlist", PUT, apx_route_ipallow_put,
+	    AUTH, "ipallow.write" },
+	{ ORGS "/api-keys", GH, apx_route_apikeys_list, AUTH, "apikeys.read" },
+	{ ORGS "/api-keys", POST, apx_route_apikeys_create, AUTH,
+	    "apikeys.write" },
+	{ ORGS "/api-keys/{id}", GH, apx_route_apikey_get, AUTH,
+	    "apikeys.read" },
+	{ ORGS "/api-keys/{id}", DEL, apx_route_apikey_revoke, AUTH,
+	    "apikeys.write" },
+	{ ORGS "/api-keys/{id}/rotate", POST, apx_route_apikey_rotate, AUTH,
+	    "apikeys.write" },
+	{ ORGS "/audit-log", GH, apx_route_org_audit_log, AUTH, "audit.read" },
+
+	{ ADMIN "/orgs", GH, apx_route_admin_orgs, AUTH, "superuser" },
+	{ ADMIN "/orgs/{org}", GH, apx_route_admin_org_get, AUTH,
+	    "superuser" },
+	{ ADMIN "/orgs/{org}", PATCH, apx_route_admin_org_patch, AUTH,
+	    "superuser" },
+	{ ADMIN "/users", GH, apx_route_admin_users, AUTH, "superuser" },
+	{ ADMIN "/settings", GH, apx_route_admin_settings_get, AUTH,
+	    "superuser" },
+	{ ADMIN "/settings", PATCH, apx_route_admin_settings_patch, AUTH,
+	    "superuser" },
+	{ ADMIN "/impersonate", POST, apx_route_admin_impersonate, AUTH,
+	    "superuser" },
+	{ ADMIN "/impersonate/{id}", DEL, apx_route_admin_impersonate_end,
+	    AUTH, "superuser" },
+	{ ADMIN "/audit-log", GH, apx_route_admin_audit_log, AUTH,
+	    "superuser" },
 };
 
 const struct apx_route *
@@ -33,4 +116,14 @@ apx_routes(size_t *n)
 {
 	*n = APX_NELEM(routes);
 	return routes;
+}
+
+int
+apx_routes_check(char *err, size_t len)
+{
+	int rc;
+
+	if ((rc = apx_router_check(routes, APX_NELEM(routes), err, len)) != 0)
+		return rc;
+	return apx_perm_check_routes(routes, APX_NELEM(routes), err, len);
 }

@@ -5,6 +5,8 @@
 #ifndef APX_ROUTES_ROUTES_H
 #define APX_ROUTES_ROUTES_H
 
+#include <stdint.h>
+
 #include "core/conf.h"
 #include "http/http.h"
 #include "http/response.h"
@@ -13,15 +15,50 @@
 struct apx_db;
 struct apx_auth;
 
+/* The organisation of an /api/v1/orgs/{org} route, as authz resolved it. */
+struct apx_org {
+	int64_t		 id;
+	const char	*slug;
+	const char	*name;
+	const char	*region;
+	int		 plan;		/* enum apx_plan */
+	int		 role;		/* the caller's effective role */
+	int64_t		 ws;		/* {ws} of the path, 0 if none */
+};
+
 struct apx_ctx {
 	struct apx_request	*req;
 	struct apx_response	*resp;
 	const struct apx_conf	*conf;
 	struct apx_db		*db;
 	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
+	struct apx_org		*org;	/* set for organisation routes */
 };
 
 const struct apx_route *apx_routes(size_t *);
+/*
+ * Body and path helpers (body.c). On refusal the problem answer (422
+ * naming the field, or 400/415 for the body) is set and a negative code
+ * returned; the handler then returns 0.
+ */
+int	 apx_route_json_body(struct apx_ctx *, json_t **);
+/* A string field of at most MAX bytes; absent and !REQUIRED: *OUT NULL. */
+int	 apx_route_string(struct apx_ctx *, json_t *, const char *, size_t,
+	    int, const char **, size_t *);
+/* A required display name: no control characters. */
+int	 apx_route_name(struct apx_ctx *, json_t *, const char *, size_t,
+	    const char **);
+/* A positive integer path parameter; APX_ENOTFOUND (404) otherwise. */
+int	 apx_route_id(struct apx_ctx *, const char *, int64_t *);
+
+struct apx_audit_entry;
+/* PATCH of the platform settings audited as E (internal.c). */
+int	 apx_route_settings_patch(struct apx_ctx *, struct apx_audit_entry *);
+/* GET of audit log LOG with the query's filters, page or JSON Lines. */
+int	 apx_route_audit_log(struct apx_ctx *, const char *);
+
+/* The route table is well formed and every route has a permission. */
+int	 apx_routes_check(char *, size_t);
 
 int	 apx_route_healthz(struct apx_ctx *);
 int	 apx_route_readyz(struct apx_ctx *);
@@ -38,5 +75,42 @@ int	 apx_route_me(struct apx_ctx *);
 int	 apx_route_me_sessions(struct apx_ctx *);
 int	 apx_route_me_session_delete(struct apx_ctx *);
 int	 apx_route_me_password(struct apx_ctx *);
+
+int	 apx_route_orgs_list(struct apx_ctx *);
+int	 apx_route_orgs_create(struct apx_ctx *);
+int	 apx_route_invitation_accept(struct apx_ctx *);
+int	 apx_route_org_get(struct apx_ctx *);
+int	 apx_route_org_patch(struct apx_ctx *);
+int	 apx_route_org_settings_get(struct apx_ctx *);
+int	 apx_route_org_settings_patch(struct apx_ctx *);
+int	 apx_route_members_list(struct apx_ctx *);
+int	 apx_route_member_patch(struct apx_ctx *);
+int	 apx_route_member_delete(struct apx_ctx *);
+int	 apx_route_membership_leave(struct apx_ctx *);
+int	 apx_route_invitations_list(struct apx_ctx *);
+int	 apx_route_invitations_create(struct apx_ctx *);
+int	 apx_route_invitation_revoke(struct apx_ctx *);
+int	 apx_route_workspaces_list(struct apx_ctx *);
+int	 apx_route_workspaces_create(struct apx_ctx *);
+int	 apx_route_workspace_get(struct apx_ctx *);
+int	 apx_route_workspace_patch(struct apx_ctx *);
+int	 apx_route_workspace_delete(struct apx_ctx *);
+int	 apx_route_ipallow_get(struct apx_ctx *);
+int	 apx_route_ipallow_put(struct apx_ctx *);
+int	 apx_route_apikeys_list(struct apx_ctx *);
+int	 apx_route_apikeys_create(struct apx_ctx *);
+int	 apx_route_apikey_get(struct apx_ctx *);
+int	 apx_route_apikey_revoke(struct apx_ctx *);
+int	 apx_route_apikey_rotate(struct apx_ctx *);
+int	 apx_route_org_audit_log(struct apx_ctx *);
+int	 apx_route_admin_orgs(struct apx_ctx *);
+int	 apx_route_admin_org_get(struct apx_ctx *);
+int	 apx_route_admin_org_patch(struct apx_ctx *);
+int	 apx_route_admin_users(struct apx_ctx *);
+int	 apx_route_admin_settings_get(struct apx_ctx *);
+int	 apx_route_admin_settings_patch(struct apx_ctx *);
+int	 apx_route_admin_impersonate(struct apx_ctx *);
+int	 apx_route_admin_impersonate_end(struct apx_ctx *);
+int	 apx_route_admin_audit_log(struct apx_ctx *);
 
 #endif

@@ -60,6 +60,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 	struct apx_response *resp = c->resp;
 	const struct apx_route *routes;
 	struct apx_auth auth;
+	struct apx_org org;
 	size_t n;
 	int allow, m, rc;
 
@@ -69,6 +70,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		(void)apx_resp_error(resp, init_rc);
 		goto done;
 	}
+	apx_authz_client_addr(c->conf, req);
 	/* The guard comes first: an unknown /internal path and a wrong
 	 * secret look the same, preflights included. */
 	if (apx_authz_is_internal(req) &&
@@ -96,8 +98,11 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		goto done;
 	}
 	if (req->route->flags & APX_ROUTE_AUTH) {
-		if ((rc = apx_session_authenticate(c, &auth)) != 0) {
-			/* 401/403 are set; other codes are server trouble. */
+		/* Who is calling, then may they: the permission table. */
+		c->auth = &auth;
+		if ((rc = apx_session_authenticate(c, &auth)) != 0 ||
+		    (rc = apx_authz_route(c, &org)) != 0) {
+			/* 401-404 are set; other codes are server trouble. */
 			if (rc != APX_EUNAUTH) {
 				apx_resp_reset(resp);
 				(void)apx_resp_header(resp, "X-Request-Id",
@@ -106,7 +111,6 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 			}
 			goto done;
 		}
-		c->auth = &auth;
 	}
 	if ((rc = req->route->handler(c)) < 0) {
 		/* Drop whatever the handler had set, keep the request id. */
@@ -119,6 +123,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 	}
 done:
 	c->auth = NULL;
+	c->org = NULL;
 	security_headers(c);
 	if (!apx_authz_is_internal(req))
 		(void)apx_cors_decorate(c->conf, req, resp);

@@ -13,6 +13,7 @@
 
 #include <fcgiapp.h>
 
+#include "authz/perm.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "http/response.h"
@@ -24,12 +25,46 @@
 #include <sodium.h>
 
 static void	 usage(FILE *);
+static int	 print_routes(void);
+
+/* One JSON line per route and method: the table joined with its perm. */
+static int
+print_routes(void)
+{
+	const struct apx_route *rt;
+	const struct apx_perm *p;
+	char err[512];
+	size_t i, n;
+	int m;
+
+	rt = apx_routes(&n);
+	if (apx_routes_check(err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		p = apx_perm_find(rt[i].perm);
+		for (m = APX_M_GET; m <= APX_M_DELETE; m <<= 1) {
+			if (!(rt[i].methods & m))
+				continue;
+			printf("{\"method\":\"%s\",\"pattern\":\"%s\","
+			    "\"perm\":\"%s\",\"scope\":\"%s\",\"role\":\"%s\","
+			    "\"plan\":\"%s\",\"user_only\":%s}\n",
+			    apx_http_method_name(m), rt[i].pattern, p->name,
+			    apx_scope_name(p->scope), apx_role_name(p->role),
+			    apx_plan_name(p->plan),
+			    p->user_only ? "true" : "false");
+		}
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: accupredix-fcgi [--config FILE] [--check-config]\n"
+	    "       accupredix-fcgi --routes\n"
 	    "       accupredix-fcgi [--config FILE] --listen unix:/path|HOST:PORT\n"
 	    "                       [--workers N] [--pidfile FILE] "
 	    "[--socket-mode OCTAL]\n"
@@ -48,16 +83,15 @@ main(int argc, char *argv[])
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "drain-seconds", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "routes", no_argument, NULL, 'r' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct apx_supervisor_opts so;
 	struct apx_conf *conf = NULL;
-	const struct apx_route *routes;
 	char err[512];
 	long long n;
-	size_t nroutes;
 	int ch, check = 0, rc;
 
 	memset(&so, 0, sizeof(so));
@@ -67,7 +101,7 @@ main(int argc, char *argv[])
 	so.config_path = getenv("APX_CONFIG");
 	apx_log_set_ident("accupredix-fcgi");
 
-	while ((ch = getopt_long(argc, argv, "c:l:w:p:m:d:kVh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:l:w:p:m:d:krVh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -107,6 +141,8 @@ main(int argc, char *argv[])
 		case 'k':
 			check = 1;
 			break;
+		case 'r':
+			return print_routes();
 		case 'V':
 			printf("accupredix-fcgi %s\n", PACKAGE_VERSION);
 			return 0;
@@ -137,8 +173,7 @@ main(int argc, char *argv[])
 	}
 	apx_log_set_level(conf->log_level);
 	apx_resp_set_problem_base(conf->problem_base);
-	routes = apx_routes(&nroutes);
-	if (apx_router_check(routes, nroutes, err, sizeof(err)) != 0) {
+	if (apx_routes_check(err, sizeof(err)) != 0) {
 		apx_log_error("%s", err);
 		apx_conf_free(conf);
 		return 1;

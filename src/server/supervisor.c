@@ -311,16 +311,13 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 
 		if (got_hup) {
 			struct apx_conf *nc = NULL;
-			size_t nr;
-			const struct apx_route *rt = apx_routes(&nr);
 
 			got_hup = 0;
 			if (apx_conf_load(o->config_path, &nc, err,
 			    sizeof(err)) != 0) {
 				apx_log_error("reload refused, keeping the "
 				    "running configuration: %s", err);
-			} else if (apx_router_check(rt, nr, err, sizeof(err))
-			    != 0) {
+			} else if (apx_routes_check(err, sizeof(err)) != 0) {
 				apx_log_error("reload refused: %s", err);
 				apx_conf_free(nc);
 			} else {

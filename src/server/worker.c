@@ -143,9 +143,11 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		goto out;
 	}
 	{
-		struct apx_pwparams pp = { (unsigned long long)conf->pw_t,
-		    (size_t)conf->pw_m_kib * 1024 };
+		/* The platform's defaults; a changed setting makes the
+		 * dummy again at the first unknown account. */
+		struct apx_pwparams pp;
 
+		apx_password_params_default(&pp);
 		if (apx_password_dummy_prepare(&pp) != 0)
 			apx_log_warn("cannot prepare the dummy password hash");
 	}
@@ -189,6 +191,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		ctx.conf = conf;
 		ctx.db = db;
 		ctx.auth = NULL;
+		ctx.org = NULL;
 		apx_dispatch(&ctx, rc);
 
 		out = resp.body;	/* it may have grown */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/apx.h"
+#include "core/buf.h"
 #include "store/audit.h"
 #include "store/db.h"
 
@@ -39,6 +40,79 @@ apx_audit_append(struct apx_db *db, const struct apx_audit_entry *e)
 		PQclear(res);
 	free(before);
 	free(after);
+	return rc;
+}
+
+#define ENTRY_JSON \
+	"json_build_object('seq', a.seq, 'at', to_char(a.at AT TIME ZONE" \
+	" 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'actor_type'," \
+	" a.actor_type, 'actor_id', a.actor_id, 'action', a.action," \
+	" 'target', a.target, 'client_addr', a.client_addr, 'request_id'," \
+	" a.request_id, 'before', a.before, 'after', a.after)"
+
+#define MATCHING \
+	"SELECT * FROM audit_log a WHERE a.log = $1" \
+	" AND ($2::text IS NULL OR a.actor_id = $2)" \
+	" AND ($3::text IS NULL OR a.action = $3 OR (right($3, 1) = '.' AND" \
+	"  starts_with(a.action, $3)))" \
+	" AND ($4::timestamptz IS NULL OR a.at >= $4::timestamptz)" \
+	" AND ($5::timestamptz IS NULL OR a.at < $5::timestamptz)" \
+	" AND ($6::bigint IS NULL OR a.seq < $6::bigint)" \
+	" ORDER BY a.seq DESC LIMIT $7::int"
+
+static void	 filter_params(const char *, const struct apx_audit_filter *,
+		    int, char *, char *, const char **);
+
+static void
+filter_params(const char *log, const struct apx_audit_filter *f, int limit,
+    char *cur, char *lim, const char **p)
+{
+	p[0] = log;
+	p[1] = f->actor;
+	p[2] = f->action;
+	p[3] = f->since;
+	p[4] = f->until;
+	p[5] = NULL;
+	if (f->before_seq > 0) {
+		snprintf(cur, 24, "%lld", f->before_seq);
+		p[5] = cur;
+	}
+	snprintf(lim, 24, "%d", limit);
+	p[6] = lim;
+}
+
+int
+apx_audit_query(struct apx_db *db, const char *log,
+    const struct apx_audit_filter *f, json_t **out)
+{
+	char cur[24], lim[24];
+	const char *p[7];
+
+	filter_params(log, f, f->limit, cur, lim, p);
+	return apx_db_json(db, APX_DB_RETRY, out,
+	    "SELECT json_build_object('entries', coalesce(json_agg(" ENTRY_JSON
+	    " ORDER BY a.seq DESC), '[]'), 'next_cursor', CASE WHEN count(*) ="
+	    " $7::int THEN min(a.seq)::text END) FROM (" MATCHING ") a", 7, p);
+}
+
+int
+apx_audit_export(struct apx_db *db, const char *log,
+    const struct apx_audit_filter *f, struct apx_buf *out)
+{
+	char cur[24], lim[24];
+	const char *p[7];
+	PGresult *res;
+	int rc, r;
+
+	filter_params(log, f, APX_AUDIT_EXPORT_MAX, cur, lim, p);
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT (" ENTRY_JSON
+	    ")::jsonb::text FROM (" MATCHING ") a ORDER BY a.seq DESC", 7, p)) != 0)
+		return rc;
+	for (r = 0; r < PQntuples(res) && rc == 0; r++)
+		if ((rc = apx_buf_add(out, PQgetvalue(res, r, 0),
+		    (size_t)PQgetlength(res, r, 0))) == 0)
+			rc = apx_buf_add(out, "\n", 1);
+	PQclear(res);
 	return rc;
 }
 

@@ -25,6 +25,26 @@ struct apx_audit_entry {
 };
 
 int	 apx_audit_append(struct apx_db *, const struct apx_audit_entry *);
+/* What GET .../audit-log asks for; NULL / 0 members do not filter. */
+struct apx_audit_filter {
+	const char	*actor;		/* actor_id */
+	const char	*action;	/* exact, or a prefix ending in '.' */
+	const char	*since;		/* RFC 3339, inclusive */
+	const char	*until;		/* RFC 3339, exclusive */
+	long long	 before_seq;	/* cursor: entries older than this */
+	int		 limit;
+};
+
+#define APX_AUDIT_EXPORT_MAX	100000
+
+/* One page of LOG, newest first: {entries: [...], next_cursor}. */
+int	 apx_audit_query(struct apx_db *, const char *,
+	    const struct apx_audit_filter *, json_t **);
+struct apx_buf;
+/* Every matching entry of LOG (at most APX_AUDIT_EXPORT_MAX), newest
+ * first, as JSON Lines appended to OUT. */
+int	 apx_audit_export(struct apx_db *, const char *,
+	    const struct apx_audit_filter *, struct apx_buf *);
 /*
  * Walk every chain (or only LOG). 0 when intact; APX_ECONFLICT when a row
  * was changed, removed or re-linked: REPORT names the first broken row of

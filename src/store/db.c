@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +189,54 @@ apx_db_exec(struct apx_db *db, const char *sql)
 		return rc;
 	PQclear(res);
 	return 0;
+}
+
+void
+apx_db_hex(const unsigned char *h, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	out[0] = '\\';
+	out[1] = 'x';
+	for (i = 0; i < n; i++) {
+		out[2 + 2 * i] = hex[h[i] >> 4];
+		out[3 + 2 * i] = hex[h[i] & 15];
+	}
+	out[2 + 2 * n] = '\0';
+}
+
+const char *
+apx_db_id(int64_t id, char *buf)
+{
+	snprintf(buf, APX_DB_ID_LEN, "%lld", (long long)id);
+	return buf;
+}
+
+int
+apx_db_json(struct apx_db *db, int flags, json_t **out, const char *sql,
+    int nparams, const char *const *params)
+{
+	json_error_t jerr;
+	PGresult *res;
+	int rc;
+
+	*out = NULL;
+	if ((rc = apx_db_query(db, flags, &res, sql, nparams, params)) != 0)
+		return rc;
+	if (PQntuples(res) > 1 || PQnfields(res) != 1) {
+		apx_log_error("query answered %d rows of %d columns, not one "
+		    "JSON value", PQntuples(res), PQnfields(res));
+		rc = APX_EDB;
+	} else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+	    (*out = json_loads(PQgetvalue(res, 0, 0),
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		apx_log_error("query answered JSON that does not parse: %s",
+		    jerr.text);
+		rc = APX_EDB;
+	}
+	PQclear(res);
+	return rc;
 }
 
 int

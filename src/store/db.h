@@ -7,6 +7,9 @@
 #ifndef APX_STORE_DB_H
 #define APX_STORE_DB_H
 
+#include <stdint.h>
+
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "core/secret.h"
@@ -27,6 +30,18 @@ int	 apx_db_conn(struct apx_db *, PGconn **);
 int	 apx_db_query(struct apx_db *, int, PGresult **, const char *, int,
 	    const char *const *);
 int	 apx_db_exec(struct apx_db *, const char *);	/* no params, no rows */
+/*
+ * Run SQL whose answer is at most one row of one json/jsonb column (build
+ * API shapes with json_build_object / json_agg in SQL). *OUT: the parsed
+ * value, or NULL for no row or SQL NULL. Errors as apx_db_query.
+ */
+int	 apx_db_json(struct apx_db *, int, json_t **, const char *, int,
+	    const char *const *);
+/* A bytea parameter in hex text form ("\\x0a1b..."): OUT holds 2N + 3. */
+void	 apx_db_hex(const unsigned char *, size_t, char *);
+/* "%lld" of an id into a buffer of APX_DB_ID_LEN, returned. */
+#define APX_DB_ID_LEN	24
+const char *apx_db_id(int64_t, char *);
 int	 apx_db_begin(struct apx_db *);
 int	 apx_db_commit(struct apx_db *);
 void	 apx_db_rollback(struct apx_db *);

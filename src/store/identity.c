@@ -10,27 +10,10 @@
 #include "store/identity.h"
 
 static int	 fill_user(PGresult *, struct apx_arena *, struct apx_user *);
-static void	 hex_hash(const unsigned char *, char *);
 
 #define USER_COLS \
 	"id, email, name, password_hash, is_superuser, " \
 	"extract(epoch FROM password_changed_at)::bigint"
-
-/* bytea parameters are sent as text in hex form: \x0123... */
-static void
-hex_hash(const unsigned char *h, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	out[0] = '\\';
-	out[1] = 'x';
-	for (i = 0; i < APX_TOKEN_HASH_LEN; i++) {
-		out[2 + 2 * i] = hex[h[i] >> 4];
-		out[3 + 2 * i] = hex[h[i] & 15];
-	}
-	out[2 + 2 * APX_TOKEN_HASH_LEN] = '\0';
-}
 
 static int
 fill_user(PGresult *res, struct apx_arena *a, struct apx_user *u)
@@ -173,7 +156,7 @@ apx_session_create(struct apx_db *db, int64_t uid, const char *ua,
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)uid);
 	snprintf(life, sizeof(life), "%lld", (long long)lifetime);
-	hex_hash(hash, hx);
+	apx_db_hex(hash, APX_TOKEN_HASH_LEN, hx);
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
 	rc = apx_db_query(db, 0, &res, "INSERT INTO sessions (user_id, "
@@ -216,8 +199,8 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 	long long s, u;
 	int rc, spent, live;
 
-	hex_hash(old, ho);
-	hex_hash(nw, hn);
+	apx_db_hex(old, APX_TOKEN_HASH_LEN, ho);
+	apx_db_hex(nw, APX_TOKEN_HASH_LEN, hn);
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
 	/* Lock the token row: two refreshes of one token serialise here. */

@@ -8,6 +8,7 @@
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/settings.h"
+#include "auth/password.h"
 
 struct setting {
 	const char	*key;
@@ -17,6 +18,10 @@ struct setting {
 static const struct setting settings[] = {
 	/* Lifetime of an access JWT, seconds. */
 	{ "access_token_lifetime", 900, 60, 86400 },
+	/* argon2id passes and memory (KiB) for new hashes; logins rehash
+	 * weaker ones. Floors: OWASP's t=2, m=19 MiB. */
+	{ "password_t", 2, 2, 10 },
+	{ "password_m_kib", 19456, 19456, 1048576 },
 };
 
 static const struct setting *find(const char *);
@@ -165,4 +170,18 @@ out:
 	json_decref(before);
 	json_decref(after);
 	return rc;
+}
+
+int
+apx_settings_pwparams(struct apx_db *db, struct apx_pwparams *pp)
+{
+	long long t, m;
+	int rc;
+
+	if ((rc = apx_settings_get_int(db, "password_t", &t)) != 0 ||
+	    (rc = apx_settings_get_int(db, "password_m_kib", &m)) != 0)
+		return rc;
+	pp->t = (unsigned long long)t;
+	pp->m = (size_t)m * 1024;
+	return 0;
 }

@@ -25,4 +25,8 @@ struct apx_audit_entry;
  */
 int	 apx_settings_apply(struct apx_db *, json_t *, struct apx_audit_entry *);
 
+struct apx_pwparams;
+/* The argon2id parameters of the platform settings. */
+int	 apx_settings_pwparams(struct apx_db *, struct apx_pwparams *);
+
 #endif

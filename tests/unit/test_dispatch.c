@@ -120,6 +120,8 @@ ex_run(struct ex *e, const struct apx_conf *conf, char **env, int force_rc)
 	ctx.resp = &e->resp;
 	ctx.conf = conf;
 	ctx.db = NULL;
+	ctx.auth = NULL;
+	ctx.org = NULL;
 	apx_dispatch(&ctx, rc);
 	assert_int_equal(apx_resp_serialize(&e->resp,
 	    e->req.method == APX_M_HEAD, &e->wire), 0);

@@ -30,12 +30,12 @@ static void	 mkreq(struct apx_arena *, struct apx_request *,
 #define GH	(APX_M_GET | APX_M_HEAD)
 
 static const struct apx_route table[] = {
-	{ "/healthz", GH, h_health, 0 },
-	{ "/orgs/{org}", APX_M_GET, h_org, 0 },
-	{ "/orgs/{org}/items/{id}", GH, h_item, 0 },
-	{ "/orgs/{org}/items/{id}", APX_M_DELETE, h_item_del, 0 },
-	{ "/orgs/{org}/items", APX_M_POST, h_items_post, 0 },
-	{ "/", APX_M_GET, h_root, 0 },
+	{ "/healthz", GH, h_health, 0, NULL },
+	{ "/orgs/{org}", APX_M_GET, h_org, 0, NULL },
+	{ "/orgs/{org}/items/{id}", GH, h_item, 0, NULL },
+	{ "/orgs/{org}/items/{id}", APX_M_DELETE, h_item_del, 0, NULL },
+	{ "/orgs/{org}/items", APX_M_POST, h_items_post, 0, NULL },
+	{ "/", APX_M_GET, h_root, 0, NULL },
 };
 
 /* Distinct bodies so that the handlers are distinct functions. */
@@ -309,10 +309,10 @@ test_check_malformed(void **state)
 	const struct apx_route bad[][1] = {
 		{ { "healthz", APX_M_GET, h_health, 0 } },
 		{ { "", APX_M_GET, h_health, 0 } },
-		{ { "/healthz", 0, h_health, 0 } },
-		{ { "/healthz", APX_M_GET, NULL, 0 } },
-		{ { "//healthz", APX_M_GET, h_health, 0 } },
-		{ { "/a//b", APX_M_GET, h_health, 0 } },
+		{ { "/healthz", 0, h_health, 0, NULL } },
+		{ { "/healthz", APX_M_GET, NULL, 0, NULL } },
+		{ { "//healthz", APX_M_GET, h_health, 0, NULL } },
+		{ { "/a//b", APX_M_GET, h_health, 0, NULL } },
 	};
 	char err[128];
 	size_t i;
@@ -333,9 +333,9 @@ static void
 test_check_duplicate(void **state)
 {
 	const struct apx_route dup[] = {
-		{ "/healthz", GH, h_health, 0 },
-		{ "/other", APX_M_GET, h_org, 0 },
-		{ "/healthz", APX_M_HEAD, h_item, 0 },
+		{ "/healthz", GH, h_health, 0, NULL },
+		{ "/other", APX_M_GET, h_org, 0, NULL },
+		{ "/healthz", APX_M_HEAD, h_item, 0, NULL },
 	};
 	char err[128] = "";
 
@@ -349,9 +349,9 @@ static void
 test_check_same_path_other_methods(void **state)
 {
 	const struct apx_route ok[] = {
-		{ "/things/{id}", GH, h_health, 0 },
-		{ "/things/{id}", APX_M_PATCH, h_org, 0 },
-		{ "/things/{id}", APX_M_DELETE, h_item, 0 },
+		{ "/things/{id}", GH, h_health, 0, NULL },
+		{ "/things/{id}", APX_M_PATCH, h_org, 0, NULL },
+		{ "/things/{id}", APX_M_DELETE, h_item, 0, NULL },
 	};
 	char err[128] = "";
 
@@ -369,8 +369,8 @@ static void
 test_check_duplicate_param_names(void **state)
 {
 	const struct apx_route dup[] = {
-		{ "/orgs/{org}/items/{id}", APX_M_GET, h_item, 0 },
-		{ "/orgs/{o}/items/{item}", GH, h_org, 0 },
+		{ "/orgs/{org}/items/{id}", APX_M_GET, h_item, 0, NULL },
+		{ "/orgs/{o}/items/{item}", GH, h_org, 0, NULL },
 	};
 	char err[128] = "";
 
@@ -390,11 +390,11 @@ static void
 test_check_malformed_params(void **state)
 {
 	const struct apx_route bad[][1] = {
-		{ { "/orgs/{org", APX_M_GET, h_org, 0 } },
-		{ { "/orgs/org}", APX_M_GET, h_org, 0 } },
-		{ { "/orgs/{}", APX_M_GET, h_org, 0 } },
-		{ { "/orgs/x{org}", APX_M_GET, h_org, 0 } },
-		{ { "/orgs/{o/rg}", APX_M_GET, h_org, 0 } },
+		{ { "/orgs/{org", APX_M_GET, h_org, 0, NULL } },
+		{ { "/orgs/org}", APX_M_GET, h_org, 0, NULL } },
+		{ { "/orgs/{}", APX_M_GET, h_org, 0, NULL } },
+		{ { "/orgs/x{org}", APX_M_GET, h_org, 0, NULL } },
+		{ { "/orgs/{o/rg}", APX_M_GET, h_org, 0, NULL } },
 	};
 	char err[128];
 	size_t i, passed = 0;

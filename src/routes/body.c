@@ -1,0 +1,74 @@
+/* Small shared steps of the handlers: body fields and path ids. */
+#include "config.h"
+
+#include <string.h>
+
+#include "routes/routes.h"
+
+int
+apx_route_string(struct apx_ctx *c, json_t *body, const char *name,
+    size_t max, int required, const char **out, size_t *len)
+{
+	json_t *v = json_object_get(body, name);
+
+	*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (v == NULL && !required)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		(void)apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This field is required and must be a string.", name);
+		return APX_EINVAL;
+	}
+	if (json_string_length(v) > max) {
+		(void)apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This field is too long.", name);
+		return APX_EINVAL;
+	}
+	*out = json_string_value(v);
+	if (len != NULL)
+		*len = json_string_length(v);
+	return 0;
+}
+
+int
+apx_route_name(struct apx_ctx *c, json_t *body, const char *field,
+    size_t max, const char **out)
+{
+	const unsigned char *s;
+	int rc;
+
+	if ((rc = apx_route_string(c, body, field, max, 1, out, NULL)) != 0)
+		return rc;
+	/* Names are shown to others: no control characters, no NUL. */
+	if (strlen(*out) != json_string_length(json_object_get(body, field)))
+		goto bad;
+	for (s = (const unsigned char *)*out; *s != '\0'; s++)
+		if (*s < 0x20 || *s == 0x7f)
+			goto bad;
+	return 0;
+bad:
+	(void)apx_resp_problem(c->resp, 422, "invalid-field",
+	    "This field may not hold control characters.", field);
+	return APX_EINVAL;
+}
+
+int
+apx_route_id(struct apx_ctx *c, const char *param, int64_t *id)
+{
+	long long v;
+
+	(void)c;
+	if (apx_parse_ll(apx_req_param(c->req, param), 1, INT64_MAX, &v) != 0)
+		return APX_ENOTFOUND;
+	*id = v;
+	return 0;
+}
+
+int
+apx_route_json_body(struct apx_ctx *c, json_t **body)
+{
+	return apx_http_json_object(c->req, c->resp, body) != 0 ?
+	    APX_EINVAL : 0;
+}

@@ -1,0 +1,192 @@
+/*
+ * Members and invitations of an organisation. Who may hand out which role
+ * is decided by perm.c (apx_perm_member_change, apx_perm_may_grant).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth/account.h"
+#include "auth/session.h"
+#include "authz/authz.h"
+#include "authz/perm.h"
+#include "routes/routes.h"
+#include "store/audit.h"
+#include "store/orgs.h"
+
+static int	 change(struct apx_ctx *, int64_t, int, const char *);
+static int	 member_not_found(struct apx_ctx *);
+
+static int
+member_not_found(struct apx_ctx *c)
+{
+	return apx_resp_problem(c->resp, 404, "member-not-found",
+	    "This person is not a member of the organisation.", NULL);
+}
+
+/* Move TARGET to ROLE (NONE: remove) and answer. */
+static int
+change(struct apx_ctx *c, int64_t target, int role, const char *action)
+{
+	struct apx_audit_entry e;
+	int verdict, rc;
+
+	apx_authz_audit(c, &e, action, apx_arena_printf(c->req->arena,
+	    "user:%lld", (long long)target));
+	rc = apx_member_change(c->db, c->org->id, target, c->org->role, role,
+	    target == c->auth->uid, &e, &verdict);
+	if (rc == APX_ENOTFOUND)
+		return member_not_found(c);
+	if (rc != 0)
+		return rc;
+	if (verdict == APX_CHANGE_LAST_OWNER)
+		return apx_resp_problem(c->resp, 409, "last-owner",
+		    "An organisation keeps at least one owner; make someone "
+		    "else owner first.", NULL);
+	if (verdict != APX_CHANGE_OK)
+		return apx_resp_problem(c->resp, 403, "forbidden",
+		    "Your role does not allow this change.", NULL);
+	c->resp->status = 204;
+	return 0;
+}
+
+int
+apx_route_members_list(struct apx_ctx *c)
+{
+	json_t *list;
+	int rc;
+
+	if ((rc = apx_member_list(c->db, c->org->id, &list)) != 0)
+		return rc;
+	return apx_resp_json(c->resp, 200, list);
+}
+
+int
+apx_route_member_patch(struct apx_ctx *c)
+{
+	const char *rs;
+	json_t *body;
+	int64_t target;
+	int role, rc = 0;
+
+	if (apx_route_id(c, "user", &target) != 0)
+		return member_not_found(c);
+	if (apx_route_json_body(c, &body) != 0)
+		return 0;
+	if (apx_route_string(c, body, "role", 16, 1, &rs, NULL) != 0)
+		goto out;
+	if ((role = apx_role_parse(rs)) == APX_ROLE_NONE) {
+		rc = apx_resp_problem(c->resp, 422, "invalid-field",
+		    "The role is one of owner, admin, analyst, viewer.",
+		    "role");
+		goto out;
+	}
+	rc = change(c, target, role, "member.role_change");
+out:
+	json_decref(body);
+	return rc;
+}
+
+int
+apx_route_member_delete(struct apx_ctx *c)
+{
+	int64_t target;
+
+	if (apx_route_id(c, "user", &target) != 0)
+		return member_not_found(c);
+	return change(c, target, APX_ROLE_NONE, "member.remove");
+}
+
+int
+apx_route_membership_leave(struct apx_ctx *c)
+{
+	return change(c, c->auth->uid, APX_ROLE_NONE, "member.leave");
+}
+
+int
+apx_route_invitations_list(struct apx_ctx *c)
+{
+	json_t *list;
+	int rc;
+
+	if ((rc = apx_invitation_list(c->db, c->org->id, &list)) != 0)
+		return rc;
+	return apx_resp_json(c->resp, 200, list);
+}
+
+int
+apx_route_invitations_create(struct apx_ctx *c)
+{
+	struct apx_audit_entry e;
+	unsigned char raw[32], hash[32];
+	char tok[sodium_base64_ENCODED_LEN(32,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	const char *email, *rs, *en;
+	json_t *body, *inv = NULL;
+	int role, rc = 0;
+
+	if (apx_route_json_body(c, &body) != 0)
+		return 0;
+	if (apx_route_string(c, body, "email", APX_EMAIL_MAX, 1, &email,
+	    NULL) != 0 || apx_route_string(c, body, "role", 16, 1, &rs,
+	    NULL) != 0)
+		goto out;
+	if ((en = apx_account_email_norm(c->req->arena, email)) == NULL) {
+		rc = apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This is not an email address.", "email");
+		goto out;
+	}
+	if ((role = apx_role_parse(rs)) == APX_ROLE_NONE) {
+		rc = apx_resp_problem(c->resp, 422, "invalid-field",
+		    "The role is one of owner, admin, analyst, viewer.",
+		    "role");
+		goto out;
+	}
+	if (!apx_perm_may_grant(c->org->role, role)) {
+		rc = apx_resp_problem(c->resp, 403, "forbidden",
+		    "You cannot invite someone to a role above your own.",
+		    "role");
+		goto out;
+	}
+	/* The token is shown once; the database keeps its hash. */
+	apx_random(raw, sizeof(raw));
+	sodium_bin2base64(tok, sizeof(tok), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	apx_wipe(raw, sizeof(raw));
+	crypto_hash_sha256(hash, (const unsigned char *)tok, strlen(tok));
+	apx_authz_audit(c, &e, "invitation.create", en);
+	if ((rc = apx_invitation_create(c->db, c->org->id, en, role,
+	    c->auth->uid, hash, &e, &inv)) != 0)
+		goto out;
+	c->resp->no_store = 1;
+	rc = apx_resp_json(c->resp, 201, json_pack("{s:o,s:s}", "invitation",
+	    inv, "token", tok));
+out:
+	apx_wipe(tok, sizeof(tok));
+	json_decref(body);
+	return rc;
+}
+
+int
+apx_route_invitation_revoke(struct apx_ctx *c)
+{
+	struct apx_audit_entry e;
+	int64_t id;
+	int rc;
+
+	if (apx_route_id(c, "id", &id) == 0) {
+		apx_authz_audit(c, &e, "invitation.revoke", apx_arena_printf(
+		    c->req->arena, "invitation:%lld", (long long)id));
+		rc = apx_invitation_revoke(c->db, c->org->id, id, &e);
+	} else
+		rc = APX_ENOTFOUND;
+	if (rc == APX_ENOTFOUND)
+		return apx_resp_problem(c->resp, 404, "invitation-not-found",
+		    "There is no open invitation with this id.", NULL);
+	if (rc != 0)
+		return rc;
+	c->resp->status = 204;
+	return 0;
+}

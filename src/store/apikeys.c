@@ -1,0 +1,260 @@
+/* API keys: lookup for authentication, and their management. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "authz/perm.h"
+#include "core/apx.h"
+#include "store/apikeys.h"
+#include "store/audit.h"
+#include "store/db.h"
+
+#define HEXLEN	(2 + 2 * 32 + 1)
+
+/* $1 is always the org's max age in days (for rotation_due). */
+#define KEY_JSON \
+	"json_build_object('id', k.id, 'prefix', k.prefix, 'name', k.name," \
+	" 'role', k.role, 'workspace_id', k.workspace_id, 'created_by'," \
+	" k.created_by, 'created_at', apx_ts(k.created_at), 'rotated_at'," \
+	" apx_ts(k.rotated_at), 'expires_at', apx_ts(k.expires_at)," \
+	" 'last_used_at', apx_ts(k.last_used_at), 'revoked_at'," \
+	" apx_ts(k.revoked_at), 'rotation_due', k.revoked_at IS NULL AND" \
+	" coalesce(k.rotated_at, k.created_at) < now() -" \
+	" make_interval(days => $1::int), 'previous_valid_until', CASE WHEN" \
+	" k.previous_valid_until > now() THEN apx_ts(k.previous_valid_until)" \
+	" END)"
+
+static int	 unhex(const char *, unsigned char *);
+
+/* "\x" + 64 hex digits (a bytea in hex output) into 32 bytes. */
+static int
+unhex(const char *s, unsigned char *out)
+{
+	size_t i;
+
+	if (strlen(s) != 66 || s[0] != '\\' || s[1] != 'x')
+		return APX_EDB;
+	for (i = 0; i < 32; i++) {
+		unsigned int v;
+
+		if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
+			return APX_EDB;
+		out[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+int
+apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
+    struct apx_apikey_auth *k)
+{
+	const char *p[1] = { prefix };
+	PGresult *res;
+	long long v;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
+	    "SELECT k.id, k.org_id, coalesce(k.workspace_id, 0), k.role,"
+	    " k.secret_hash, coalesce(k.previous_hash, k.secret_hash),"
+	    " coalesce(k.previous_valid_until > now(), false),"
+	    " k.revoked_at IS NULL AND (k.expires_at IS NULL OR"
+	    " k.expires_at > now()),"
+	    " u.id, u.email, u.name"
+	    " FROM api_keys k JOIN users u ON u.id = k.created_by"
+	    " WHERE k.prefix = $1", 1, p)) != 0)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return APX_ENOTFOUND;
+	}
+	rc = APX_EDB;
+	if (apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &v) != 0)
+		goto out;
+	k->id = v;
+	if (apx_parse_ll(PQgetvalue(res, 0, 1), 1, INT64_MAX, &v) != 0)
+		goto out;
+	k->org_id = v;
+	if (apx_parse_ll(PQgetvalue(res, 0, 2), 0, INT64_MAX, &v) != 0)
+		goto out;
+	k->workspace_id = v;
+	k->role = apx_role_parse(PQgetvalue(res, 0, 3));
+	if (unhex(PQgetvalue(res, 0, 4), k->hash) != 0 ||
+	    unhex(PQgetvalue(res, 0, 5), k->previous_hash) != 0)
+		goto out;
+	k->previous_ok = PQgetvalue(res, 0, 6)[0] == 't';
+	k->live = PQgetvalue(res, 0, 7)[0] == 't';
+	if (apx_parse_ll(PQgetvalue(res, 0, 8), 1, INT64_MAX, &v) != 0)
+		goto out;
+	k->creator.id = v;
+	k->creator.email = apx_arena_strdup(a, PQgetvalue(res, 0, 9));
+	k->creator.name = apx_arena_strdup(a, PQgetvalue(res, 0, 10));
+	rc = k->creator.email == NULL || k->creator.name == NULL ?
+	    APX_ENOMEM : 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+apx_apikey_touch(struct apx_db *db, int64_t id)
+{
+	char is[APX_DB_ID_LEN];
+	const char *p[1] = { apx_db_id(id, is) };
+	PGresult *res;
+	int rc;
+
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "UPDATE api_keys SET"
+	    " last_used_at = now() WHERE id = $1::bigint AND (last_used_at IS"
+	    " NULL OR last_used_at < now() - interval '60 seconds')", 1, p))
+	    != 0)
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int
+apx_apikey_list(struct apx_db *db, int64_t org, long long max_age,
+    json_t **out)
+{
+	char ms[APX_DB_ID_LEN], os[APX_DB_ID_LEN];
+	const char *p[2] = { apx_db_id(max_age, ms), apx_db_id(org, os) };
+
+	return apx_db_json(db, APX_DB_RETRY, out,
+	    "SELECT json_build_object('api_keys', coalesce(json_agg(" KEY_JSON
+	    " ORDER BY k.id), '[]')) FROM api_keys k"
+	    " WHERE k.org_id = $2::bigint", 2, p);
+}
+
+int
+apx_apikey_get(struct apx_db *db, int64_t org, int64_t id, long long max_age,
+    json_t **out)
+{
+	char ms[APX_DB_ID_LEN], os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
+	const char *p[3] = { apx_db_id(max_age, ms), apx_db_id(org, os),
+	    apx_db_id(id, is) };
+	int rc;
+
+	if ((rc = apx_db_json(db, APX_DB_RETRY, out, "SELECT " KEY_JSON
+	    " FROM api_keys k WHERE k.org_id = $2::bigint AND"
+	    " k.id = $3::bigint", 3, p)) != 0)
+		return rc;
+	return *out == NULL ? APX_ENOTFOUND : 0;
+}
+
+int
+apx_apikey_create(struct apx_db *db, int64_t org, const char *name, int role,
+    int64_t ws, int64_t creator, const char *expires, const char *prefix,
+    const unsigned char *hash, struct apx_audit_entry *e, json_t **out)
+{
+	char os[APX_DB_ID_LEN], wss[APX_DB_ID_LEN], cs[APX_DB_ID_LEN];
+	char hx[HEXLEN];
+	const char *p[8] = { "3650", apx_db_id(org, os), name,
+	    apx_role_name(role), ws > 0 ? apx_db_id(ws, wss) : NULL,
+	    apx_db_id(creator, cs), expires, prefix };
+	const char *q[9];
+	int rc;
+
+	*out = NULL;
+	apx_db_hex(hash, 32, hx);
+	memcpy(q, p, sizeof(p));
+	q[8] = hx;
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
+	/* A workspace of another org is simply not found. */
+	if ((rc = apx_db_json(db, 0, out, "INSERT INTO api_keys AS k (org_id,"
+	    " name, role, workspace_id, created_by, expires_at, prefix,"
+	    " secret_hash) SELECT $2::bigint, $3, $4, $5::bigint, $6::bigint,"
+	    " $7::timestamptz, $8, $9::bytea WHERE $5::bigint IS NULL OR"
+	    " EXISTS (SELECT 1 FROM workspaces w WHERE w.id = $5::bigint AND"
+	    " w.org_id = $2::bigint) RETURNING " KEY_JSON, 9, q)) != 0)
+		goto fail;
+	if (*out == NULL) {
+		rc = APX_ENOTFOUND;
+		goto fail;
+	}
+	e->after = *out;
+	rc = apx_audit_append(db, e);
+	e->after = NULL;
+	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
+		goto fail;
+	return 0;
+fail:
+	apx_db_rollback(db);
+	json_decref(*out);
+	*out = NULL;
+	return rc;
+}
+
+int
+apx_apikey_revoke(struct apx_db *db, int64_t org, int64_t id,
+    struct apx_audit_entry *e)
+{
+	char os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
+	const char *p[3] = { "3650", apx_db_id(org, os), apx_db_id(id, is) };
+	json_t *after = NULL;
+	int rc;
+
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
+	if ((rc = apx_db_json(db, 0, &after, "UPDATE api_keys AS k SET"
+	    " revoked_at = now(), previous_valid_until = NULL WHERE"
+	    " k.org_id = $2::bigint AND k.id = $3::bigint AND k.revoked_at IS"
+	    " NULL RETURNING " KEY_JSON, 3, p)) != 0)
+		goto fail;
+	if (after == NULL) {
+		rc = APX_ENOTFOUND;
+		goto fail;
+	}
+	e->after = after;
+	rc = apx_audit_append(db, e);
+	e->after = NULL;
+	json_decref(after);
+	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
+		goto fail;
+	return 0;
+fail:
+	apx_db_rollback(db);
+	return rc;
+}
+
+int
+apx_apikey_rotate(struct apx_db *db, int64_t org, int64_t id,
+    const unsigned char *hash, long long grace, long long max_age,
+    struct apx_audit_entry *e, json_t **out)
+{
+	char ms[APX_DB_ID_LEN], os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
+	char gs[APX_DB_ID_LEN], hx[HEXLEN];
+	const char *p[5] = { apx_db_id(max_age, ms), apx_db_id(org, os),
+	    apx_db_id(id, is), hx, apx_db_id(grace, gs) };
+	int rc;
+
+	*out = NULL;
+	apx_db_hex(hash, 32, hx);
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
+	/* Only a live key rotates; an expired one stays dead. */
+	if ((rc = apx_db_json(db, 0, out, "UPDATE api_keys AS k SET"
+	    " previous_hash = k.secret_hash, previous_valid_until = now() +"
+	    " make_interval(secs => $5::bigint), secret_hash = $4::bytea,"
+	    " rotated_at = now() WHERE k.org_id = $2::bigint AND"
+	    " k.id = $3::bigint AND k.revoked_at IS NULL AND (k.expires_at IS"
+	    " NULL OR k.expires_at > now()) RETURNING " KEY_JSON, 5, p)) != 0)
+		goto fail;
+	if (*out == NULL) {
+		rc = APX_ENOTFOUND;
+		goto fail;
+	}
+	e->after = *out;
+	rc = apx_audit_append(db, e);
+	e->after = NULL;
+	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
+		goto fail;
+	return 0;
+fail:
+	apx_db_rollback(db);
+	json_decref(*out);
+	*out = NULL;
+	return rc;
+}

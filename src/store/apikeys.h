@@ -1,0 +1,55 @@
+/*
+ * API keys of an organisation (migration 0004): the database holds the
+ * prefix and the SHA-256 of the key, never the key. See auth/apikey.h for
+ * the text format.
+ */
+#ifndef APX_STORE_APIKEYS_H
+#define APX_STORE_APIKEYS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "store/identity.h"
+
+struct apx_db;
+struct apx_audit_entry;
+
+struct apx_apikey_auth {
+	int64_t		 id;
+	int64_t		 org_id;
+	int64_t		 workspace_id;	/* 0: unscoped */
+	int		 role;		/* role cap */
+	unsigned char	 hash[32];
+	unsigned char	 previous_hash[32];
+	int		 previous_ok;	/* within the rotation grace period */
+	int		 live;		/* not revoked, not expired */
+	struct apx_user	 creator;
+};
+
+/* The key of PREFIX with its creator. APX_ENOTFOUND if none. */
+int	 apx_apikey_lookup(struct apx_db *, struct apx_arena *, const char *,
+	    struct apx_apikey_auth *);
+/* Record a use (at most once a minute per key). */
+int	 apx_apikey_touch(struct apx_db *, int64_t);
+
+/* List/get with rotation_due computed against MAX_AGE days. */
+int	 apx_apikey_list(struct apx_db *, int64_t, long long, json_t **);
+int	 apx_apikey_get(struct apx_db *, int64_t, int64_t, long long,
+	    json_t **);
+/*
+ * A new key of ORG. WS 0 = unscoped (else it must be the org's:
+ * APX_ENOTFOUND); EXPIRES NULL or RFC 3339.
+ */
+int	 apx_apikey_create(struct apx_db *, int64_t, const char *, int,
+	    int64_t, int64_t, const char *, const char *,
+	    const unsigned char *, struct apx_audit_entry *, json_t **);
+int	 apx_apikey_revoke(struct apx_db *, int64_t, int64_t,
+	    struct apx_audit_entry *);
+/* New secret HASH; the old one stays valid GRACE seconds. */
+int	 apx_apikey_rotate(struct apx_db *, int64_t, int64_t,
+	    const unsigned char *, long long, long long,
+	    struct apx_audit_entry *, json_t **);
+
+#endif
