@@ -30,6 +30,8 @@
 	"\x13\x40\xab\x5b\xcc\xb5\xaa\x8f\x32\x31\xf1\x65\xd5\x56\x46\xad"
 #define ALL_ONES \
 	"apx_777777777777_777777777777777777777777777777777777777777777777777q"
+/* KNOWN_KEY's secret but for its last character. */
+#define SECRET51	"aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp"
 #define NKEYS	1000
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -239,7 +241,7 @@ test_known(void **state)
 	assert_int_equal(apx_apikey_parse(KNOWN_KEY, strlen(KNOWN_KEY),
 	    prefix), 0);
 	assert_string_equal(prefix, "mzxw6ytboi2a");
-	assert_int_equal(b32_decode(KNOWN_KEY + 17, 52, raw), 32);
+	assert_int_equal(b32_decode(&KNOWN_KEY[17], 52, raw), 32);
 	for (i = 0; i < 32; i++)
 		assert_int_equal(raw[i], i);
 	apx_apikey_hash(KNOWN_KEY, strlen(KNOWN_KEY), hash);
@@ -270,23 +272,26 @@ test_refused(void **state)
 	memcpy(buf, "apy_", 4);
 	REFUSED(buf);
 	/* 11- and 13-character prefixes (total length kept and not). */
-	REFUSED("apx_mzxw6ytboi2_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq");
-	REFUSED("apx_mzxw6ytboi2_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypqa");
-	REFUSED("apx_mzxw6ytboi2aa_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq");
-	REFUSED("apx_mzxw6ytboi2aa_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp");
+	REFUSED("apx_mzxw6ytboi2_" SECRET51 "q");
+	REFUSED("apx_mzxw6ytboi2_" SECRET51 "qa");
+	REFUSED("apx_mzxw6ytboi2aa_" SECRET51 "q");
+	REFUSED("apx_mzxw6ytboi2aa_" SECRET51);
 	/* 51- and 53-character secrets. */
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp");
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypqa");
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51);
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51 "qa");
 	/* Missing or moved separators. */
-	REFUSED("apxmzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypqa");
-	REFUSED("apx_mzxw6ytboi2aaaaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq");
-	REFUSED("apx_mzxw6ytboi2a-aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq");
-	REFUSED("apx__zxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq");
+	REFUSED("apxmzxw6ytboi2a_" SECRET51 "qa");
+	REFUSED("apx_mzxw6ytboi2aa" SECRET51 "q");
+	REFUSED("apx_mzxw6ytboi2a-" SECRET51 "q");
+	REFUSED("apx__zxw6ytboi2a_" SECRET51 "q");
 	/* Padding, a non-canonical last character. */
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp=");
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypr");
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypb");
-	REFUSED("apx_mzxw6ytboi2a_aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp7");
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51 "=");
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51 "r");
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51 "b");
+	REFUSED("apx_mzxw6ytboi2a_" SECRET51 "7");
+	/* The same with the right last character: accepted. */
+	assert_int_equal(apx_apikey_parse("apx_mzxw6ytboi2a_" SECRET51 "q", 69,
+	    NULL), 0);
 
 	/* Characters outside a-z 2-7, anywhere in either part. */
 	for (i = 4; i < APX_APIKEY_LEN; i++) {
