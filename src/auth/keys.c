@@ -19,6 +19,7 @@
 
 static struct apx_jwt_keyring	*cached;
 static uint64_t			 loaded_us;
+static uint64_t			 generation;	/* loads so far */
 
 static int	 load(struct apx_db *, const struct apx_conf *,
 		    struct apx_jwt_keyring **);
@@ -130,10 +131,17 @@ apx_keys_get(struct apx_db *db, const struct apx_conf *conf, int force,
 			apx_jwt_keyring_free(cached);
 			cached = kr;
 			loaded_us = now;
+			generation++;
 		}
 	}
 	*out = cached;
 	return 0;
+}
+
+uint64_t
+apx_keys_generation(void)
+{
+	return generation;
 }
 
 int

@@ -7,6 +7,8 @@
 #ifndef APX_AUTH_KEYS_H
 #define APX_AUTH_KEYS_H
 
+#include <stdint.h>
+
 #include "auth/jwt.h"
 #include "core/conf.h"
 
@@ -15,6 +17,8 @@ struct apx_db;
 /* The cached keyring (borrowed until the next call). FORCE: re-read now. */
 int	 apx_keys_get(struct apx_db *, const struct apx_conf *, int,
 	    const struct apx_jwt_keyring **);
+/* Counts keyring loads: what was verified with another one is stale. */
+uint64_t apx_keys_generation(void);
 /*
  * accupredix-admin jwt rotate: a new key, its private PEM written to the
  * key directory (owned like the directory, 0600), its public half stored;

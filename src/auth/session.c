@@ -24,6 +24,101 @@ static int	 unauthorized(struct apx_ctx *, const char *);
 static int	 apikey_auth(struct apx_ctx *, const char *, struct apx_auth *);
 static int	 claims_id(json_t *, const char *, int64_t *);
 
+/*
+ * Verified access tokens, per worker. The ES256 check is the costliest
+ * step of an authenticated request and a client sends the same token until
+ * it expires, so a verified token's identities are kept by the token's
+ * SHA-256: an entry counts only for the keyring generation that verified
+ * it (a reload or rotation forgets it) and only until the token's exp.
+ * The session or impersonation grant is still read from the database on
+ * every request.
+ */
+#define VERIFIED_SLOTS	256
+
+struct verified {
+	unsigned char	 hash[32];
+	uint64_t	 gen;		/* 0: empty */
+	int64_t		 exp;
+	int64_t		 uid;
+	int64_t		 sid;		/* user tokens */
+	int64_t		 imp;		/* impersonation grant, or 0 */
+	int64_t		 op;		/* its operator */
+};
+
+static struct verified verified[VERIFIED_SLOTS];
+
+static int	 token_ids(struct apx_ctx *, const char *, struct verified *);
+static int	 token_claims(json_t *, struct verified *);
+
+/* The identities an access token carries; APX_EINVAL if malformed. */
+static int
+token_claims(json_t *claims, struct verified *t)
+{
+	json_t *exp = json_object_get(claims, "exp");
+
+	if (claims_id(claims, "sub", &t->uid) != 0 || !json_is_integer(exp))
+		return APX_EINVAL;
+	t->exp = json_integer_value(exp);
+	if (json_object_get(claims, "imp") != NULL)
+		return claims_id(claims, "imp", &t->imp) != 0 ||
+		    claims_id(json_object_get(claims, "act"), "sub", &t->op) !=
+		    0 ? APX_EINVAL : 0;
+	return claims_id(claims, "sid", &t->sid);
+}
+
+/* Verify TOK (or find it verified); on refusal the 401 is set. */
+static int
+token_ids(struct apx_ctx *c, const char *tok, struct verified *t)
+{
+	const struct apx_jwt_keyring *kr;
+	struct apx_jwt_expect ex;
+	enum apx_jwt_reason why;
+	struct verified *slot;
+	json_t *claims = NULL;
+	unsigned char h[32];
+	uint64_t gen;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = apx_keys_get(c->db, c->conf, 0, &kr)) != 0)
+		return rc;
+	gen = apx_keys_generation();
+	crypto_hash_sha256(h, (const unsigned char *)tok, strlen(tok));
+	slot = &verified[(h[0] | (unsigned)h[1] << 8) % VERIFIED_SLOTS];
+	ex.now = apx_unix_now();
+	if (slot->gen == gen && apx_ct_equal(slot->hash, 32, h, 32) &&
+	    ex.now <= slot->exp + LEEWAY) {
+		*t = *slot;
+		return 0;
+	}
+	ex.typ = APX_ACCESS_TYP;
+	ex.iss = c->conf->jwt_issuer;
+	ex.aud = c->conf->jwt_audience;
+	ex.leeway = LEEWAY;
+	ex.max_lifetime = 86400;
+	rc = apx_jwt_verify(kr, tok, strlen(tok), &ex, &claims, &why);
+	if (rc != 0 && why == APX_JWT_KID &&
+	    apx_keys_get(c->db, c->conf, 1, &kr) == 0) {
+		gen = apx_keys_generation();
+		rc = apx_jwt_verify(kr, tok, strlen(tok), &ex, &claims, &why);
+	}
+	if (rc != 0) {
+		apx_log_info("rid=%s token refused: %s", c->req->request_id,
+		    apx_jwt_reason_str(why));
+		return unauthorized(c, why == APX_JWT_EXPIRED ?
+		    "The access token has expired." :
+		    "The access token is not valid.");
+	}
+	rc = token_claims(claims, t);
+	json_decref(claims);
+	if (rc != 0)
+		return unauthorized(c, "The access token is not valid.");
+	memcpy(t->hash, h, sizeof(h));
+	t->gen = gen;
+	*slot = *t;
+	return 0;
+}
+
 /* A positive integer claim, or a decimal string of one ("sub"). */
 static int
 claims_id(json_t *claims, const char *name, int64_t *out)
@@ -138,12 +233,8 @@ apx_session_new_refresh(char *out, size_t outlen, unsigned char *hash)
 int
 apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 {
-	const struct apx_jwt_keyring *kr;
-	struct apx_jwt_expect ex;
-	enum apx_jwt_reason why;
+	struct verified t;
 	const char *h, *tok = NULL;
-	json_t *claims = NULL;
-	int64_t uid, sid;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -177,58 +268,29 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 		}
 	}
 
-	if ((rc = apx_keys_get(c->db, c->conf, 0, &kr)) != 0)
+	if ((rc = token_ids(c, tok, &t)) != 0)
 		return rc;
-	memset(&ex, 0, sizeof(ex));
-	ex.typ = APX_ACCESS_TYP;
-	ex.iss = c->conf->jwt_issuer;
-	ex.aud = c->conf->jwt_audience;
-	ex.now = apx_unix_now();
-	ex.leeway = LEEWAY;
-	ex.max_lifetime = 86400;
-	rc = apx_jwt_verify(kr, tok, strlen(tok), &ex, &claims, &why);
-	if (rc != 0 && why == APX_JWT_KID &&
-	    apx_keys_get(c->db, c->conf, 1, &kr) == 0)
-		rc = apx_jwt_verify(kr, tok, strlen(tok), &ex, &claims, &why);
-	if (rc != 0) {
-		apx_log_info("rid=%s token refused: %s", c->req->request_id,
-		    apx_jwt_reason_str(why));
-		return unauthorized(c, why == APX_JWT_EXPIRED ?
-		    "The access token has expired." :
-		    "The access token is not valid.");
-	}
-	if (claims_id(claims, "sub", &uid) != 0) {
-		json_decref(claims);
-		return unauthorized(c, "The access token is not valid.");
-	}
-	if (json_object_get(claims, "imp") != NULL) {
+	if (t.imp > 0) {
 		/* An impersonation: its grant must still be open. */
-		rc = claims_id(claims, "imp", &a->imp_id) != 0 ||
-		    claims_id(json_object_get(claims, "act"), "sub",
-		    &a->operator_id) != 0 || a->via_cookie ? APX_EUNAUTH :
-		    apx_impersonation_user(c->db, c->req->arena, a->imp_id,
-		    uid, a->operator_id, &a->user);
-		json_decref(claims);
+		rc = a->via_cookie ? APX_EUNAUTH : apx_impersonation_user(c->db,
+		    c->req->arena, t.imp, t.uid, t.op, &a->user);
 		if (rc != 0)
 			return rc == APX_EUNAUTH ? unauthorized(c,
 			    "The impersonation has ended.") : rc;
 		a->kind = APX_AUTH_IMPERSONATION;
-		a->uid = uid;
+		a->uid = t.uid;
+		a->imp_id = t.imp;
+		a->operator_id = t.op;
 		return 0;
 	}
-	if (claims_id(claims, "sid", &sid) != 0) {
-		json_decref(claims);
-		return unauthorized(c, "The access token is not valid.");
-	}
-	json_decref(claims);
 	/* Logout and revocation take effect at once, not at expiry. */
-	if ((rc = apx_session_user(c->db, c->req->arena, uid, sid, &a->user))
-	    != 0)
+	if ((rc = apx_session_user(c->db, c->req->arena, t.uid, t.sid,
+	    &a->user)) != 0)
 		return rc == APX_EUNAUTH ? unauthorized(c,
 		    "The session has ended.") : rc;
 	a->kind = APX_AUTH_USER;
-	a->uid = uid;
-	a->sid = sid;
+	a->uid = t.uid;
+	a->sid = t.sid;
 	return 0;
 }
 

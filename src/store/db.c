@@ -14,6 +14,7 @@
 #include "store/db.h"
 
 #define RECONNECT_BACKOFF_US	(500 * 1000)
+#define PREPARED_MAX		256	/* statements prepared per connection */
 
 struct apx_db {
 	struct apx_secret	*conninfo;
@@ -24,10 +25,65 @@ struct apx_db {
 	int			 in_tx;		/* BEGIN sent, no COMMIT/ROLLBACK yet */
 	int			 tx_lost;	/* the connection died inside it */
 	char			 sqlstate[6];
+	/* Statements prepared on this connection, by their text. */
+	char			*prepared[PREPARED_MAX];
+	uint32_t		 prepared_hash[PREPARED_MAX];
+	int			 nprepared;
 };
 
 static int	 connect_db(struct apx_db *);
 static int	 conn_lost(struct apx_db *);
+static void	 forget_prepared(struct apx_db *);
+static PGresult	*run(struct apx_db *, const char *, int, const char *const *);
+
+static void
+forget_prepared(struct apx_db *db)
+{
+	int i;
+
+	for (i = 0; i < db->nprepared; i++)
+		free(db->prepared[i]);
+	db->nprepared = 0;
+}
+
+/*
+ * Every statement of this program is a fixed text: each is prepared once
+ * per connection (parse and plan once) and then only executed. A statement
+ * that does not prepare runs unprepared, so its error is the one reported.
+ */
+static PGresult *
+run(struct apx_db *db, const char *sql, int n, const char *const *p)
+{
+	uint32_t h = 2166136261u;
+	const unsigned char *s;
+	PGresult *res;
+	char name[16];
+	int i;
+
+	for (s = (const unsigned char *)sql; *s != '\0'; s++)
+		h = (h ^ *s) * 16777619u;
+	for (i = 0; i < db->nprepared; i++)
+		if (db->prepared_hash[i] == h &&
+		    strcmp(db->prepared[i], sql) == 0)
+			break;
+	if (i == db->nprepared && i < PREPARED_MAX) {
+		snprintf(name, sizeof(name), "apx_%d", i);
+		res = PQprepare(db->conn, name, sql, n, NULL);
+		if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
+		    (db->prepared[i] = strdup(sql)) != NULL) {
+			db->prepared_hash[i] = h;
+			db->nprepared++;
+		} else
+			i = PREPARED_MAX;
+		PQclear(res);
+		if (conn_lost(db))
+			return NULL;
+	}
+	if (i >= db->nprepared)
+		return PQexecParams(db->conn, sql, n, NULL, p, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "apx_%d", i);
+	return PQexecPrepared(db->conn, name, n, p, NULL, NULL, 0);
+}
 
 struct apx_db *
 apx_db_new(const struct apx_secret *conninfo, const char *appname)
@@ -51,6 +107,7 @@ apx_db_free(struct apx_db *db)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	forget_prepared(db);
 	apx_secret_free(db->conninfo);
 	free(db->appname);
 	free(db);
@@ -74,6 +131,7 @@ connect_db(struct apx_db *db)
 		PQfinish(db->conn);
 		db->conn = NULL;
 	}
+	forget_prepared(db);
 	/* Do not hammer a server that just refused us. */
 	if (db->last_fail_us != 0 && now - db->last_fail_us < RECONNECT_BACKOFF_US)
 		return APX_EDBUNAVAIL;
@@ -137,8 +195,7 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = apx_db_conn(db, NULL)) != 0)
 			return rc;
-		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
-		    NULL, 0);
+		res = run(db, sql, nparams, params);
 		st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			*out = res;
