@@ -54,6 +54,13 @@ int64_t	 apx_unix_now(void);		/* seconds since the epoch */
 /* RFC 3339 UTC ("2027-01-31T12:00:00Z"); 0 on success. */
 int	 apx_rfc3339_parse(const char *, int64_t *);
 void	 apx_rfc3339_format(int64_t, char *, size_t);
+/*
+ * Any RFC 3339 date-time (fraction, offset, lower-case t and z): seconds
+ * since the epoch and the fraction in microseconds (further digits cut).
+ */
+int	 apx_rfc3339_parse_us(const char *, int64_t *, int *);
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC); LEN >= 28. */
+void	 apx_rfc3339_format_us(int64_t, int, char *, size_t);
 
 /* Copy with truncation check; 0 or APX_ETOOBIG. */
 int	 apx_strlcpy_chk(char *, const char *, size_t);

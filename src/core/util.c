@@ -180,6 +180,70 @@ apx_rfc3339_parse(const char *s, int64_t *out)
 	return 0;
 }
 
+int
+apx_rfc3339_parse_us(const char *s, int64_t *sec, int *usec)
+{
+	static const char shape[] = "DDDD-DD-DD_DD:DD:DD";
+	char base[21];
+	int64_t t;
+	size_t i, len;
+	int us = 0, digits = 0, off = 0;
+	const char *p;
+
+	if (s == NULL || (len = strlen(s)) < 20 || len > 64)
+		return APX_EINVAL;
+	for (i = 0; i < 19; i++) {
+		if (shape[i] == 'D' ? !(s[i] >= '0' && s[i] <= '9') :
+		    shape[i] == '_' ? (s[i] != 'T' && s[i] != 't') :
+		    s[i] != shape[i])
+			return APX_EINVAL;
+	}
+	p = s + 19;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 6)
+				us = us * 10 + (*p - '0');
+		if (digits == 0)
+			return APX_EINVAL;
+		for (i = (size_t)digits; i < 6; i++)
+			us *= 10;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		off = 0;
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 &&
+	    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	    p[3] == ':' && p[4] >= '0' && p[4] <= '5' && p[5] >= '0' &&
+	    p[5] <= '9') {
+		int hh = (p[1] - '0') * 10 + (p[2] - '0');
+
+		if (hh > 23)
+			return APX_EINVAL;
+		off = (hh * 60 + (p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '-')
+			off = -off;
+	} else
+		return APX_EINVAL;
+	memcpy(base, s, 19);
+	base[10] = 'T';
+	base[19] = 'Z';
+	base[20] = '\0';
+	if (apx_rfc3339_parse(base, &t) != 0)
+		return APX_EINVAL;
+	*sec = t - off;
+	*usec = us;
+	return 0;
+}
+
+void
+apx_rfc3339_format_us(int64_t t, int usec, char *out, size_t len)
+{
+	char base[32];
+
+	apx_rfc3339_format(t, base, sizeof(base));
+	/* "YYYY-MM-DDTHH:MM:SS" + ".uuuuuu" + "Z" */
+	snprintf(out, len, "%.19s.%06dZ", base, usec);
+}
+
 void
 apx_rfc3339_format(int64_t t, char *buf, size_t len)
 {

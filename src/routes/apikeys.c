@@ -87,10 +87,11 @@ apx_route_apikeys_create(struct apx_ctx *c)
 	struct apx_audit_entry e;
 	unsigned char hash[APX_APIKEY_HASH_LEN];
 	char key[APX_APIKEY_LEN + 1], prefix[APX_APIKEY_PREFIX_LEN + 1];
+	char expbuf[40];
 	const char *name, *rs, *exp;
 	json_t *body, *wsv, *k = NULL;
 	int64_t expires, ws = 0;
-	int role, rc = 0;
+	int role, us, rc = 0;
 
 	key[0] = '\0';
 	if (apx_route_json_body(c, &body) != 0)
@@ -120,12 +121,16 @@ apx_route_apikeys_create(struct apx_ctx *c)
 		}
 		ws = json_integer_value(wsv);
 	}
-	if (exp != NULL && (apx_rfc3339_parse(exp, &expires) != 0 ||
-	    expires <= apx_unix_now())) {
-		rc = apx_resp_problem(c->resp, 422, "invalid-field",
-		    "expires_at is an RFC 3339 UTC time in the future.",
-		    "expires_at");
-		goto out;
+	if (exp != NULL) {
+		if (apx_rfc3339_parse_us(exp, &expires, &us) != 0 ||
+		    expires < apx_unix_now()) {
+			rc = apx_resp_problem(c->resp, 422, "invalid-field",
+			    "expires_at is an RFC 3339 time in the future.",
+			    "expires_at");
+			goto out;
+		}
+		apx_rfc3339_format_us(expires, us, expbuf, sizeof(expbuf));
+		exp = expbuf;
 	}
 	if ((rc = apx_apikey_generate(NULL, key, prefix, hash)) != 0)
 		goto out;

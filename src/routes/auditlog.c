@@ -14,6 +14,26 @@
 
 static int	 bad(struct apx_ctx *, const char *, const char *);
 static int	 wants_jsonl(const struct apx_ctx *);
+static int	 time_arg(struct apx_ctx *, const char *, const char **);
+
+/* An RFC 3339 time of the query, in the one form SQL is given. */
+static int
+time_arg(struct apx_ctx *c, const char *name, const char **out)
+{
+	const char *v = apx_req_query(c->req, name);
+	char buf[40];
+	int64_t t;
+	int us;
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (apx_rfc3339_parse_us(v, &t, &us) != 0)
+		return APX_EINVAL;
+	apx_rfc3339_format_us(t, us, buf, sizeof(buf));
+	return (*out = apx_arena_strdup(c->req->arena, buf)) != NULL ? 0 :
+	    APX_ENOMEM;
+}
 
 static int
 bad(struct apx_ctx *c, const char *field, const char *detail)
@@ -39,7 +59,6 @@ apx_route_audit_log(struct apx_ctx *c, const char *log)
 	struct apx_audit_filter f;
 	const char *v, *fmt;
 	long long n;
-	int64_t t;
 	json_t *page;
 	int rc;
 
@@ -47,8 +66,6 @@ apx_route_audit_log(struct apx_ctx *c, const char *log)
 	f.limit = 100;
 	f.actor = apx_req_query(c->req, "actor");
 	f.action = apx_req_query(c->req, "action");
-	f.since = apx_req_query(c->req, "since");
-	f.until = apx_req_query(c->req, "until");
 	if ((f.actor != NULL && (*f.actor == '\0' ||
 	    strlen(f.actor) > MAX_FILTER)))
 		return bad(c, "actor", "actor is an actor id.");
@@ -56,10 +73,10 @@ apx_route_audit_log(struct apx_ctx *c, const char *log)
 	    strlen(f.action) > MAX_FILTER)))
 		return bad(c, "action", "action is an action name or a prefix "
 		    "ending in '.'.");
-	if (f.since != NULL && apx_rfc3339_parse(f.since, &t) != 0)
-		return bad(c, "since", "since is an RFC 3339 UTC time.");
-	if (f.until != NULL && apx_rfc3339_parse(f.until, &t) != 0)
-		return bad(c, "until", "until is an RFC 3339 UTC time.");
+	if (time_arg(c, "since", &f.since) != 0)
+		return bad(c, "since", "since is an RFC 3339 time.");
+	if (time_arg(c, "until", &f.until) != 0)
+		return bad(c, "until", "until is an RFC 3339 time.");
 	if ((v = apx_req_query(c->req, "limit")) != NULL) {
 		if (apx_parse_ll(v, 1, 500, &n) != 0)
 			return bad(c, "limit", "limit is 1 to 500.");

@@ -37,10 +37,22 @@ apx_route_name(struct apx_ctx *c, json_t *body, const char *field,
     size_t max, const char **out)
 {
 	const unsigned char *s;
+	size_t chars = 0;
 	int rc;
 
-	if ((rc = apx_route_string(c, body, field, max, 1, out, NULL)) != 0)
+	/* MAX characters: at most 4 bytes each in UTF-8 (which jansson
+	 * has checked). */
+	if ((rc = apx_route_string(c, body, field, max * 4, 1, out, NULL)) != 0)
 		return rc;
+	for (s = (const unsigned char *)*out; *s != '\0'; s++)
+		if ((*s & 0xc0) != 0x80)
+			chars++;
+	if (chars > max) {
+		*out = NULL;
+		(void)apx_resp_problem(c->resp, 422, "invalid-field",
+		    "This field is too long.", field);
+		return APX_EINVAL;
+	}
 	/* Names are shown to others: no control characters, no NUL. */
 	if (strlen(*out) != json_string_length(json_object_get(body, field)))
 		goto bad;

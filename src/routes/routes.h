@@ -45,7 +45,8 @@ int	 apx_route_json_body(struct apx_ctx *, json_t **);
 /* A string field of at most MAX bytes; absent and !REQUIRED: *OUT NULL. */
 int	 apx_route_string(struct apx_ctx *, json_t *, const char *, size_t,
 	    int, const char **, size_t *);
-/* A required display name: no control characters. */
+/* A required display name of at most MAX characters (not bytes), with
+ * no control characters. */
 int	 apx_route_name(struct apx_ctx *, json_t *, const char *, size_t,
 	    const char **);
 /* A positive integer path parameter; APX_ENOTFOUND (404) otherwise. */

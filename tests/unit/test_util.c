@@ -204,6 +204,50 @@ test_rfc3339_parse_bad_form(void **state)
 	assert_true(t == 12345);
 }
 
+/* The full RFC 3339 grammar for API input: fractions, offsets, t/z. */
+static void
+test_rfc3339_parse_us(void **state)
+{
+	static const struct {
+		const char	*in;
+		int64_t		 sec;
+		int		 us;
+	} ok[] = {
+		{ "2027-06-01T00:00:00Z", 1811808000, 0 },
+		{ "2027-06-01t00:00:00z", 1811808000, 0 },
+		{ "2027-06-01T00:00:00.5Z", 1811808000, 500000 },
+		{ "2027-06-01T00:00:00.123456789Z", 1811808000, 123456 },
+		{ "2027-06-01T02:00:00+02:00", 1811808000, 0 },
+		{ "2027-05-31T18:30:00.000001-05:30", 1811808000, 1 },
+	};
+	static const char *const bad[] = {
+		"2027-06-01T00:00:00", "2027-06-01T00:00:00.Z",
+		"2027-06-01T00:00:00+2:00", "2027-06-01T00:00:00+24:00",
+		"2027-06-01T00:00:00+02:60", "2027-06-01 00:00:00Z",
+		"2027-02-30T00:00:00Z", "2027-06-01T00:00:00Zjunk",
+		"2027-06-01T00:00:00.1234567890123456789012345678901234567890"
+		"12345678901234567890Z", "",
+	};
+	char buf[40];
+	int64_t t;
+	size_t i;
+	int us;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (apx_rfc3339_parse_us(ok[i].in, &t, &us) != 0)
+			fail_msg("refused \"%s\"", ok[i].in);
+		assert_true(t == ok[i].sec);
+		assert_int_equal(us, ok[i].us);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (apx_rfc3339_parse_us(bad[i], &t, &us) != APX_EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(apx_rfc3339_parse_us(NULL, &t, &us), APX_EINVAL);
+	apx_rfc3339_format_us(1811808000, 42, buf, sizeof(buf));
+	assert_string_equal(buf, "2027-06-01T00:00:00.000042Z");
+}
+
 /*
  * RFC 3339 date-time fields are fixed-width DIGITs. sscanf("%2d") also
  * takes a sign or skips a blank, so these 20-byte strings must still be
@@ -363,6 +407,7 @@ main(void)
 		cmocka_unit_test(test_rfc3339_parse_bad_dates),
 		cmocka_unit_test(test_rfc3339_parse_bad_form),
 		cmocka_unit_test(test_rfc3339_parse_non_digits),
+		cmocka_unit_test(test_rfc3339_parse_us),
 		cmocka_unit_test(test_rfc3339_format),
 		cmocka_unit_test(test_rfc3339_format_small_buffer),
 		cmocka_unit_test(test_strlcpy_chk_fits),
