@@ -21,6 +21,8 @@
 #define MAX_REASON		500
 
 static int	 page_args(struct apx_ctx *, const char **, int *, long long *);
+static int	 search(struct apx_ctx *, int (*)(struct apx_db *, const char *,
+		    int, long long, json_t **));
 
 /* ?q=&limit=&cursor= ; on refusal the 422 is set and -1 returned. */
 static int
@@ -52,8 +54,10 @@ page_args(struct apx_ctx *c, const char **q, int *limit, long long *after)
 	return 0;
 }
 
-int
-apx_route_admin_orgs(struct apx_ctx *c)
+/* A search page of orgs or users. */
+static int
+search(struct apx_ctx *c, int (*fn)(struct apx_db *, const char *, int,
+    long long, json_t **))
 {
 	const char *q;
 	long long after;
@@ -62,24 +66,21 @@ apx_route_admin_orgs(struct apx_ctx *c)
 
 	if (page_args(c, &q, &limit, &after) != 0)
 		return 0;
-	if ((rc = apx_admin_orgs(c->db, q, limit, after, &page)) != 0)
+	if ((rc = fn(c->db, q, limit, after, &page)) != 0)
 		return rc;
 	return apx_resp_json(c->resp, 200, page);
 }
 
 int
+apx_route_admin_orgs(struct apx_ctx *c)
+{
+	return search(c, apx_admin_orgs);
+}
+
+int
 apx_route_admin_users(struct apx_ctx *c)
 {
-	const char *q;
-	long long after;
-	json_t *page;
-	int limit, rc;
-
-	if (page_args(c, &q, &limit, &after) != 0)
-		return 0;
-	if ((rc = apx_admin_users(c->db, q, limit, after, &page)) != 0)
-		return rc;
-	return apx_resp_json(c->resp, 200, page);
+	return search(c, apx_admin_users);
 }
 
 int

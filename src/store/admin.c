@@ -9,11 +9,16 @@
 #include "store/audit.h"
 #include "store/db.h"
 
-static int	 to_org_logs(struct apx_db *, int64_t, struct apx_audit_entry *);
+static int	 to_all_logs(struct apx_db *, int64_t, struct apx_audit_entry *,
+		    json_t *);
 
-/* Copy E into the log of every org USER is a member of. */
+/*
+ * Write E (with AFTER) into the log of every org USER is a member of and
+ * into its own log, then commit; roll back on any failure.
+ */
 static int
-to_org_logs(struct apx_db *db, int64_t user, struct apx_audit_entry *e)
+to_all_logs(struct apx_db *db, int64_t user, struct apx_audit_entry *e,
+    json_t *after)
 {
 	char us[APX_DB_ID_LEN], log[32];
 	const char *p[1] = { apx_db_id(user, us) };
@@ -22,16 +27,24 @@ to_org_logs(struct apx_db *db, int64_t user, struct apx_audit_entry *e)
 	int rc = 0, r;
 
 	if ((rc = apx_db_query(db, 0, &res, "SELECT org_id FROM memberships"
-	    " WHERE user_id = $1::bigint ORDER BY org_id", 1, p)) != 0)
+	    " WHERE user_id = $1::bigint ORDER BY org_id", 1, p)) != 0) {
+		apx_db_rollback(db);
 		return rc;
+	}
+	e->after = after;
 	for (r = 0; r < PQntuples(res) && rc == 0; r++) {
 		snprintf(log, sizeof(log), "org:%s", PQgetvalue(res, r, 0));
 		e->log = log;
 		rc = apx_audit_append(db, e);
 	}
 	e->log = saved;
+	e->after = NULL;
 	PQclear(res);
-	return rc;
+	if (rc != 0) {
+		apx_db_rollback(db);
+		return rc;
+	}
+	return apx_audit_commit(db, e, NULL, after);
 }
 
 int
@@ -120,17 +133,12 @@ apx_impersonation_start(struct apx_db *db, int64_t operator_id, int64_t user,
 	    " 'reason', reason, 'expires_at', apx_ts(expires_at))", 4, p)) != 0)
 		goto fail;
 	*id = json_integer_value(json_object_get(row, "impersonation"));
-	e->after = row;
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = to_org_logs(db, user, e)) != 0 ||
-	    (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	e->after = NULL;
+	if ((rc = to_all_logs(db, user, e, row)) != 0)
+		*id = 0;
 	json_decref(row);
-	return 0;
+	return rc;
 fail:
 	apx_db_rollback(db);
-	e->after = NULL;
 	json_decref(row);
 	*id = 0;
 	return rc;
@@ -187,17 +195,12 @@ apx_impersonation_end(struct apx_db *db, int64_t id,
 		rc = APX_ENOTFOUND;
 		goto fail;
 	}
-	e->after = row;
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = to_org_logs(db, json_integer_value(json_object_get(row,
-	    "user")), e)) != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	e->after = NULL;
+	rc = to_all_logs(db, json_integer_value(json_object_get(row, "user")),
+	    e, row);
 	json_decref(row);
-	return 0;
+	return rc;
 fail:
 	apx_db_rollback(db);
-	e->after = NULL;
 	json_decref(row);
 	return rc;
 }
@@ -208,24 +211,22 @@ apx_impersonation_use(struct apx_db *db, int64_t org,
 {
 	char log[32];
 	const char *saved = e->log;
+	json_t *after = e->after;
 	int rc;
 
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
-	if ((rc = apx_audit_append(db, e)) != 0)
-		goto fail;
 	if (org > 0) {
 		snprintf(log, sizeof(log), "org:%lld", (long long)org);
 		e->log = log;
 		rc = apx_audit_append(db, e);
 		e->log = saved;
-		if (rc != 0)
-			goto fail;
+		if (rc != 0) {
+			apx_db_rollback(db);
+			return rc;
+		}
 	}
-	if ((rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
+	rc = apx_audit_commit(db, e, NULL, after);
+	e->after = after;
 	return rc;
 }

@@ -154,37 +154,17 @@ apx_apikey_create(struct apx_db *db, int64_t org, const char *name, int role,
 	    apx_role_name(role), ws > 0 ? apx_db_id(ws, wss) : NULL,
 	    apx_db_id(creator, cs), expires, prefix };
 	const char *q[9];
-	int rc;
 
-	*out = NULL;
 	apx_db_hex(hash, 32, hx);
 	memcpy(q, p, sizeof(p));
 	q[8] = hx;
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
 	/* A workspace of another org is simply not found. */
-	if ((rc = apx_db_json(db, 0, out, "INSERT INTO api_keys AS k (org_id,"
-	    " name, role, workspace_id, created_by, expires_at, prefix,"
+	return apx_audit_change(db, e, 0, out, "INSERT INTO api_keys AS k"
+	    " (org_id, name, role, workspace_id, created_by, expires_at, prefix,"
 	    " secret_hash) SELECT $2::bigint, $3, $4, $5::bigint, $6::bigint,"
 	    " $7::timestamptz, $8, $9::bytea WHERE $5::bigint IS NULL OR"
 	    " EXISTS (SELECT 1 FROM workspaces w WHERE w.id = $5::bigint AND"
-	    " w.org_id = $2::bigint) RETURNING " KEY_JSON, 9, q)) != 0)
-		goto fail;
-	if (*out == NULL) {
-		rc = APX_ENOTFOUND;
-		goto fail;
-	}
-	e->after = *out;
-	rc = apx_audit_append(db, e);
-	e->after = NULL;
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
-	json_decref(*out);
-	*out = NULL;
-	return rc;
+	    " w.org_id = $2::bigint) RETURNING " KEY_JSON, 9, q);
 }
 
 int
@@ -193,30 +173,11 @@ apx_apikey_revoke(struct apx_db *db, int64_t org, int64_t id,
 {
 	char os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
 	const char *p[3] = { "3650", apx_db_id(org, os), apx_db_id(id, is) };
-	json_t *after = NULL;
-	int rc;
 
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
-	if ((rc = apx_db_json(db, 0, &after, "UPDATE api_keys AS k SET"
+	return apx_audit_change(db, e, 0, NULL, "UPDATE api_keys AS k SET"
 	    " revoked_at = now(), previous_valid_until = NULL WHERE"
 	    " k.org_id = $2::bigint AND k.id = $3::bigint AND k.revoked_at IS"
-	    " NULL RETURNING " KEY_JSON, 3, p)) != 0)
-		goto fail;
-	if (after == NULL) {
-		rc = APX_ENOTFOUND;
-		goto fail;
-	}
-	e->after = after;
-	rc = apx_audit_append(db, e);
-	e->after = NULL;
-	json_decref(after);
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
-	return rc;
+	    " NULL RETURNING " KEY_JSON, 3, p);
 }
 
 int
@@ -228,33 +189,13 @@ apx_apikey_rotate(struct apx_db *db, int64_t org, int64_t id,
 	char gs[APX_DB_ID_LEN], hx[HEXLEN];
 	const char *p[5] = { apx_db_id(max_age, ms), apx_db_id(org, os),
 	    apx_db_id(id, is), hx, apx_db_id(grace, gs) };
-	int rc;
 
-	*out = NULL;
 	apx_db_hex(hash, 32, hx);
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
 	/* Only a live key rotates; an expired one stays dead. */
-	if ((rc = apx_db_json(db, 0, out, "UPDATE api_keys AS k SET"
+	return apx_audit_change(db, e, 0, out, "UPDATE api_keys AS k SET"
 	    " previous_hash = k.secret_hash, previous_valid_until = now() +"
 	    " make_interval(secs => $5::bigint), secret_hash = $4::bytea,"
 	    " rotated_at = now() WHERE k.org_id = $2::bigint AND"
 	    " k.id = $3::bigint AND k.revoked_at IS NULL AND (k.expires_at IS"
-	    " NULL OR k.expires_at > now()) RETURNING " KEY_JSON, 5, p)) != 0)
-		goto fail;
-	if (*out == NULL) {
-		rc = APX_ENOTFOUND;
-		goto fail;
-	}
-	e->after = *out;
-	rc = apx_audit_append(db, e);
-	e->after = NULL;
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
-	json_decref(*out);
-	*out = NULL;
-	return rc;
+	    " NULL OR k.expires_at > now()) RETURNING " KEY_JSON, 5, p);
 }

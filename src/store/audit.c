@@ -43,6 +43,46 @@ apx_audit_append(struct apx_db *db, const struct apx_audit_entry *e)
 	return rc;
 }
 
+int
+apx_audit_commit(struct apx_db *db, struct apx_audit_entry *e,
+    json_t *before, json_t *after)
+{
+	int rc;
+
+	e->before = before;
+	e->after = after;
+	rc = apx_audit_append(db, e);
+	e->before = e->after = NULL;
+	if (rc == 0)
+		rc = apx_db_commit(db);
+	if (rc != 0)
+		apx_db_rollback(db);
+	return rc;
+}
+
+int
+apx_audit_change(struct apx_db *db, struct apx_audit_entry *e, int as_before,
+    json_t **out, const char *sql, int n, const char *const *p)
+{
+	json_t *v = NULL;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = apx_db_begin(db)) != 0)
+		return rc;
+	if ((rc = apx_db_json(db, 0, &v, sql, n, p)) != 0 || v == NULL) {
+		apx_db_rollback(db);
+		return rc != 0 ? rc : APX_ENOTFOUND;
+	}
+	if ((rc = apx_audit_commit(db, e, as_before ? v : NULL,
+	    as_before ? NULL : v)) != 0 || out == NULL)
+		json_decref(v);
+	else
+		*out = v;
+	return rc;
+}
+
 #define ENTRY_JSON \
 	"json_build_object('seq', a.seq, 'at', to_char(a.at AT TIME ZONE" \
 	" 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'actor_type'," \

@@ -25,6 +25,21 @@ struct apx_audit_entry {
 };
 
 int	 apx_audit_append(struct apx_db *, const struct apx_audit_entry *);
+/*
+ * The end of an audited change: append E with BEFORE and AFTER (borrowed;
+ * either may be NULL) and commit the caller's transaction, or roll it back
+ * when either fails. E's before/after are left NULL.
+ */
+int	 apx_audit_commit(struct apx_db *, struct apx_audit_entry *, json_t *,
+	    json_t *);
+/*
+ * One statement that changes a row and answers its state as one JSON value
+ * (apx_db_json), audited as E in the same transaction with that value as
+ * "after" (AS_BEFORE: as "before", for a deletion). APX_ENOTFOUND when no
+ * row answered (nothing changed). *OUT (if OUT is not NULL) gets the value.
+ */
+int	 apx_audit_change(struct apx_db *, struct apx_audit_entry *, int,
+	    json_t **, const char *, int, const char *const *);
 /* What GET .../audit-log asks for; NULL / 0 members do not filter. */
 struct apx_audit_filter {
 	const char	*actor;		/* actor_id */

@@ -239,10 +239,17 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 int
 apx_db_exec(struct apx_db *db, const char *sql)
 {
+	return apx_db_do(db, 0, sql, 0, NULL);
+}
+
+int
+apx_db_do(struct apx_db *db, int flags, const char *sql, int n,
+    const char *const *p)
+{
 	PGresult *res;
 	int rc;
 
-	if ((rc = apx_db_query(db, 0, &res, sql, 0, NULL)) != 0)
+	if ((rc = apx_db_query(db, flags, &res, sql, n, p)) != 0)
 		return rc;
 	PQclear(res);
 	return 0;

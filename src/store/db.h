@@ -30,6 +30,8 @@ int	 apx_db_conn(struct apx_db *, PGconn **);
 int	 apx_db_query(struct apx_db *, int, PGresult **, const char *, int,
 	    const char *const *);
 int	 apx_db_exec(struct apx_db *, const char *);	/* no params, no rows */
+/* apx_db_query for a statement whose rows, if any, are not wanted. */
+int	 apx_db_do(struct apx_db *, int, const char *, int, const char *const *);
 /*
  * Run SQL whose answer is at most one row of one json/jsonb column (build
  * API shapes with json_build_object / json_agg in SQL). *OUT: the parsed

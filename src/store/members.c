@@ -92,16 +92,16 @@ apx_member_change(struct apx_db *db, int64_t org, int64_t target, int actor,
 	if (rc != 0)
 		goto fail;
 	PQclear(res);
-	e->before = json_pack("{s:s}", "role", apx_role_name(old));
-	e->after = role == APX_ROLE_NONE ? NULL : json_pack("{s:s}", "role",
-	    apx_role_name(role));
-	rc = apx_audit_append(db, e);
-	json_decref(e->before);
-	json_decref(e->after);
-	e->before = e->after = NULL;
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
+	{
+		json_t *b = json_pack("{s:s}", "role", apx_role_name(old));
+		json_t *a = role == APX_ROLE_NONE ? NULL : json_pack("{s:s}",
+		    "role", apx_role_name(role));
+
+		rc = apx_audit_commit(db, e, b, a);
+		json_decref(b);
+		json_decref(a);
+		return rc;
+	}
 fail:
 	apx_db_rollback(db);
 	return rc;
@@ -116,30 +116,14 @@ apx_invitation_create(struct apx_db *db, int64_t org, const char *email,
 	char hx[2 + 2 * 32 + 1];
 	const char *p[6] = { apx_db_id(org, os), email, apx_role_name(role),
 	    apx_db_id(inviter, is), hx, apx_db_id(APX_INVITATION_TTL, ttl) };
-	int rc;
 
-	*out = NULL;
 	apx_db_hex(hash, 32, hx);
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
-	if ((rc = apx_db_json(db, 0, out,
+	return apx_audit_change(db, e, 0, out,
 	    "INSERT INTO invitations (org_id, email_norm, role, invited_by,"
 	    " token_hash, expires_at) VALUES ($1::bigint, $2, $3, $4::bigint,"
 	    " $5::bytea, now() + make_interval(secs => $6::bigint))"
 	    " RETURNING json_build_object('id', id, 'email', email_norm,"
-	    " 'role', role, 'expires_at', apx_ts(expires_at))", 6, p)) != 0)
-		goto fail;
-	e->after = *out;
-	rc = apx_audit_append(db, e);
-	e->after = NULL;
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
-	json_decref(*out);
-	*out = NULL;
-	return rc;
+	    " 'role', role, 'expires_at', apx_ts(expires_at))", 6, p);
 }
 
 int
@@ -163,23 +147,12 @@ apx_invitation_revoke(struct apx_db *db, int64_t org, int64_t id,
 {
 	char os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
 	const char *p[2] = { apx_db_id(org, os), apx_db_id(id, is) };
-	PGresult *res;
-	int rc;
 
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
-	if ((rc = one_row(db, "UPDATE invitations SET revoked_at = now()"
-	    " WHERE org_id = $1::bigint AND id = $2::bigint AND accepted_at"
-	    " IS NULL AND revoked_at IS NULL", 2, p, &res)) != 0)
-		goto fail;
-	PQclear(res);
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	return 0;
-fail:
-	apx_db_rollback(db);
-	return rc;
+	return apx_audit_change(db, e, 0, NULL, "UPDATE invitations SET"
+	    " revoked_at = now() WHERE org_id = $1::bigint AND id = $2::bigint"
+	    " AND accepted_at IS NULL AND revoked_at IS NULL RETURNING"
+	    " json_build_object('id', id, 'email', email_norm, 'role', role,"
+	    " 'revoked_at', apx_ts(revoked_at))", 2, p);
 }
 
 int
@@ -232,16 +205,20 @@ apx_invitation_accept(struct apx_db *db, const unsigned char *hash,
 		snprintf(log, sizeof(log), "org:%s", os);
 	}
 	e->log = log;
-	e->after = json_pack("{s:O,s:O}", "role", json_object_get(inv, "role"),
-	    "invitation", json_object_get(inv, "id"));
-	rc = apx_audit_append(db, e);
-	json_decref(e->after);
-	e->after = NULL;
+	{
+		json_t *a = json_pack("{s:O,s:O}", "role", json_object_get(inv,
+		    "role"), "invitation", json_object_get(inv, "id"));
+
+		rc = apx_audit_commit(db, e, NULL, a);
+		json_decref(a);
+	}
 	e->log = NULL;
-	if (rc != 0 || (rc = apx_db_commit(db)) != 0)
-		goto fail;
 	json_decref(inv);
-	return 0;
+	if (rc != 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
 fail:
 	apx_db_rollback(db);
 	json_decref(inv);

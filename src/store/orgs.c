@@ -10,37 +10,21 @@
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/orgs.h"
+#include "store/settings.h"
 
 #define ORG_JSON(o) \
 	"json_build_object('id', " o ".id, 'slug', " o ".slug, 'name', " o \
 	".name, 'plan', " o ".plan, 'region', " o ".region, 'created_at', " \
 	"apx_ts(" o ".created_at)"
 
-struct org_setting {
-	const char	*key;
-	long long	 def, min, max;
-};
-
-static const struct org_setting org_settings[] = {
+static const struct apx_setting org_settings[] = {
 	/* Keys older than this are flagged rotation_due in the list. */
 	{ "api_key_max_age_days", 90, 1, 3650 },
 	/* How long a rotated key's previous secret keeps working. */
 	{ "api_key_rotation_grace_seconds", 86400, 0, 604800 },
 };
 
-static const struct org_setting *org_setting_find(const char *);
 static int	 set_log(struct apx_audit_entry *, int64_t, char *, size_t);
-
-static const struct org_setting *
-org_setting_find(const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < APX_NELEM(org_settings); i++)
-		if (strcmp(org_settings[i].key, key) == 0)
-			return &org_settings[i];
-	return NULL;
-}
 
 static int
 set_log(struct apx_audit_entry *e, int64_t org, char *buf, size_t len)
@@ -159,19 +143,16 @@ apx_org_create(struct apx_db *db, const char *slug, const char *name,
 	}
 	set_log(e, json_integer_value(json_object_get(org, "id")), log,
 	    sizeof(log));
-	e->after = org;
 	e->target = slug;
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	e->after = NULL;
+	rc = apx_audit_commit(db, e, NULL, org);
 	e->log = NULL;
-	*out = org;
-	return 0;
+	if (rc != 0)
+		json_decref(org);
+	else
+		*out = org;
+	return rc;
 fail:
 	apx_db_rollback(db);
-	e->after = NULL;
-	e->log = NULL;
 	json_decref(org);
 	return rc;
 }
@@ -208,17 +189,12 @@ apx_org_rename(struct apx_db *db, int64_t org, const char *name,
 		rc = APX_ENOTFOUND;
 		goto fail;
 	}
-	e->before = json_array_get(ba, 0);
-	e->after = json_array_get(ba, 1);
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = apx_db_commit(db)) != 0)
-		goto fail;
-	rc = 0;
-	goto out;
+	rc = apx_audit_commit(db, e, json_array_get(ba, 0),
+	    json_array_get(ba, 1));
+	json_decref(ba);
+	return rc;
 fail:
 	apx_db_rollback(db);
-out:
-	e->before = e->after = NULL;
 	json_decref(ba);
 	return rc;
 }
@@ -307,7 +283,8 @@ apx_org_setting_int(struct apx_db *db, int64_t org, const char *key,
 	json_t *all;
 	int rc;
 
-	if (org_setting_find(key) == NULL)
+	if (apx_setting_find(org_settings, APX_NELEM(org_settings), key) ==
+	    NULL)
 		return APX_EINVAL;
 	if ((rc = apx_org_settings_get(db, org, &all)) != 0)
 		return rc;
@@ -320,29 +297,8 @@ int
 apx_org_settings_validate(json_t *patch, const char **field,
     const char **reason)
 {
-	const struct org_setting *s;
-	const char *k;
-	json_t *v;
-
-	*field = NULL;
-	if (json_object_size(patch) == 0) {
-		*reason = "Send at least one setting.";
-		return APX_EINVAL;
-	}
-	json_object_foreach(patch, k, v) {
-		*field = k;
-		if ((s = org_setting_find(k)) == NULL) {
-			*reason = "There is no such setting.";
-			return APX_EINVAL;
-		}
-		if (!json_is_integer(v) || json_integer_value(v) < s->min ||
-		    json_integer_value(v) > s->max) {
-			*reason = "This setting must be an integer within its "
-			    "bounds.";
-			return APX_EINVAL;
-		}
-	}
-	return 0;
+	return apx_setting_validate(org_settings, APX_NELEM(org_settings),
+	    patch, field, reason);
 }
 
 int
@@ -363,36 +319,19 @@ apx_org_settings_apply(struct apx_db *db, int64_t org, json_t *patch,
 	/* Lock the row, read the effective values, write, read again. */
 	if ((rc = apx_db_exec(db, "SET LOCAL lock_timeout = '5s'")) != 0)
 		goto fail;
-	{
-		PGresult *res;
-
-		if ((rc = apx_db_query(db, 0, &res, "SELECT 1 FROM orgs WHERE "
-		    "id = $1::bigint FOR UPDATE", 1, p)) != 0)
-			goto fail;
-		PQclear(res);
-	}
-	if ((rc = apx_org_settings_get(db, org, &before)) != 0)
+	if ((rc = apx_db_do(db, 0, "SELECT 1 FROM orgs WHERE id = $1::bigint"
+	    " FOR UPDATE", 1, p)) != 0 ||
+	    (rc = apx_org_settings_get(db, org, &before)) != 0 ||
+	    (rc = apx_db_do(db, 0, "UPDATE orgs SET settings = settings ||"
+	    " $2::jsonb WHERE id = $1::bigint", 2, p)) != 0)
 		goto fail;
-	{
-		PGresult *res;
-
-		if ((rc = apx_db_query(db, 0, &res, "UPDATE orgs SET settings ="
-		    " settings || $2::jsonb WHERE id = $1::bigint", 2, p)) != 0)
-			goto fail;
-		PQclear(res);
-	}
 	if ((rc = apx_org_settings_get(db, org, &after)) != 0)
 		goto fail;
-	e->before = before;
-	e->after = after;
-	if ((rc = apx_audit_append(db, e)) != 0 ||
-	    (rc = apx_db_commit(db)) != 0)
-		goto fail;
+	rc = apx_audit_commit(db, e, before, after);
 	goto out;
 fail:
 	apx_db_rollback(db);
 out:
-	e->before = e->after = NULL;
 	json_decref(before);
 	json_decref(after);
 	free(ps);

@@ -10,12 +10,7 @@
 #include "store/settings.h"
 #include "auth/password.h"
 
-struct setting {
-	const char	*key;
-	long long	 def, min, max;
-};
-
-static const struct setting settings[] = {
+static const struct apx_setting settings[] = {
 	/* Lifetime of an access JWT, seconds. */
 	{ "access_token_lifetime", 900, 60, 86400 },
 	/* argon2id passes and memory (KiB) for new hashes; logins rehash
@@ -24,17 +19,50 @@ static const struct setting settings[] = {
 	{ "password_m_kib", 19456, 19456, 1048576 },
 };
 
-static const struct setting *find(const char *);
-
-static const struct setting *
-find(const char *key)
+const struct apx_setting *
+apx_setting_find(const struct apx_setting *t, size_t n, const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < APX_NELEM(settings); i++)
-		if (strcmp(settings[i].key, key) == 0)
-			return &settings[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(t[i].key, key) == 0)
+			return &t[i];
 	return NULL;
+}
+
+int
+apx_setting_validate(const struct apx_setting *t, size_t n, json_t *patch,
+    const char **field, const char **reason)
+{
+	const char *key;
+	json_t *v;
+
+	*field = NULL;
+	*reason = NULL;
+	if (!json_is_object(patch) || json_object_size(patch) == 0) {
+		*reason = "the body names no setting";
+		return APX_EINVAL;
+	}
+	json_object_foreach(patch, key, v) {
+		const struct apx_setting *s = apx_setting_find(t, n, key);
+
+		*field = key;
+		if (s == NULL) {
+			*reason = "unknown setting";
+			return APX_EINVAL;
+		}
+		if (!json_is_integer(v)) {
+			*reason = "must be an integer";
+			return APX_EINVAL;
+		}
+		if (json_integer_value(v) < s->min ||
+		    json_integer_value(v) > s->max) {
+			*reason = "out of range";
+			return APX_EINVAL;
+		}
+	}
+	*field = NULL;
+	return 0;
 }
 
 int
@@ -56,7 +84,8 @@ apx_settings_get_all(struct apx_db *db, json_t **out)
 		return rc;
 	}
 	for (r = 0; r < PQntuples(res); r++) {
-		const struct setting *s = find(PQgetvalue(res, r, 0));
+		const struct apx_setting *s = apx_setting_find(settings,
+		    APX_NELEM(settings), PQgetvalue(res, r, 0));
 		long long v;
 
 		/* Rows of settings this binary does not know are ignored. */
@@ -76,7 +105,7 @@ apx_settings_get_int(struct apx_db *db, const char *key, long long *out)
 	json_t *all, *v;
 	int rc;
 
-	if (find(key) == NULL)
+	if (apx_setting_find(settings, APX_NELEM(settings), key) == NULL)
 		return APX_ENOTFOUND;
 	if ((rc = apx_settings_get_all(db, &all)) != 0)
 		return rc;
@@ -89,36 +118,8 @@ apx_settings_get_int(struct apx_db *db, const char *key, long long *out)
 int
 apx_settings_validate(json_t *patch, const char **field, const char **reason)
 {
-	const char *key;
-	json_t *v;
-
-	*field = NULL;
-	*reason = NULL;
-	if (json_object_size(patch) == 0) {
-		*reason = "the body names no setting";
-		return APX_EINVAL;
-	}
-	json_object_foreach(patch, key, v) {
-		const struct setting *s = find(key);
-		json_int_t n;
-
-		*field = key;
-		if (s == NULL) {
-			*reason = "unknown setting";
-			return APX_EINVAL;
-		}
-		if (!json_is_integer(v)) {
-			*reason = "must be an integer";
-			return APX_EINVAL;
-		}
-		n = json_integer_value(v);
-		if (n < s->min || n > s->max) {
-			*reason = "out of range";
-			return APX_EINVAL;
-		}
-	}
-	*field = NULL;
-	return 0;
+	return apx_setting_validate(settings, APX_NELEM(settings), patch, field,
+	    reason);
 }
 
 int

@@ -10,6 +10,21 @@
 
 struct apx_db;
 
+/* A bounded integer setting, platform-wide or per org. */
+struct apx_setting {
+	const char	*key;
+	long long	 def, min, max;
+};
+
+const struct apx_setting *apx_setting_find(const struct apx_setting *,
+	    size_t, const char *);
+/*
+ * Check a patch object against a table without touching anything: on
+ * failure *FIELD names the offending key and *REASON says why.
+ */
+int	 apx_setting_validate(const struct apx_setting *, size_t, json_t *,
+	    const char **, const char **);
+
 /* All known settings, stored values over defaults. */
 int	 apx_settings_get_all(struct apx_db *, json_t **);
 int	 apx_settings_get_int(struct apx_db *, const char *, long long *);

@@ -14,27 +14,6 @@
 	"json_build_object('id', w.id, 'name', w.name, 'created_at'," \
 	" apx_ts(w.created_at))"
 
-static int	 audited(struct apx_db *, struct apx_audit_entry *, json_t *,
-		    json_t *);
-
-/* Append E with BEFORE/AFTER (borrowed) and commit, or roll back. */
-static int
-audited(struct apx_db *db, struct apx_audit_entry *e, json_t *before,
-    json_t *after)
-{
-	int rc;
-
-	e->before = before;
-	e->after = after;
-	rc = apx_audit_append(db, e);
-	e->before = e->after = NULL;
-	if (rc == 0)
-		rc = apx_db_commit(db);
-	if (rc != 0)
-		apx_db_rollback(db);
-	return rc;
-}
-
 int
 apx_workspace_list(struct apx_db *db, int64_t org, json_t **out)
 {
@@ -69,23 +48,10 @@ apx_workspace_create(struct apx_db *db, int64_t org, const char *name,
 	const char *p[2] = { apx_db_id(org, os), name };
 	int rc;
 
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
-	if ((rc = apx_db_json(db, 0, out, "INSERT INTO workspaces AS w"
+	rc = apx_audit_change(db, e, 0, out, "INSERT INTO workspaces AS w"
 	    " (org_id, name) VALUES ($1::bigint, $2) ON CONFLICT DO NOTHING"
-	    " RETURNING " WS_JSON, 2, p)) != 0) {
-		apx_db_rollback(db);
-		return rc;
-	}
-	if (*out == NULL) {
-		apx_db_rollback(db);
-		return APX_ECONFLICT;
-	}
-	if ((rc = audited(db, e, NULL, *out)) != 0) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	    " RETURNING " WS_JSON, 2, p);
+	return rc == APX_ENOTFOUND ? APX_ECONFLICT : rc;
 }
 
 int
@@ -118,7 +84,7 @@ apx_workspace_rename(struct apx_db *db, int64_t org, int64_t ws,
 		rc = APX_ECONFLICT;
 		goto fail;
 	}
-	rc = audited(db, e, before, *out);
+	rc = apx_audit_commit(db, e, before, *out);
 	json_decref(before);
 	if (rc != 0) {
 		json_decref(*out);
@@ -137,24 +103,10 @@ apx_workspace_delete(struct apx_db *db, int64_t org, int64_t ws,
 {
 	char os[APX_DB_ID_LEN], wss[APX_DB_ID_LEN];
 	const char *p[2] = { apx_db_id(org, os), apx_db_id(ws, wss) };
-	json_t *before = NULL;
-	int rc;
 
-	if ((rc = apx_db_begin(db)) != 0)
-		return rc;
-	if ((rc = apx_db_json(db, 0, &before, "DELETE FROM workspaces w"
+	return apx_audit_change(db, e, 1, NULL, "DELETE FROM workspaces w"
 	    " WHERE w.org_id = $1::bigint AND w.id = $2::bigint RETURNING "
-	    WS_JSON, 2, p)) != 0) {
-		apx_db_rollback(db);
-		return rc;
-	}
-	if (before == NULL) {
-		apx_db_rollback(db);
-		return APX_ENOTFOUND;
-	}
-	rc = audited(db, e, before, NULL);
-	json_decref(before);
-	return rc;
+	    WS_JSON, 2, p);
 }
 
 int
@@ -176,7 +128,6 @@ apx_ipallow_put(struct apx_db *db, int64_t ws, json_t *cidrs,
 	char wss[APX_DB_ID_LEN], *list = NULL;
 	const char *p[2];
 	json_t *before = NULL, *after = NULL;
-	PGresult *res;
 	int rc;
 
 	if ((list = json_dumps(cidrs, JSON_COMPACT)) == NULL)
@@ -185,26 +136,22 @@ apx_ipallow_put(struct apx_db *db, int64_t ws, json_t *cidrs,
 	p[1] = list;
 	if ((rc = apx_db_begin(db)) != 0)
 		goto out;
-	if ((rc = apx_db_query(db, 0, &res, "SELECT 1 FROM workspaces WHERE"
+	if ((rc = apx_db_do(db, 0, "SELECT 1 FROM workspaces WHERE"
 	    " id = $1::bigint FOR UPDATE", 1, p)) != 0)
 		goto fail;
-	PQclear(res);
 	if ((rc = apx_ipallow_get(db, ws, &before)) != 0)
 		goto fail;
-	if ((rc = apx_db_query(db, 0, &res, "DELETE FROM"
-	    " workspace_ip_allowlists WHERE workspace_id = $1::bigint", 1, p))
-	    != 0)
+	if ((rc = apx_db_do(db, 0, "DELETE FROM workspace_ip_allowlists"
+	    " WHERE workspace_id = $1::bigint", 1, p)) != 0)
 		goto fail;
-	PQclear(res);
-	if ((rc = apx_db_query(db, 0, &res, "INSERT INTO"
+	if ((rc = apx_db_do(db, 0, "INSERT INTO"
 	    " workspace_ip_allowlists (workspace_id, cidr) SELECT $1::bigint,"
 	    " c FROM json_array_elements_text($2::json) c ON CONFLICT DO"
 	    " NOTHING", 2, p)) != 0)
 		goto fail;
-	PQclear(res);
 	if ((rc = apx_ipallow_get(db, ws, &after)) != 0)
 		goto fail;
-	rc = audited(db, e, before, after);
+	rc = apx_audit_commit(db, e, before, after);
 	goto out;
 fail:
 	apx_db_rollback(db);
