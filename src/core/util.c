@@ -227,7 +227,8 @@ apx_rfc3339_parse_us(const char *s, int64_t *sec, int *usec)
 	base[10] = 'T';
 	base[19] = 'Z';
 	base[20] = '\0';
-	if (apx_rfc3339_parse(base, &t) != 0)
+	/* Before 1970 (an offset can get there) is not a time we use. */
+	if (apx_rfc3339_parse(base, &t) != 0 || t - off < 0)
 		return APX_EINVAL;
 	*sec = t - off;
 	*usec = us;
