@@ -65,7 +65,8 @@ apx_route_auth_register(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email, NULL) != 0 ||
+	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email,
+	    NULL) != 0 ||
 	    apx_route_string(c, body, "name", MAX_NAME, 1, &name, NULL) != 0 ||
 	    apx_route_string(c, body, "password", 1024, 1, &pw, &pwlen) != 0)
 		goto out;
@@ -119,7 +120,8 @@ apx_route_auth_login(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email, NULL) != 0 ||
+	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email,
+	    NULL) != 0 ||
 	    apx_route_string(c, body, "password", 1024, 1, &pw, &pwlen) != 0) {
 		json_decref(body);
 		return 0;
@@ -274,9 +276,9 @@ apx_route_me_password(struct apx_ctx *c)
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (apx_route_string(c, body, "current_password", 1024, 1, &cur, &curlen)
-	    != 0 || apx_route_string(c, body, "new_password", 1024, 1, &nw, &nwlen)
-	    != 0) {
+	if (apx_route_string(c, body, "current_password", 1024, 1, &cur,
+	    &curlen) != 0 || apx_route_string(c, body, "new_password", 1024, 1,
+	    &nw, &nwlen) != 0) {
 		json_decref(body);
 		return 0;
 	}
