@@ -26,6 +26,7 @@
 #include "store/settings.h"
 #include "store/db.h"
 #include "store/migrate.h"
+#include "vault/vault.h"
 
 static void	 usage(FILE *);
 static int	 cmd_migrate(struct apx_conf *, int, char **);
@@ -33,6 +34,7 @@ static int	 cmd_jwt(struct apx_conf *, int, char **);
 static int	 cmd_create_superuser(struct apx_conf *, int, char **);
 static int	 audit_superuser(struct apx_db *, int64_t);
 static int	 cmd_audit(struct apx_conf *, int, char **);
+static int	 cmd_vault(struct apx_conf *, int, char **);
 
 static void
 usage(FILE *f)
@@ -50,6 +52,13 @@ usage(FILE *f)
 	    "                       the password is read from standard input\n"
 	    "  audit verify [--log L] check the audit hash chains (exit 2: "
 	    "broken)\n"
+	    "  vault status         KEK versions configured and data keys per "
+	    "version\n"
+	    "  vault rotate [--batch N]\n"
+	    "                       re-wrap every data key with the current "
+	    "KEK (online,\n"
+	    "                       resumable; add the new version to "
+	    "vault.keys first)\n"
 	    "  check-config         validate the configuration\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
@@ -132,6 +141,67 @@ cmd_jwt(struct apx_conf *conf, int argc, char **argv)
 	} else
 		fprintf(stderr, "accupredix-admin: cannot read jwt_keys\n");
 	apx_db_free(db);
+	return rc;
+}
+
+static int
+cmd_vault(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_vault *v;
+	struct apx_db *db;
+	json_t *st = NULL;
+	char err[512], *text;
+	long long batch = 100, done = 0;
+	int rc = 1;
+
+	if (!((argc == 2 && (strcmp(argv[1], "status") == 0 ||
+	    strcmp(argv[1], "rotate") == 0)) || (argc == 4 &&
+	    strcmp(argv[1], "rotate") == 0 && strcmp(argv[2], "--batch") == 0 &&
+	    apx_parse_ll(argv[3], 1, 10000, &batch) == 0))) {
+		usage(stderr);
+		return 1;
+	}
+	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", err);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
+	    == NULL)
+		return 1;
+	if (strcmp(argv[1], "status") == 0) {
+		if (apx_vault_status(v, db, &st) == 0 &&
+		    (text = json_dumps(st, JSON_INDENT(2))) != NULL) {
+			printf("%s\n", text);
+			free(text);
+			rc = 0;
+		} else
+			fprintf(stderr, "accupredix-admin: cannot read the "
+			    "vault's data keys\n");
+		json_decref(st);
+	} else {
+		rc = apx_vault_rotate(v, db, (int)batch, &done);
+		if (rc == 0) {
+			struct apx_audit_entry e = { APX_AUDIT_PLATFORM,
+			    "operator", "accupredix-admin", "vault.rotate",
+			    "vault_data_keys", "", "", NULL, NULL };
+
+			e.after = json_pack("{s:I,s:I}", "kek_version",
+			    (json_int_t)apx_vault_current(v), "rewrapped",
+			    (json_int_t)done);
+			rc = apx_audit_append(db, &e);
+			json_decref(e.after);
+		}
+		if (rc != 0)
+			fprintf(stderr, "accupredix-admin: vault rotate: %s "
+			    "(%lld data keys re-wrapped before it; run it "
+			    "again to resume)\n", apx_strerror(rc), done);
+		else
+			printf("%lld data keys re-wrapped with KEK version "
+			    "%u\n", done, (unsigned)apx_vault_current(v));
+		rc = rc != 0;
+	}
+	apx_db_free(db);
+	apx_vault_release();
 	return rc;
 }
 
@@ -323,6 +393,8 @@ main(int argc, char *argv[])
 		rc = cmd_audit(conf, argc, argv);
 	else if (strcmp(argv[0], "jwt") == 0)
 		rc = cmd_jwt(conf, argc, argv);
+	else if (strcmp(argv[0], "vault") == 0)
+		rc = cmd_vault(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {
 		printf("%s: configuration OK\n", path);
 		rc = 0;
@@ -330,6 +402,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		rc = 1;
 	}
+	apx_vault_release();	/* keys wiped */
 	apx_conf_free(conf);
 	return rc;
 }

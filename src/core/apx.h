@@ -28,6 +28,7 @@ enum apx_err {
 	APX_EURITOOLONG = -12,	/* path or query over its cap */
 	APX_EHEADERS = -13,	/* too many or too large header fields */
 	APX_EUNAUTH = -14,	/* credentials or token refused */
+	APX_ENOKEY = -15,	/* the vault has no key for this */
 };
 
 const char	*apx_strerror(int);

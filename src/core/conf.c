@@ -40,6 +40,7 @@ enum ktype {
 	K_ORIGIN,	/* one scheme://host[:port] */
 	K_CIDRS,	/* list of IPv4/IPv6 networks */
 	K_NAMES,	/* list of [a-z][a-z0-9-]{0,31} */
+	K_BOOL,		/* yes/no, true/false, on/off, 1/0 */
 };
 
 #define F_REQUIRED	0x1
@@ -91,6 +92,11 @@ static const struct key keys[] = {
 	{ "http.public_origin", K_ORIGIN, O(public_origin), 0, NULL, 0, 0 },
 	{ "http.trusted_proxies", K_CIDRS, O(trusted_proxies), 0, NULL, 0, 0 },
 	{ "org.regions", K_NAMES, O(org_regions), 0, "eu", 0, 0 },
+	{ "vault.keys", K_SECRET, O(vault_keys), 0, NULL, 0, 0 },
+	{ "vault.current_version", K_INT, O(vault_current), 0, "0", 0,
+	    2147483647 },
+	{ "vault.allow_plaintext", K_BOOL, O(vault_allow_plaintext), 0, "no",
+	    0, 0 },
 };
 
 struct parse {
@@ -335,6 +341,18 @@ set_value(struct parse *p, struct apx_conf *c, const struct key *k,
 			    "must be a whole number from %lld to %lld",
 			    k->min, k->max);
 		*(long long *)(base + k->off) = ll;
+		return 0;
+	case K_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(int *)(base + k->off) = 1;
+		else if (strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0 || strcmp(value, "off") == 0 ||
+		    strcmp(value, "0") == 0)
+			*(int *)(base + k->off) = 0;
+		else
+			return fail(p, where, line, k->name,
+			    "must be yes or no");
 		return 0;
 	case K_TIME:
 		if (apx_rfc3339_parse(value, &t) != 0)
@@ -662,6 +680,7 @@ apx_conf_free(struct apx_conf *c)
 	free(c->jwt_issuer);
 	free(c->jwt_audience);
 	free(c->public_origin);
+	apx_secret_free(c->vault_keys);
 	apx_cidr_list_free(c->trusted_proxies);
 	free(c->trusted_proxies);
 	free_list(&c->org_regions);

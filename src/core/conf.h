@@ -51,6 +51,10 @@ struct apx_conf {
 	char			*public_origin;
 	struct apx_cidr_list	*trusted_proxies;	/* NULL: none */
 	struct apx_strlist	 org_regions;
+
+	struct apx_secret	*vault_keys;	/* "VERSION:BASE64 ..." */
+	long long		 vault_current;	/* 0: the highest version */
+	int			 vault_allow_plaintext;
 };
 
 /* Load PATH (may be NULL: defaults + environment only). */

@@ -31,6 +31,7 @@ static const char *const errstr[] = {
 	"request target too long",
 	"request header fields too large",
 	"not authenticated",
+	"no vault key",
 };
 
 const char *

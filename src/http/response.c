@@ -267,6 +267,10 @@ apx_resp_error(struct apx_response *r, int err)
 	case APX_EINVAL:
 		return apx_resp_problem(r, 400, "bad-request",
 		    "The request could not be parsed.", NULL);
+	case APX_ENOKEY:
+		return apx_resp_problem(r, 503, "vault-unavailable",
+		    "Secrets cannot be stored or read: the vault has no key "
+		    "configured.", NULL);
 	case APX_ENOTFOUND:
 		return apx_resp_problem(r, 404, "not-found",
 		    "No such resource.", NULL);

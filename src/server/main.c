@@ -21,6 +21,7 @@
 #include "routes/routes.h"
 #include "server/supervisor.h"
 #include "server/worker.h"
+#include "vault/vault.h"
 
 #include <sodium.h>
 
@@ -177,6 +178,16 @@ main(int argc, char *argv[])
 		apx_log_error("%s", err);
 		apx_conf_free(conf);
 		return 1;
+	}
+	{
+		struct apx_vault *v;
+
+		if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
+			apx_log_error("%s", err);
+			apx_conf_free(conf);
+			return 1;
+		}
+		apx_vault_release();
 	}
 	if (check) {
 		printf("%s: configuration OK\n", so.config_path);

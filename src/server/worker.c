@@ -10,6 +10,7 @@
 #include <fcgiapp.h>
 
 #include "auth/password.h"
+#include "vault/vault.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "http/response.h"
@@ -143,6 +144,15 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		goto out;
 	}
 	{
+		/* The keys are read (and a plaintext vault warned of) at
+		 * every start, not at the first secret. */
+		struct apx_vault *v;
+		char verr[256];
+
+		if (apx_vault_get(conf, &v, verr, sizeof(verr)) != 0)
+			apx_log_error("%s", verr);
+	}
+	{
 		/* The platform's defaults; a changed setting makes the
 		 * dummy again at the first unknown account. */
 		struct apx_pwparams pp;
@@ -219,5 +229,6 @@ out:
 	apx_buf_free(&wire);
 	apx_db_free(db);
 	apx_arena_free(arena);
+	apx_vault_release();	/* keys wiped */
 	return status;
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "authz/perm.h"
@@ -27,22 +28,20 @@
 
 static int	 unhex(const char *, unsigned char *);
 
-/* "\x" + 64 hex digits (a bytea in hex output) into 32 bytes. */
+/* A 32-byte bytea column into OUT. */
 static int
 unhex(const char *s, unsigned char *out)
 {
-	size_t i;
+	unsigned char *b;
+	size_t n;
+	int rc;
 
-	if (strlen(s) != 66 || s[0] != '\\' || s[1] != 'x')
-		return APX_EDB;
-	for (i = 0; i < 32; i++) {
-		unsigned int v;
-
-		if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
-			return APX_EDB;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
+	if ((rc = apx_db_unhex(s, 32, &b, &n)) != 0)
+		return rc;
+	if (n == 32)
+		memcpy(out, b, 32);
+	free(b);
+	return n == 32 ? 0 : APX_EDB;
 }
 
 int

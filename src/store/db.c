@@ -34,6 +34,19 @@ struct apx_db {
 static int	 connect_db(struct apx_db *);
 static int	 conn_lost(struct apx_db *);
 static void	 forget_prepared(struct apx_db *);
+static int	 hexval(char);
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 static PGresult	*run(struct apx_db *, const char *, int, const char *const *);
 
 static void
@@ -268,6 +281,33 @@ apx_db_hex(const unsigned char *h, size_t n, char *out)
 		out[3 + 2 * i] = hex[h[i] & 15];
 	}
 	out[2 + 2 * n] = '\0';
+}
+
+int
+apx_db_unhex(const char *s, size_t max, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(s), i;
+	unsigned char *b;
+
+	*out = NULL;
+	*len = 0;
+	if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2 != 0 ||
+	    (n - 2) / 2 > max)
+		return APX_EDB;
+	if ((b = malloc((n - 2) / 2 + 1)) == NULL)
+		return APX_ENOMEM;
+	for (i = 0; i < (n - 2) / 2; i++) {
+		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return APX_EDB;
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*out = b;
+	*len = (n - 2) / 2;
+	return 0;
 }
 
 const char *

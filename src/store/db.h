@@ -41,6 +41,9 @@ int	 apx_db_json(struct apx_db *, int, json_t **, const char *, int,
 	    const char *const *);
 /* A bytea parameter in hex text form ("\\x0a1b..."): OUT holds 2N + 3. */
 void	 apx_db_hex(const unsigned char *, size_t, char *);
+/* A bytea column's hex text ("\\x0a1b...") into malloc'd bytes (at most
+ * MAX). APX_EDB when malformed. */
+int	 apx_db_unhex(const char *, size_t, unsigned char **, size_t *);
 /* "%lld" of an id into a buffer of APX_DB_ID_LEN, returned. */
 #define APX_DB_ID_LEN	24
 const char *apx_db_id(int64_t, char *);

@@ -175,18 +175,35 @@ def new_p256_key(directory):
     return path
 
 
-def signing_key_file(stack, kid):
-    """The stack's private key file for kid (jwt.key_dir/<kid>.pem), or None."""
-    key_dir = config_dict(stack["APX_CONFIG"]).get("jwt.key_dir")
-    if not key_dir:
-        return None
-    path = Path(key_dir) / ("%s.pem" % kid)
-    try:
-        if path.is_file() and os.access(path, os.R_OK):
-            return path
-    except OSError:
-        pass
-    return None
+def p256_kid(pem_path):
+    """RFC 7638 thumbprint (base64url SHA-256) of a P-256 key file's public half."""
+    p = subprocess.run(["openssl", "pkey", "-in", str(pem_path), "-pubout", "-outform", "DER"],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, "openssl pkey failed: %s" % p.stderr.decode(errors="replace")
+    der = p.stdout
+    assert der.startswith(_P256_SPKI_PREFIX) and len(der) == len(_P256_SPKI_PREFIX) + 65
+    point = der[len(_P256_SPKI_PREFIX) + 1:]
+    jwk = {"crv": "P-256", "kty": "EC", "x": b64u(point[:32]), "y": b64u(point[32:])}
+    canon = json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()
+    return b64u(hashlib.sha256(canon).digest()), jwk
+
+
+def registered_signing_key(stack, directory):
+    """A key of the test's own whose public half is registered in jwt_keys as an
+    older, verification-only key (the stack's own private halves are sealed by its
+    vault and never leave it). Tokens it signs pass the signature check, so that
+    only the claims decide. Returns (private key path, kid)."""
+    path = new_p256_key(directory)
+    kid, jwk = p256_kid(path)
+    pem = jwk_to_pem(jwk)
+    sql = ("INSERT INTO jwt_keys (kid, public_pem, created_at) VALUES "
+           "('%s', '%s', now() - interval '1 hour')" % (kid, pem))
+    subprocess.run(
+        ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
+         "-h", stack["PGHOST"], "-p", stack["PGPORT"], "-U", "postgres",
+         "-d", stack.get("PGDATABASE", "accupredix"), "-c", sql],
+        capture_output=True, text=True, timeout=30, check=True)
+    return path, kid
 
 
 # ------------------------------------------------------------------ accounts

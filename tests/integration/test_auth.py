@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 
+import apxtest
 from apxtest import assert_no_leak, assert_problem, describe, media_type
 from authhelp import (COOKIE_ACCESS, COOKIE_CSRF, COOKIE_REFRESH, EVIL, JWKS, LOGIN, LOGOUT, ME,
                       ORIGIN, REFRESH, REGISTER, SESSIONS, USED_SECRETS, b64u, b64u_decode,
                       b64u_json, bearer, cookie_header, es256_token, es256_verify, hs256_token,
                       jwk_to_pem, jwt_make, jwt_parts, log_files, login, login_cookies, login_raw,
                       me, new_p256_key, new_user, raw_sig_to_der, refresh_raw, register,
-                      remember, set_cookie_lines, set_cookies, signing_key_file, strong_password,
+                      registered_signing_key, remember, set_cookie_lines, set_cookies, strong_password,
                       unique_email)
 
 FAILED_LOGIN_BUDGET = 11   # failed logins from 127.0.0.1 per run: see the module docstring
@@ -622,11 +623,20 @@ def test_me_rejects_garbage_cookie(http, victim):
 
 
 @pytest.fixture(scope="module")
-def real_key(stack, victim):
-    path = signing_key_file(stack, victim["header"]["kid"])
-    if path is None:
-        pytest.skip("the stack's private signing key (jwt.key_dir/<kid>.pem) is not readable here")
-    return path
+def real_key(stack, http, victim, tmp_path_factory):
+    """A signing key the server trusts: registered in jwt_keys by SQL (the stack's
+    own private keys are sealed by its vault). The header is the victim's with
+    this key's kid. Workers re-read their keyring on an unknown kid at most every
+    5 s, so the first accepted token is waited for."""
+    path, kid = registered_signing_key(stack, tmp_path_factory.mktemp("realkey"))
+    header = dict(victim["header"], kid=kid)
+
+    def accepted():
+        tok = es256_token(path, header, _claims_now(victim))
+        remember(tok)
+        return me(http, tok).status_code == 200
+    apxtest.poll(accepted, 20, interval=0.5, what="the registered key to be trusted")
+    return path, header
 
 
 def _claims_now(v, **changes):
@@ -643,7 +653,8 @@ def _claims_now(v, **changes):
 def test_forged_with_real_key_control(http, victim, real_key):
     # the forging machinery itself is right: a well-formed token made with the
     # stack's own key is accepted (so the refusals below are about the claims)
-    tok = es256_token(real_key, victim["header"], _claims_now(victim))
+    path, header = real_key
+    tok = es256_token(path, header, _claims_now(victim))
     remember(tok)
     r = me(http, tok)
     assert r.status_code == 200, describe(r)
@@ -666,7 +677,8 @@ def test_forged_with_real_key_bad_claims(http, victim, real_key, case):
     payload = _claims_now(victim, **SIGNED_BAD_CLAIMS[case])
     if case == "unknown-sid" and isinstance(victim["payload"]["sid"], str):
         payload["sid"] = "999999999"
-    tok = es256_token(real_key, victim["header"], payload)
+    path, header = real_key
+    tok = es256_token(path, header, payload)
     remember(tok)
     r = me(http, tok)
     assert r.status_code == 401, "a %s token was accepted%s" % (case, describe(r))
@@ -675,7 +687,8 @@ def test_forged_with_real_key_bad_claims(http, victim, real_key, case):
 
 def test_forged_with_real_key_wrong_typ(http, victim, real_key):
     # RFC 9068 4: a resource server must check typ (no ID token / other JWT confusion)
-    tok = es256_token(real_key, dict(victim["header"], typ="JWT"), _claims_now(victim))
+    path, header = real_key
+    tok = es256_token(path, dict(header, typ="JWT"), _claims_now(victim))
     remember(tok)
     assert_unauthenticated(me(http, tok))
 

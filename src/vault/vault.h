@@ -1,0 +1,70 @@
+/*
+ * The vault: envelope encryption of secrets at rest. Key-encryption keys
+ * (KEKs, 32 bytes, several versions, one current) come from the
+ * configuration (vault.keys, a secret: file: or APX_VAULT_KEYS) and live
+ * in locked, guarded memory; data keys (one per owner and purpose) are
+ * random, stored wrapped by a KEK in vault_data_keys; values are sealed
+ * with their data key and associated data naming owner, purpose and
+ * record (record.h), so a value copied to another owner's row does not
+ * open. Without a key the vault refuses (APX_ENOKEY) unless
+ * vault.allow_plaintext is on, for development only.
+ */
+#ifndef APX_VAULT_VAULT_H
+#define APX_VAULT_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/conf.h"
+
+struct apx_db;
+struct apx_vault;
+
+#define APX_VAULT_MAX_KEKS	16
+
+/*
+ * The vault of CONF (built at the first call for this configuration,
+ * then kept): 0 or APX_ECONFIG with ERR (a malformed vault.keys).
+ */
+int	 apx_vault_get(const struct apx_conf *, struct apx_vault **, char *,
+	    size_t);
+/* Forget the cached vault (its keys wiped); at exit and on reload. */
+void	 apx_vault_release(void);
+/* Parse "V:BASE64 V:BASE64" (for tests): 0 or APX_EINVAL with ERR. */
+int	 apx_vault_new(const char *, long long, int, struct apx_vault **,
+	    char *, size_t);
+void	 apx_vault_free(struct apx_vault *);
+/* Current KEK version, 0 without keys. */
+uint32_t apx_vault_current(const struct apx_vault *);
+int	 apx_vault_plaintext(const struct apx_vault *);
+
+/*
+ * Seal LEN bytes for OWNER ("platform", "org:<id>"), PURPOSE and RECORD
+ * (the row's id). *OUT is malloc'd. APX_ENOKEY without a key (and no
+ * plaintext mode).
+ */
+int	 apx_vault_seal(struct apx_vault *, struct apx_db *, const char *,
+	    const char *, const char *, const void *, size_t, unsigned char **,
+	    size_t *);
+/*
+ * Open what apx_vault_seal made for the same OWNER, PURPOSE and RECORD.
+ * *PLAIN is malloc'd, NUL-terminated; the caller wipes and frees it.
+ * APX_ECRYPTO when it does not open (another owner's value, a changed
+ * byte), APX_ENOKEY when its KEK version is not configured.
+ */
+int	 apx_vault_open(struct apx_vault *, struct apx_db *, const char *,
+	    const char *, const char *, const unsigned char *, size_t,
+	    unsigned char **, size_t *);
+/*
+ * Re-wrap every data key not under the current KEK, BATCH rows per
+ * transaction (rows locked by another run are skipped, so runs may
+ * overlap; a stopped run resumes). *DONE counts rows re-wrapped.
+ */
+int	 apx_vault_rotate(struct apx_vault *, struct apx_db *, int,
+	    long long *);
+/* {versions: [...], current, plaintext, data_keys: {"<kek version>": n}} */
+int	 apx_vault_status(struct apx_vault *, struct apx_db *, json_t **);
+
+#endif
