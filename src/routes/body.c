@@ -71,7 +71,6 @@ apx_route_id(struct apx_ctx *c, const char *param, int64_t *id)
 {
 	long long v;
 
-	(void)c;
 	if (apx_parse_ll(apx_req_param(c->req, param), 1, INT64_MAX, &v) != 0)
 		return APX_ENOTFOUND;
 	*id = v;
