@@ -11,6 +11,7 @@
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "auth/session.h"
+#include "authz/perm.h"
 #include "core/log.h"
 #include "routes/routes.h"
 #include "store/admin.h"
@@ -48,6 +49,26 @@ struct verified {
 static struct verified verified[VERIFIED_SLOTS];
 
 static int	 token_ids(struct apx_ctx *, const char *, struct verified *);
+static int	 org_route(const struct apx_ctx *, const char **, int64_t *);
+
+/* An organisation route with a well-formed {org} (and {ws}, if any)? */
+static int
+org_route(const struct apx_ctx *c, const char **slug, int64_t *ws)
+{
+	const struct apx_perm *p = apx_perm_find(c->req->route->perm);
+	const char *w = apx_req_param(c->req, "ws");
+	long long v = 0;
+
+	*slug = NULL;
+	*ws = 0;
+	if (p == NULL || p->scope != APX_SCOPE_ORG ||
+	    !apx_org_slug_valid(apx_req_param(c->req, "org")) ||
+	    (w != NULL && apx_parse_ll(w, 1, INT64_MAX, &v) != 0))
+		return 0;
+	*slug = apx_req_param(c->req, "org");
+	*ws = v;
+	return 1;
+}
 static int	 token_claims(json_t *, struct verified *);
 
 /* The identities an access token carries; APX_EINVAL if malformed. */
@@ -234,7 +255,8 @@ int
 apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 {
 	struct verified t;
-	const char *h, *tok = NULL;
+	const char *h, *tok = NULL, *slug = NULL;
+	int64_t ws = 0;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -283,11 +305,21 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 		a->operator_id = t.op;
 		return 0;
 	}
-	/* Logout and revocation take effect at once, not at expiry. */
-	if ((rc = apx_session_user(c->db, c->req->arena, t.uid, t.sid,
-	    &a->user)) != 0)
+	/*
+	 * Logout and revocation take effect at once, not at expiry. On an
+	 * organisation route the org and the membership come in the same
+	 * round trip (authz applies them).
+	 */
+	if (org_route(c, &slug, &ws))
+		rc = apx_session_user_org(c->db, c->req->arena, t.uid, t.sid,
+		    slug, ws, &a->user, &a->org);
+	else
+		rc = apx_session_user(c->db, c->req->arena, t.uid, t.sid,
+		    &a->user);
+	if (rc != 0)
 		return rc == APX_EUNAUTH ? unauthorized(c,
 		    "The session has ended.") : rc;
+	a->org_ready = slug != NULL;
 	a->kind = APX_AUTH_USER;
 	a->uid = t.uid;
 	a->sid = t.sid;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "store/identity.h"
+#include "store/orgs.h"
 
 struct apx_ctx;
 
@@ -37,6 +38,9 @@ struct apx_auth {
 	/* impersonation */
 	int64_t		 imp_id;
 	int64_t		 operator_id;
+	/* an organisation route of a user token: read with the session */
+	int		 org_ready;
+	struct apx_org_access org;
 };
 
 /*

@@ -67,8 +67,14 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 
 	if (wsp != NULL && apx_parse_ll(wsp, 1, INT64_MAX, &ws) != 0)
 		return deny(c, 404, NULL, NULL);
-	rc = apx_org_access(c->db, c->req->arena, apx_req_param(c->req, "org"),
-	    a->uid, ws, key ? (ws > 0 ? ws : a->key_ws) : 0, &acc);
+	if (a->org_ready) {
+		/* Read with the session (user tokens): same query shape. */
+		acc = a->org;
+		rc = acc.id > 0 ? 0 : APX_ENOTFOUND;
+	} else
+		rc = apx_org_access(c->db, c->req->arena,
+		    apx_req_param(c->req, "org"), a->uid, ws,
+		    key ? (ws > 0 ? ws : a->key_ws) : 0, &acc);
 	if (rc == APX_ENOTFOUND)
 		return deny(c, 404, NULL, NULL);
 	if (rc != 0)

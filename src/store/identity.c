@@ -8,6 +8,7 @@
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/identity.h"
+#include "store/orgs.h"
 
 static int	 fill_user(PGresult *, struct apx_arena *, struct apx_user *);
 
@@ -336,6 +337,41 @@ apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
 	    "s.revoked_at IS NULL AND s.expires_at > now()", 2, p)) != 0)
 		return rc;
 	rc = fill_user(res, a, u);
+	PQclear(res);
+	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;
+}
+
+int
+apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
+    int64_t sid, const char *slug, int64_t ws, struct apx_user *u,
+    struct apx_org_access *acc)
+{
+	char us[24], ss[24], wss[24];
+	const char *p[4] = { us, ss, slug, wss };
+	PGresult *res;
+	int rc;
+
+	snprintf(us, sizeof(us), "%lld", (long long)uid);
+	snprintf(ss, sizeof(ss), "%lld", (long long)sid);
+	snprintf(wss, sizeof(wss), "%lld", (long long)ws);
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT u.id, u.email, "
+	    "u.name, u.password_hash, u.is_superuser, "
+	    "extract(epoch FROM u.password_changed_at)::bigint, "
+	    "o.id, o.name, o.region, o.plan, "
+	    "coalesce((SELECT m.role FROM memberships m WHERE "
+	    "m.org_id = o.id AND m.user_id = u.id), ''), "
+	    "coalesce((SELECT w.id FROM workspaces w WHERE "
+	    "w.id = $4::bigint AND w.org_id = o.id), 0), '' "
+	    "FROM sessions s JOIN users u ON u.id = s.user_id "
+	    "LEFT JOIN orgs o ON o.slug = $3 "
+	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
+	    "s.revoked_at IS NULL AND s.expires_at > now()", 4, p)) != 0)
+		return rc;
+	if ((rc = fill_user(res, a, u)) == 0) {
+		rc = apx_org_access_from(res, 6, a, acc);
+		if (rc == APX_ENOTFOUND)
+			rc = 0;		/* acc->id 0: no such org */
+	}
 	PQclear(res);
 	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;
 }

@@ -64,6 +64,15 @@ int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
  */
 int	 apx_session_user(struct apx_db *, struct apx_arena *, int64_t,
 	    int64_t, struct apx_user *);
+struct apx_org_access;
+/*
+ * apx_session_user and, in the same round trip, what authz needs of org
+ * SLUG (valid) for this user and workspace WS: ACC->id is 0 when there is
+ * no such org.
+ */
+int	 apx_session_user_org(struct apx_db *, struct apx_arena *, int64_t,
+	    int64_t, const char *, int64_t, struct apx_user *,
+	    struct apx_org_access *);
 int	 apx_session_list(struct apx_db *, int64_t, int64_t, json_t **);
 
 /*

@@ -59,7 +59,6 @@ apx_org_access(struct apx_db *db, struct apx_arena *a, const char *slug,
 	const char *p[4] = { slug, apx_db_id(uid, us), apx_db_id(ws, wss),
 	    apx_db_id(allow_ws, as) };
 	PGresult *res;
-	long long v;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -81,23 +80,33 @@ apx_org_access(struct apx_db *db, struct apx_arena *a, const char *slug,
 		PQclear(res);
 		return APX_ENOTFOUND;
 	}
-	rc = APX_EDB;
-	if (apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &v) != 0)
-		goto out;
-	out->id = v;
-	if (apx_parse_ll(PQgetvalue(res, 0, 5), 0, INT64_MAX, &v) != 0)
-		goto out;
-	out->ws = v;
-	out->plan = apx_plan_parse(PQgetvalue(res, 0, 3));
-	out->role = apx_role_parse(PQgetvalue(res, 0, 4));
-	out->name = apx_arena_strdup(a, PQgetvalue(res, 0, 1));
-	out->region = apx_arena_strdup(a, PQgetvalue(res, 0, 2));
-	out->allowlist = apx_arena_strdup(a, PQgetvalue(res, 0, 6));
-	rc = out->name == NULL || out->region == NULL ||
-	    out->allowlist == NULL ? APX_ENOMEM : 0;
-out:
+	rc = apx_org_access_from(res, 0, a, out);
 	PQclear(res);
 	return rc;
+}
+
+int
+apx_org_access_from(PGresult *res, int col, struct apx_arena *a,
+    struct apx_org_access *out)
+{
+	long long v;
+
+	memset(out, 0, sizeof(*out));
+	if (PQgetisnull(res, 0, col))
+		return APX_ENOTFOUND;
+	if (apx_parse_ll(PQgetvalue(res, 0, col), 1, INT64_MAX, &v) != 0)
+		return APX_EDB;
+	out->id = v;
+	if (apx_parse_ll(PQgetvalue(res, 0, col + 5), 0, INT64_MAX, &v) != 0)
+		return APX_EDB;
+	out->ws = v;
+	out->plan = apx_plan_parse(PQgetvalue(res, 0, col + 3));
+	out->role = apx_role_parse(PQgetvalue(res, 0, col + 4));
+	out->name = apx_arena_strdup(a, PQgetvalue(res, 0, col + 1));
+	out->region = apx_arena_strdup(a, PQgetvalue(res, 0, col + 2));
+	out->allowlist = apx_arena_strdup(a, PQgetvalue(res, 0, col + 6));
+	return out->name == NULL || out->region == NULL ||
+	    out->allowlist == NULL ? APX_ENOMEM : 0;
 }
 
 int

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/arena.h"
 
@@ -41,6 +42,13 @@ int	 apx_org_slug_valid(const char *);
  */
 int	 apx_org_access(struct apx_db *, struct apx_arena *, const char *,
 	    int64_t, int64_t, int64_t, struct apx_org_access *);
+
+/*
+ * Fill OUT from row 0 of RES, columns COL.. (id, name, region, plan, role,
+ * ws, allowlist); APX_ENOTFOUND when the id column is NULL (no such org).
+ */
+int	 apx_org_access_from(PGresult *, int, struct apx_arena *,
+	    struct apx_org_access *);
 
 int	 apx_org_list_for_user(struct apx_db *, int64_t, json_t **);
 /*
