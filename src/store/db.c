@@ -239,10 +239,10 @@ apx_db_query(struct apx_db *db, int flags, PGresult **out, const char *sql,
 		    PG_DIAG_MESSAGE_PRIMARY) != NULL ? PQresultErrorField(res,
 		    PG_DIAG_MESSAGE_PRIMARY) : "no message");
 		db->errors++;
-		PQclear(res);
+		PQclear(res);	/* STATE pointed into it: use the copy */
 		/* SQLSTATE class 08 (connection exception), 57P (shutdown) */
-		if (state != NULL && (strncmp(state, "08", 2) == 0 ||
-		    strncmp(state, "57P", 3) == 0))
+		if (strncmp(db->sqlstate, "08", 2) == 0 ||
+		    strncmp(db->sqlstate, "57P", 3) == 0)
 			return APX_EDBUNAVAIL;
 		return APX_EDB;
 	}
