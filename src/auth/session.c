@@ -104,7 +104,7 @@ token_ids(struct apx_ctx *c, const char *tok, struct verified *t)
 	if ((rc = apx_keys_get(c->db, c->conf, 0, &kr)) != 0)
 		return rc;
 	gen = apx_keys_generation();
-	crypto_hash_sha256(h, (const unsigned char *)tok, strlen(tok));
+	apx_session_hash_token(tok, strlen(tok), h);
 	slot = &verified[(h[0] | (unsigned)h[1] << 8) % VERIFIED_SLOTS];
 	ex.now = apx_unix_now();
 	if (slot->gen == gen && apx_ct_equal(slot->hash, 32, h, 32) &&
@@ -230,13 +230,13 @@ apx_session_origin_ok(const struct apx_ctx *c)
 }
 
 void
-apx_session_hash_refresh(const char *tok, size_t len, unsigned char *hash)
+apx_session_hash_token(const char *tok, size_t len, unsigned char *hash)
 {
 	crypto_hash_sha256(hash, (const unsigned char *)tok, len);
 }
 
 int
-apx_session_new_refresh(char *out, size_t outlen, unsigned char *hash)
+apx_session_new_token(char *out, size_t outlen, unsigned char *hash)
 {
 	unsigned char raw[TOKEN_BYTES];
 
@@ -247,7 +247,7 @@ apx_session_new_refresh(char *out, size_t outlen, unsigned char *hash)
 	sodium_bin2base64(out, outlen, raw, sizeof(raw),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	apx_wipe(raw, sizeof(raw));
-	apx_session_hash_refresh(out, strlen(out), hash);
+	apx_session_hash_token(out, strlen(out), hash);
 	return 0;
 }
 

@@ -50,11 +50,12 @@ struct apx_auth {
  */
 int	 apx_session_authenticate(struct apx_ctx *, struct apx_auth *);
 /*
- * New refresh token: 32 random bytes, base64url; *HASH gets SHA-256 of
+ * A new opaque token (refresh tokens, invitations): 32 random bytes,
+ * base64url (43 characters; OUT holds at least 44); *HASH gets SHA-256 of
  * the text, which is all the database ever sees.
  */
-int	 apx_session_new_refresh(char *, size_t, unsigned char *);
-void	 apx_session_hash_refresh(const char *, size_t, unsigned char *);
+int	 apx_session_new_token(char *, size_t, unsigned char *);
+void	 apx_session_hash_token(const char *, size_t, unsigned char *);
 /* Answer 200 with a fresh access token for USER/SID plus REFRESH. */
 int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
 	    int64_t, const char *);

@@ -18,7 +18,7 @@
 #define MAX_KEY_NAME	100
 
 static int	 not_found(struct apx_ctx *);
-static int	 max_age(struct apx_ctx *, long long *);
+static int	 key_settings(struct apx_ctx *, long long *, long long *);
 static int	 answer_key(struct apx_ctx *, int, json_t *, char *);
 
 static int
@@ -28,11 +28,23 @@ not_found(struct apx_ctx *c)
 	    "The organisation has no API key with this id.", NULL);
 }
 
+/* The org's key policy: max age in days and rotation grace (GRACE may be
+ * NULL), from one read of its settings. */
 static int
-max_age(struct apx_ctx *c, long long *days)
+key_settings(struct apx_ctx *c, long long *days, long long *grace)
 {
-	return apx_org_setting_int(c->db, c->org->id, "api_key_max_age_days",
-	    days);
+	json_t *all;
+	int rc;
+
+	if ((rc = apx_org_settings_get(c->db, c->org->id, &all)) != 0)
+		return rc;
+	*days = json_integer_value(json_object_get(all,
+	    "api_key_max_age_days"));
+	if (grace != NULL)
+		*grace = json_integer_value(json_object_get(all,
+		    "api_key_rotation_grace_seconds"));
+	json_decref(all);
+	return 0;
 }
 
 /* {api_key, key}: the only answer that ever holds the key; wiped after. */
@@ -55,7 +67,7 @@ apx_route_apikeys_list(struct apx_ctx *c)
 	json_t *list;
 	int rc;
 
-	if ((rc = max_age(c, &days)) != 0 ||
+	if ((rc = key_settings(c, &days, NULL)) != 0 ||
 	    (rc = apx_apikey_list(c->db, c->org->id, days, &list)) != 0)
 		return rc;
 	return apx_resp_json(c->resp, 200, list);
@@ -71,7 +83,7 @@ apx_route_apikey_get(struct apx_ctx *c)
 
 	if (apx_route_id(c, "id", &id) != 0)
 		return not_found(c);
-	if ((rc = max_age(c, &days)) != 0)
+	if ((rc = key_settings(c, &days, NULL)) != 0)
 		return rc;
 	rc = apx_apikey_get(c->db, c->org->id, id, days, &k);
 	if (rc == APX_ENOTFOUND)
@@ -184,9 +196,7 @@ apx_route_apikey_rotate(struct apx_ctx *c)
 
 	if (apx_route_id(c, "id", &id) != 0)
 		return not_found(c);
-	if ((rc = max_age(c, &days)) != 0 ||
-	    (rc = apx_org_setting_int(c->db, c->org->id,
-	    "api_key_rotation_grace_seconds", &grace)) != 0)
+	if ((rc = key_settings(c, &days, &grace)) != 0)
 		return rc;
 	/* Same prefix, new secret. */
 	rc = apx_apikey_get(c->db, c->org->id, id, days, &cur);

@@ -166,7 +166,7 @@ apx_route_auth_login(struct apx_ctx *c)
 		apx_wipe(nh, sizeof(nh));
 	}
 	if ((rc = apx_throttle_clear(c->db, "acct_addr", key)) != 0 ||
-	    (rc = apx_session_new_refresh(refresh, sizeof(refresh), rhash))
+	    (rc = apx_session_new_token(refresh, sizeof(refresh), rhash))
 	    != 0 ||
 	    (rc = apx_session_create(c->db, u.id,
 	    apx_req_header(c->req, "user-agent") ?
@@ -209,9 +209,9 @@ apx_route_auth_refresh(struct apx_ctx *c)
 		return apx_resp_problem(c->resp, 401, "invalid-refresh-token",
 		    "A refresh token is required.", NULL);
 	}
-	apx_session_hash_refresh(tok, strlen(tok), old);
+	apx_session_hash_token(tok, strlen(tok), old);
 	json_decref(body);
-	if ((rc = apx_session_new_refresh(refresh, sizeof(refresh), nw)) != 0)
+	if ((rc = apx_session_new_token(refresh, sizeof(refresh), nw)) != 0)
 		return rc;
 	{
 		struct apx_audit_entry e = { APX_AUDIT_PLATFORM, "user", NULL,

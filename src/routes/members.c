@@ -6,8 +6,6 @@
 
 #include <string.h>
 
-#include <sodium.h>
-
 #include "auth/account.h"
 #include "auth/session.h"
 #include "authz/authz.h"
@@ -120,9 +118,8 @@ int
 apx_route_invitations_create(struct apx_ctx *c)
 {
 	struct apx_audit_entry e;
-	unsigned char raw[32], hash[32];
-	char tok[sodium_base64_ENCODED_LEN(32,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	unsigned char hash[APX_TOKEN_HASH_LEN];
+	char tok[64];
 	const char *email, *rs, *en;
 	json_t *body, *inv = NULL;
 	int role, rc = 0;
@@ -151,11 +148,8 @@ apx_route_invitations_create(struct apx_ctx *c)
 		goto out;
 	}
 	/* The token is shown once; the database keeps its hash. */
-	apx_random(raw, sizeof(raw));
-	sodium_bin2base64(tok, sizeof(tok), raw, sizeof(raw),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	apx_wipe(raw, sizeof(raw));
-	crypto_hash_sha256(hash, (const unsigned char *)tok, strlen(tok));
+	if ((rc = apx_session_new_token(tok, sizeof(tok), hash)) != 0)
+		goto out;
 	apx_authz_audit(c, &e, "invitation.create", en);
 	if ((rc = apx_invitation_create(c->db, c->org->id, en, role,
 	    c->auth->uid, hash, &e, &inv)) != 0)

@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-#include <sodium.h>
-
 #include "auth/account.h"
 #include "auth/session.h"
 #include "authz/authz.h"
@@ -165,7 +163,7 @@ int
 apx_route_invitation_accept(struct apx_ctx *c)
 {
 	struct apx_audit_entry e;
-	unsigned char hash[32];
+	unsigned char hash[APX_TOKEN_HASH_LEN];
 	const char *tok, *en;
 	json_t *body, *org = NULL;
 	size_t len;
@@ -175,7 +173,7 @@ apx_route_invitation_accept(struct apx_ctx *c)
 		return 0;
 	if (apx_route_string(c, body, "token", 128, 1, &tok, &len) != 0)
 		goto out;
-	crypto_hash_sha256(hash, (const unsigned char *)tok, len);
+	apx_session_hash_token(tok, len, hash);
 	if ((en = apx_account_email_norm(c->req->arena, c->auth->user.email))
 	    == NULL)
 		en = "";

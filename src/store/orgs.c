@@ -286,23 +286,6 @@ apx_org_settings_get(struct apx_db *db, int64_t org, json_t **out)
 }
 
 int
-apx_org_setting_int(struct apx_db *db, int64_t org, const char *key,
-    long long *v)
-{
-	json_t *all;
-	int rc;
-
-	if (apx_setting_find(org_settings, APX_NELEM(org_settings), key) ==
-	    NULL)
-		return APX_EINVAL;
-	if ((rc = apx_org_settings_get(db, org, &all)) != 0)
-		return rc;
-	*v = json_integer_value(json_object_get(all, key));
-	json_decref(all);
-	return 0;
-}
-
-int
 apx_org_settings_validate(json_t *patch, const char **field,
     const char **reason)
 {

@@ -68,8 +68,6 @@ int	 apx_org_set_plan(struct apx_db *, int64_t, int,
 /* Org settings: declared with bounds in orgs.c, stored values over
  * defaults. */
 int	 apx_org_settings_get(struct apx_db *, int64_t, json_t **);
-int	 apx_org_setting_int(struct apx_db *, int64_t, const char *,
-	    long long *);
 int	 apx_org_settings_validate(json_t *, const char **, const char **);
 int	 apx_org_settings_apply(struct apx_db *, int64_t, json_t *,
 	    struct apx_audit_entry *);
