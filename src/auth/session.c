@@ -55,7 +55,7 @@ static int	 org_route(const struct apx_ctx *, const char **, int64_t *);
 static int
 org_route(const struct apx_ctx *c, const char **slug, int64_t *ws)
 {
-	const struct apx_perm *p = apx_perm_find(c->req->route->perm);
+	const struct apx_perm *p = c->perm;
 	const char *w = apx_req_param(c->req, "ws");
 	long long v = 0;
 

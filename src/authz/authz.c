@@ -147,7 +147,7 @@ record_use(struct apx_ctx *c)
 int
 apx_authz_route(struct apx_ctx *c, struct apx_org *org)
 {
-	const struct apx_perm *p = apx_perm_find(c->req->route->perm);
+	const struct apx_perm *p = c->perm;
 	const struct apx_auth *a = c->auth;
 	int rc = 0;
 

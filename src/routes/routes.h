@@ -14,6 +14,7 @@
 
 struct apx_db;
 struct apx_auth;
+struct apx_perm;
 
 /* The organisation of an /api/v1/orgs/{org} route, as authz resolved it. */
 struct apx_org {
@@ -33,6 +34,7 @@ struct apx_ctx {
 	struct apx_db		*db;
 	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
 	struct apx_org		*org;	/* set for organisation routes */
+	const struct apx_perm	*perm;	/* the matched route's row */
 };
 
 const struct apx_route *apx_routes(size_t *);

@@ -5,6 +5,7 @@
 
 #include "auth/session.h"
 #include "authz/authz.h"
+#include "authz/perm.h"
 #include "core/log.h"
 #include "server/dispatch.h"
 
@@ -97,6 +98,8 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		    apx_router_allow(resp->arena, allow));
 		goto done;
 	}
+	/* The route's permission row, looked up once for auth and authz. */
+	c->perm = apx_perm_find(req->route->perm);
 	if (req->route->flags & APX_ROUTE_AUTH) {
 		/* Who is calling, then may they: the permission table. */
 		c->auth = &auth;
@@ -124,6 +127,7 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 done:
 	c->auth = NULL;
 	c->org = NULL;
+	c->perm = NULL;
 	security_headers(c);
 	if (!apx_authz_is_internal(req))
 		(void)apx_cors_decorate(c->conf, req, resp);

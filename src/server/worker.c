@@ -202,6 +202,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		ctx.db = db;
 		ctx.auth = NULL;
 		ctx.org = NULL;
+		ctx.perm = NULL;
 		apx_dispatch(&ctx, rc);
 
 		out = resp.body;	/* it may have grown */

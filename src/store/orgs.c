@@ -65,16 +65,8 @@ apx_org_access(struct apx_db *db, struct apx_arena *a, const char *slug,
 	if (!apx_org_slug_valid(slug))
 		return APX_ENOTFOUND;
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
-	    "SELECT o.id, o.name, o.region, o.plan,"
-	    " coalesce((SELECT m.role FROM memberships m WHERE"
-	    "  m.org_id = o.id AND m.user_id = $2::bigint), ''),"
-	    " coalesce((SELECT w.id FROM workspaces w WHERE"
-	    "  w.id = $3::bigint AND w.org_id = o.id), 0),"
-	    " coalesce((SELECT string_agg(l.cidr, ' ') FROM"
-	    "  workspace_ip_allowlists l JOIN workspaces w ON"
-	    "  w.id = l.workspace_id WHERE w.org_id = o.id AND"
-	    "  l.workspace_id = $4::bigint), '')"
-	    " FROM orgs o WHERE o.slug = $1", 4, p)) != 0)
+	    "SELECT" APX_ORG_ACCESS_COLS("$2::bigint", "$3::bigint",
+	    "$4::bigint") " FROM orgs o WHERE o.slug = $1", 4, p)) != 0)
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);

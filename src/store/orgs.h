@@ -44,6 +44,22 @@ int	 apx_org_access(struct apx_db *, struct apx_arena *, const char *,
 	    int64_t, int64_t, int64_t, struct apx_org_access *);
 
 /*
+ * The columns apx_org_access_from reads, for org alias "o", the user id
+ * expression U, the asked workspace W and the allowlist's workspace A
+ * (SQL expressions), so that every query that authorises reads the same.
+ */
+#define APX_ORG_ACCESS_COLS(u, w, a) \
+	" o.id, o.name, o.region, o.plan," \
+	" coalesce((SELECT m.role FROM memberships m WHERE" \
+	"  m.org_id = o.id AND m.user_id = " u "), '')," \
+	" coalesce((SELECT w.id FROM workspaces w WHERE" \
+	"  w.id = " w " AND w.org_id = o.id), 0)," \
+	" coalesce((SELECT string_agg(l.cidr, ' ') FROM" \
+	"  workspace_ip_allowlists l JOIN workspaces w ON" \
+	"  w.id = l.workspace_id WHERE w.org_id = o.id AND" \
+	"  l.workspace_id = " a "), '')"
+
+/*
  * Fill OUT from row 0 of RES, columns COL.. (id, name, region, plan, role,
  * ws, allowlist); APX_ENOTFOUND when the id column is NULL (no such org).
  */

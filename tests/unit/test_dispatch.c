@@ -122,6 +122,7 @@ ex_run(struct ex *e, const struct apx_conf *conf, char **env, int force_rc)
 	ctx.db = NULL;
 	ctx.auth = NULL;
 	ctx.org = NULL;
+	ctx.perm = NULL;
 	apx_dispatch(&ctx, rc);
 	assert_int_equal(apx_resp_serialize(&e->resp,
 	    e->req.method == APX_M_HEAD, &e->wire), 0);
