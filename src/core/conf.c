@@ -117,6 +117,11 @@ static int	 read_file(const char *, size_t, char **, size_t *);
 static int	 parse_list(const char *, struct apx_strlist *);
 static void	 free_list(struct apx_strlist *);
 static int	 valid_name(const char *);
+static int	 region_name(const char *, char *);
+static int	 set_region(struct parse *, struct apx_conf *, const char *,
+		    const char *, const char *, size_t);
+static int	 regions_env(struct parse *, struct apx_conf *);
+static int	 regions_check(struct parse *, struct apx_conf *, int);
 
 static int
 valid_name(const char *s)
@@ -130,6 +135,147 @@ valid_name(const char *s)
 		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return 0;
 	return 1;
+}
+/* "regions.NAME.conninfo" -> NAME (of valid_name) into OUT; 0 or -1. */
+static int
+region_name(const char *key, char *out)
+{
+	static const char pre[] = "regions.", suf[] = ".conninfo";
+	size_t len = strlen(key), n;
+
+	if (len <= sizeof(pre) - 1 + sizeof(suf) - 1 ||
+	    strncmp(key, pre, sizeof(pre) - 1) != 0 ||
+	    strcmp(key + len - (sizeof(suf) - 1), suf) != 0)
+		return -1;
+	n = len - (sizeof(pre) - 1) - (sizeof(suf) - 1);
+	if (n > APX_REGION_NAME_MAX)
+		return -1;
+	memcpy(out, key + sizeof(pre) - 1, n);
+	out[n] = '\0';
+	return valid_name(out) ? 0 : -1;
+}
+
+/*
+ * KEY = VALUE where KEY is regions.NAME.conninfo: APX_ENOTFOUND when KEY
+ * is not of that form, else as set_value. A region named twice in the
+ * file is an error; the environment overrides the file.
+ */
+static int
+set_region(struct parse *p, struct apx_conf *c, const char *key,
+    const char *value, const char *where, size_t line)
+{
+	char name[APX_REGION_NAME_MAX + 1];
+	struct key k;
+	size_t i;
+
+	if (region_name(key, name) != 0)
+		return APX_ENOTFOUND;
+	for (i = 0; i < c->nregions; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			break;
+	if (i < c->nregions && line > 0)
+		return fail(p, where, line, key, "set twice");
+	if (i == c->nregions) {
+		if (c->nregions == APX_REGIONS_MAX)
+			return fail(p, where, line, key,
+			    "more than %d regions", APX_REGIONS_MAX);
+		memcpy(c->regions[i].name, name, strlen(name) + 1);
+		c->nregions++;
+	}
+	memset(&k, 0, sizeof(k));
+	k.name = key;
+	k.type = K_SECRET;
+	k.off = O(regions) + i * sizeof(struct apx_region) +
+	    offsetof(struct apx_region, conninfo);
+	return set_value(p, c, &k, where, value, line);
+}
+
+/* APX_REGIONS_<NAME>_CONNINFO for the regions named in the file or in
+ * org.regions ('-' becomes '_'). */
+static int
+regions_env(struct parse *p, struct apx_conf *c)
+{
+	char names[APX_REGIONS_MAX * 2][APX_REGION_NAME_MAX + 1];
+	char key[APX_REGION_NAME_MAX + 32], env[APX_REGION_NAME_MAX + 40];
+	char where[96], *e;
+	const char *v;
+	size_t i, n = 0;
+	int rc;
+
+	for (i = 0; i < c->nregions; i++)
+		memcpy(names[n++], c->regions[i].name,
+		    APX_REGION_NAME_MAX + 1);
+	for (i = 0; i < c->org_regions.n && n < APX_NELEM(names); i++)
+		snprintf(names[n++], sizeof(names[0]), "%s",
+		    c->org_regions.v[i]);
+	for (i = 0; i < n; i++) {
+		if ((size_t)snprintf(key, sizeof(key), "regions.%s.conninfo",
+		    names[i]) >= sizeof(key) ||
+		    apx_conf_env_name(key, env, sizeof(env)) != 0)
+			continue;
+		for (e = env; *e != '\0'; e++)
+			if (*e == '-')
+				*e = '_';
+		if ((v = getenv(env)) == NULL)
+			continue;
+		snprintf(where, sizeof(where), "environment %s", env);
+		if (*v == '\0')
+			return fail(p, where, 0, key, "empty value");
+		if ((rc = set_region(p, c, key, v, where, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Every region new orgs may go to needs its server. Without org.regions
+ * (EXPLICIT 0) they are the configured regions, "eu" first if present.
+ */
+static int
+regions_check(struct parse *p, struct apx_conf *c, int explicit)
+{
+	struct apx_strlist l;
+	size_t i, n = 0;
+
+	if (!explicit && c->nregions > 0) {
+		l.n = c->nregions;
+		if ((l.v = calloc(c->nregions, sizeof(*l.v))) == NULL)
+			return fail(p, p->file, 0, "org.regions",
+			    "out of memory");
+		if (apx_conf_region(c, "eu") != NULL &&
+		    (l.v[n++] = strdup("eu")) == NULL)
+			goto nomem;
+		for (i = 0; i < c->nregions; i++) {
+			if (strcmp(c->regions[i].name, "eu") == 0)
+				continue;
+			if ((l.v[n++] = strdup(c->regions[i].name)) == NULL)
+				goto nomem;
+		}
+		free_list(&c->org_regions);
+		c->org_regions = l;
+	}
+	for (i = 0; i < c->org_regions.n; i++)
+		if (apx_conf_region(c, c->org_regions.v[i]) == NULL)
+			return fail(p, p->file, 0, "org.regions",
+			    "region '%s' has no regions.%s.conninfo (the "
+			    "PostgreSQL server of its tenant databases)",
+			    c->org_regions.v[i], c->org_regions.v[i]);
+	return 0;
+nomem:
+	l.n = n;
+	free_list(&l);
+	return fail(p, p->file, 0, "org.regions", "out of memory");
+}
+
+const struct apx_region *
+apx_conf_region(const struct apx_conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nregions; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			return &c->regions[i];
+	return NULL;
 }
 static int	 valid_origin(const char *);
 static int	 valid_contact(const char *);
@@ -556,8 +702,20 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 		for (v0++; v0 < v1 && isspace((unsigned char)*v0); v0++)
 			;
 		if ((k = find_key(buf, &idx)) == NULL) {
-			rc = fail(&p, name, lineno, buf, "unknown key");
-			goto fail;
+			char key[MAX_LINE + 1];
+
+			memcpy(key, buf, (size_t)(k1 - k0) + 1);
+			memcpy(buf, v0, (size_t)(v1 - v0));
+			buf[v1 - v0] = '\0';
+			rc = buf[0] == '\0' ? fail(&p, name, lineno, key,
+			    "empty value") : set_region(&p, c, key, buf, name,
+			    lineno);
+			apx_wipe(buf, sizeof(buf));
+			if (rc == APX_ENOTFOUND)
+				rc = fail(&p, name, lineno, key, "unknown key");
+			if (rc != 0)
+				goto fail;
+			continue;
 		}
 		if (p.seen[idx]) {
 			rc = fail(&p, name, lineno, buf, "set twice");
@@ -623,6 +781,11 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 		    "(RFC 9116 section 2.5.5)");
 		goto fail;
 	}
+	if (use_env && (rc = regions_env(&p, c)) != 0)
+		goto fail;
+	if (find_key("org.regions", &idx) != NULL &&
+	    (rc = regions_check(&p, c, p.seen[idx])) != 0)
+		goto fail;
 	if (c->db_admin_conninfo == NULL &&
 	    (c->db_admin_conninfo = apx_secret_dup(c->db_conninfo)) == NULL) {
 		rc = APX_ENOMEM;
@@ -660,6 +823,8 @@ apx_conf_load(const char *path, struct apx_conf **out, char *err,
 void
 apx_conf_free(struct apx_conf *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
 	free(c->path);
@@ -684,6 +849,8 @@ apx_conf_free(struct apx_conf *c)
 	apx_cidr_list_free(c->trusted_proxies);
 	free(c->trusted_proxies);
 	free_list(&c->org_regions);
+	for (i = 0; i < c->nregions; i++)
+		apx_secret_free(c->regions[i].conninfo);
 	free(c);
 }
 

@@ -18,6 +18,16 @@ struct apx_strlist {
 	size_t	  n;
 };
 
+/* regions.<name>.conninfo: the Postgres server of a data region, as a
+ * role that may create roles and databases (tenant provisioning). */
+#define APX_REGIONS_MAX	16
+#define APX_REGION_NAME_MAX	32
+
+struct apx_region {
+	char			 name[APX_REGION_NAME_MAX + 1];
+	struct apx_secret	*conninfo;
+};
+
 struct apx_conf {
 	char			*path;
 
@@ -50,7 +60,9 @@ struct apx_conf {
 	long long		 refresh_lifetime;
 	char			*public_origin;
 	struct apx_cidr_list	*trusted_proxies;	/* NULL: none */
-	struct apx_strlist	 org_regions;
+	struct apx_strlist	 org_regions;	/* where new orgs may go */
+	struct apx_region	 regions[APX_REGIONS_MAX];
+	size_t			 nregions;
 
 	struct apx_secret	*vault_keys;	/* "VERSION:BASE64 ..." */
 	long long		 vault_current;	/* 0: the highest version */
@@ -69,5 +81,9 @@ int	 apx_conf_parse(const char *, const char *, size_t, int,
 int	 apx_conf_env_name(const char *, char *, size_t);
 
 int	 apx_strlist_has(const struct apx_strlist *, const char *);
+
+/* The region called NAME, or NULL when the configuration has none. */
+const struct apx_region *apx_conf_region(const struct apx_conf *,
+	    const char *);
 
 #endif

@@ -29,7 +29,9 @@ static const char *const all_keys[] = {
 	"security.contact", "security.expires", "security.policy",
 	"security.preferred_languages", "security.canonical",
 	"security.acknowledgments", "security.hiring", "security.encryption",
-	"worker.max_requests", "log.level",
+	"worker.max_requests", "log.level", "org.regions",
+	"regions.eu.conninfo", "regions.us.conninfo",
+	"regions.us-east.conninfo",
 };
 
 #define FUTURE	"2099-01-01T00:00:00Z"
@@ -39,7 +41,8 @@ static const char *const all_keys[] = {
 #define MINIMAL \
 	"db.conninfo = dbname=apx\n" \
 	"security.contact = mailto:security@example.test\n" \
-	"security.expires = " FUTURE "\n"
+	"security.expires = " FUTURE "\n" \
+	"regions.eu.conninfo = dbname=postgres\n"
 
 static int	 clear_env(void **);
 static int	 parse(const char *, int, struct apx_conf **, char *, size_t);
@@ -111,6 +114,7 @@ test_full_valid(void **state)
 	    "db.conninfo = host=/run/postgresql dbname=apx user=apx_app\n"
 	    "db.admin_conninfo = host=/run/postgresql dbname=apx user=owner\n"
 	    "db.app_role = apx_app\n"
+	    "regions.eu.conninfo = host=/run/postgresql dbname=postgres\n"
 	    "   http.max_body_bytes=2048   \n"
 	    "http.cors_origins = https://app.example.test "
 	    "http://localhost:8080\n"
@@ -208,7 +212,7 @@ test_unknown_key(void **state)
 	expect_error("db.conninfo = x\n# comment\n\nnot.a.key = 1\n", use_env,
 	    "t.conf:4: key 'not.a.key': unknown key");
 	expect_error(MINIMAL "db.conninfox = 1\n", use_env,
-	    "t.conf:4: key 'db.conninfox': unknown key");
+	    "t.conf:5: key 'db.conninfox': unknown key");
 }
 
 static void
@@ -218,7 +222,7 @@ test_duplicate_key(void **state)
 
 	expect_error(MINIMAL "worker.max_requests = 5\n"
 	    "worker.max_requests = 5\n", use_env,
-	    "t.conf:5: key 'worker.max_requests': set twice");
+	    "t.conf:6: key 'worker.max_requests': set twice");
 	expect_error("db.conninfo = a\ndb.conninfo = a\n", use_env,
 	    "t.conf:2: key 'db.conninfo': set twice");
 }
@@ -229,18 +233,18 @@ test_bad_int(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "http.max_body_bytes = abc\n", use_env,
-	    "t.conf:4: key 'http.max_body_bytes': must be a whole number "
+	    "t.conf:5: key 'http.max_body_bytes': must be a whole number "
 	    "from 1024 to 67108864");
 	expect_error(MINIMAL "http.max_body_bytes = 1023\n", use_env,
-	    "t.conf:4: key 'http.max_body_bytes': must be a whole number");
+	    "t.conf:5: key 'http.max_body_bytes': must be a whole number");
 	expect_error(MINIMAL "http.max_body_bytes = 67108865\n", use_env,
-	    "t.conf:4: key 'http.max_body_bytes': must be a whole number");
+	    "t.conf:5: key 'http.max_body_bytes': must be a whole number");
 	expect_error(MINIMAL "worker.max_requests = -1\n", use_env,
-	    "t.conf:4: key 'worker.max_requests': must be a whole number");
+	    "t.conf:5: key 'worker.max_requests': must be a whole number");
 	expect_error(MINIMAL "worker.max_requests = 99999999999999999999\n",
-	    use_env, "t.conf:4: key 'worker.max_requests'");
+	    use_env, "t.conf:5: key 'worker.max_requests'");
 	expect_error(MINIMAL "http.hsts_max_age = 1 0\n", use_env,
-	    "t.conf:4: key 'http.hsts_max_age': must be a whole number");
+	    "t.conf:5: key 'http.hsts_max_age': must be a whole number");
 }
 
 static void
@@ -249,21 +253,21 @@ test_bad_values(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "log.level = loud\n", use_env,
-	    "t.conf:4: key 'log.level': must be one of");
+	    "t.conf:5: key 'log.level': must be one of");
 	expect_error(MINIMAL "db.app_role = Apx-App\n", use_env,
-	    "t.conf:4: key 'db.app_role': must be a lower-case SQL identifier");
+	    "t.conf:5: key 'db.app_role': must be a lower-case SQL identifier");
 	expect_error(MINIMAL "db.app_role = 1app\n", use_env,
 	    "key 'db.app_role'");
 	expect_error(MINIMAL "security.policy = http://example.test/p\n",
 	    use_env,
-	    "t.conf:4: key 'security.policy': must be an https:// URL");
+	    "t.conf:5: key 'security.policy': must be an https:// URL");
 	expect_error(MINIMAL "security.preferred_languages = en\x01\n",
-	    use_env, "t.conf:4: key 'security.preferred_languages': contains "
+	    use_env, "t.conf:5: key 'security.preferred_languages': contains "
 	    "control characters");
 	expect_error(MINIMAL "log.level =\n", use_env,
-	    "t.conf:4: key 'log.level': empty value");
+	    "t.conf:5: key 'log.level': empty value");
 	expect_error(MINIMAL "justakey\n", use_env,
-	    "t.conf:4: key 'justakey': expected 'key = value'");
+	    "t.conf:5: key 'justakey': expected 'key = value'");
 	expect_error("security.expires = 2099-02-30T00:00:00Z\n", use_env,
 	    "t.conf:1: key 'security.expires': must be an RFC 3339 UTC time");
 }
@@ -322,6 +326,7 @@ test_expires_future(void **state)
 	/* Two minutes ahead is enough. */
 	apx_rfc3339_format(soon, when, sizeof(when));
 	snprintf(text, sizeof(text), "db.conninfo = x\n"
+	    "regions.eu.conninfo = y\n"
 	    "security.contact = mailto:a@example.test\n"
 	    "security.expires = %s\n", when);
 	if (parse(text, use_env, &c, err, sizeof(err)) != 0)
@@ -347,11 +352,11 @@ test_cors_origins(void **state)
 	apx_conf_free(c);
 
 	expect_error(MINIMAL "http.cors_origins = https://app.example.test/\n",
-	    use_env, "t.conf:4: key 'http.cors_origins': entry 1 is not an "
+	    use_env, "t.conf:5: key 'http.cors_origins': entry 1 is not an "
 	    "origin");
 	expect_error(MINIMAL "http.cors_origins = https://ok.example.test "
 	    "ftp://x.example.test\n", use_env,
-	    "t.conf:4: key 'http.cors_origins': entry 2 is not an origin");
+	    "t.conf:5: key 'http.cors_origins': entry 2 is not an origin");
 	expect_error(MINIMAL "http.cors_origins = *\n", use_env,
 	    "entry 1 is not an origin");
 	expect_error(MINIMAL "http.cors_origins = https://\n", use_env,
@@ -371,7 +376,8 @@ test_contacts(void **state)
 	char err[256] = "";
 	int use_env = *(int *)*state;
 
-	assert_int_equal(parse("db.conninfo = x\nsecurity.expires = " FUTURE
+	assert_int_equal(parse("db.conninfo = x\nregions.eu.conninfo = y\n"
+	    "security.expires = " FUTURE
 	    "\nsecurity.contact = mailto:security@example.test "
 	    "https://example.test/sec tel:+15550100\n", use_env, &c, err,
 	    sizeof(err)), 0);
@@ -429,22 +435,22 @@ test_secret_file_unreadable(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "internal.secret = file:/nonexistent/apx-secret\n",
-	    use_env, "t.conf:4: key 'internal.secret': cannot read secret "
+	    use_env, "t.conf:5: key 'internal.secret': cannot read secret "
 	    "file /nonexistent/apx-secret");
 	/* A directory is not a secret file. */
 	assert_non_null(mkdtemp(dir));
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    dir);
-	expect_error(text, use_env, "t.conf:4: key 'internal.secret': cannot "
+	expect_error(text, use_env, "t.conf:5: key 'internal.secret': cannot "
 	    "read secret file");
 	rmdir(dir);
 	/* An empty file, or one with only a newline, is an empty secret. */
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    empty);
-	expect_error(text, use_env, "t.conf:4: key 'internal.secret': empty");
+	expect_error(text, use_env, "t.conf:5: key 'internal.secret': empty");
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    nl);
-	expect_error(text, use_env, "t.conf:4: key 'internal.secret': empty");
+	expect_error(text, use_env, "t.conf:5: key 'internal.secret': empty");
 	unlink(empty);
 	unlink(nl);
 	free(empty);
@@ -493,6 +499,92 @@ test_env_overrides_file(void **state)
 }
 
 static void
+test_regions(void **state)
+{
+	struct apx_conf *c = NULL;
+	char err[256] = "";
+	int use_env = *(int *)*state;
+
+	/* Without org.regions: the configured regions, "eu" first. */
+	if (parse("db.conninfo = x\nsecurity.contact = mailto:a@example.test\n"
+	    "security.expires = " FUTURE "\nregions.us.conninfo = dbname=u\n"
+	    "regions.eu.conninfo = dbname=e\nregions.ap-2.conninfo = a\n",
+	    use_env, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c->org_regions.n, 3);
+	assert_string_equal(c->org_regions.v[0], "eu");
+	assert_string_equal(c->org_regions.v[1], "us");
+	assert_string_equal(c->org_regions.v[2], "ap-2");
+	assert_int_equal(c->nregions, 3);
+	assert_string_equal(apx_secret_str(apx_conf_region(c, "us")->conninfo),
+	    "dbname=u");
+	assert_null(apx_conf_region(c, "mars"));
+	apx_conf_free(c);
+
+	/* org.regions may list fewer (a region being drained keeps its
+	 * server for the orgs it has). */
+	if (parse(MINIMAL "regions.us.conninfo = u\norg.regions = us\n",
+	    use_env, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c->org_regions.n, 1);
+	assert_string_equal(c->org_regions.v[0], "us");
+	assert_non_null(apx_conf_region(c, "eu"));
+	apx_conf_free(c);
+
+	expect_error(MINIMAL "org.regions = eu us\n", use_env,
+	    "key 'org.regions': region 'us' has no regions.us.conninfo");
+	expect_error("db.conninfo = x\nsecurity.contact = mailto:a@example.test"
+	    "\nsecurity.expires = " FUTURE "\n", use_env,
+	    "key 'org.regions': region 'eu' has no regions.eu.conninfo");
+	expect_error(MINIMAL "regions.eu.conninfo = again\n", use_env,
+	    "t.conf:5: key 'regions.eu.conninfo': set twice");
+	expect_error(MINIMAL "regions.EU.conninfo = x\n", use_env,
+	    "t.conf:5: key 'regions.EU.conninfo': unknown key");
+	expect_error(MINIMAL "regions..conninfo = x\n", use_env,
+	    "unknown key");
+	expect_error(MINIMAL "regions.us.conninfo =\n", use_env,
+	    "t.conf:5: key 'regions.us.conninfo': empty value");
+	expect_error(MINIMAL "regions.us.password = x\n", use_env,
+	    "unknown key");
+	expect_error(MINIMAL "regions.a1.conninfo = 1\nregions.a2.conninfo = 1\n"
+	    "regions.a3.conninfo = 1\nregions.a4.conninfo = 1\n"
+	    "regions.a5.conninfo = 1\nregions.a6.conninfo = 1\n"
+	    "regions.a7.conninfo = 1\nregions.a8.conninfo = 1\n"
+	    "regions.a9.conninfo = 1\nregions.b1.conninfo = 1\n"
+	    "regions.b2.conninfo = 1\nregions.b3.conninfo = 1\n"
+	    "regions.b4.conninfo = 1\nregions.b5.conninfo = 1\n"
+	    "regions.b6.conninfo = 1\nregions.b7.conninfo = 1\n", use_env,
+	    "more than 16 regions");
+}
+
+static void
+test_regions_env(void **state)
+{
+	struct apx_conf *c = NULL;
+	char err[256] = "";
+
+	(void)state;
+	/* The environment names regions of org.regions (dash as '_') and
+	 * overrides the file. */
+	assert_int_equal(setenv("APX_REGIONS_US_EAST_CONNINFO", "dbname=ue", 1),
+	    0);
+	assert_int_equal(setenv("APX_REGIONS_EU_CONNINFO", "dbname=env", 1), 0);
+	if (parse(MINIMAL "org.regions = eu us-east\n", 1, &c, err,
+	    sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(apx_secret_str(apx_conf_region(c, "eu")->conninfo),
+	    "dbname=env");
+	assert_string_equal(
+	    apx_secret_str(apx_conf_region(c, "us-east")->conninfo),
+	    "dbname=ue");
+	apx_conf_free(c);
+	/* Without the environment, us-east has no server. */
+	expect_error(MINIMAL "org.regions = eu us-east\n", 0,
+	    "region 'us-east' has no regions.us-east.conninfo");
+	(void)clear_env(NULL);
+}
+
+static void
 test_env_supplies_required(void **state)
 {
 	struct apx_conf *c = NULL;
@@ -502,6 +594,8 @@ test_env_supplies_required(void **state)
 	assert_int_equal(setenv("APX_DB_CONNINFO", "dbname=fromenv", 1), 0);
 	assert_int_equal(setenv("APX_SECURITY_CONTACT",
 	    "mailto:env@example.test", 1), 0);
+	assert_int_equal(setenv("APX_REGIONS_EU_CONNINFO", "dbname=eu", 1),
+	    0);
 	if (parse("security.expires = " FUTURE "\n", 1, &c, err,
 	    sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
@@ -618,6 +712,8 @@ main(void)
 		BOTH(test_secret_file_unreadable),
 		BOTH(test_secret_not_in_error),
 		T(test_env_overrides_file, 1),
+		BOTH(test_regions),
+		T(test_regions_env, 1),
 		T(test_env_supplies_required, 1),
 		T(test_env_bad_value, 1),
 		T(test_env_expires_past_names_environment, 1),

@@ -30,6 +30,7 @@
 
 #define CONF_COMMON \
 	"db.conninfo = dbname=unused\n" \
+	"regions.eu.conninfo = dbname=unused\n" \
 	"security.contact = mailto:security@example.test " \
 	"https://example.test/security\n" \
 	"security.expires = 2099-01-01T00:00:00Z\n" \
