@@ -26,6 +26,9 @@
 #include "store/settings.h"
 #include "store/db.h"
 #include "store/migrate.h"
+#include "store/retention.h"
+#include "store/tenant.h"
+#include "store/uploads.h"
 #include "vault/vault.h"
 
 static void	 usage(FILE *);
@@ -35,6 +38,10 @@ static int	 cmd_create_superuser(struct apx_conf *, int, char **);
 static int	 audit_superuser(struct apx_db *, int64_t);
 static int	 cmd_audit(struct apx_conf *, int, char **);
 static int	 cmd_vault(struct apx_conf *, int, char **);
+static int	 cmd_tenant(struct apx_conf *, int, char **);
+static int	 cmd_retention(struct apx_conf *, int, char **);
+static int	 cmd_pii(struct apx_conf *, int, char **);
+static int	 migrate_tenants(struct apx_conf *);
 
 static void
 usage(FILE *f)
@@ -42,8 +49,22 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: accupredix-admin [--config FILE] COMMAND [ARGS]\n"
 	    "commands:\n"
-	    "  migrate [--status]   apply pending database migrations "
-	    "(--status: only report)\n"
+	    "  migrate [--status]   apply pending database migrations to the "
+	    "control\n"
+	    "                       database and every tenant database "
+	    "(--status: only\n"
+	    "                       report the control database)\n"
+	    "  retention purge      delete uploads (and their forecasts) older "
+	    "than their\n"
+	    "                       org's retention, in every tenant database\n"
+	    "  pii encrypt [--max N] seal the personal fields still in clear of "
+	    "orgs with\n"
+	    "                       pii_encryption on (resumable; at most N "
+	    "fields)\n"
+	    "  tenant cleanup [--older SECONDS]\n"
+	    "                       finish org creations interrupted part-way "
+	    "(drop their\n"
+	    "                       databases; default: older than 600 s)\n"
 	    "  jwt rotate           new access-token signing key (the previous "
 	    "one stays valid)\n"
 	    "  jwt list             list signing keys\n"
@@ -103,7 +124,158 @@ cmd_migrate(struct apx_conf *conf, int argc, char **argv)
 	printf("migrations: %d applied now, schema at version %d\n", applied,
 	    cur);
 	PQfinish(c);
-	return 0;
+	return migrate_tenants(conf);
+}
+
+/* Every org's database: interrupted creations finished, then each one
+ * created if missing and migrated. */
+static int
+migrate_tenants(struct apx_conf *conf)
+{
+	struct apx_vault *v;
+	struct apx_db *db;
+	char err[256];
+	int ok = 0, failed = 0, cleaned = 0, rc;
+
+	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", err);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
+	    NULL)
+		return 1;
+	if (apx_tenant_cleanup(conf, db, v, APX_TENANT_STALE_S, &cleaned) !=
+	    0)
+		fprintf(stderr, "accupredix-admin: some interrupted org "
+		    "creations could not be finished (see the log)\n");
+	rc = apx_tenant_migrate_all(conf, db, v, &ok, &failed);
+	apx_db_free(db);
+	if (rc != 0) {
+		fprintf(stderr, "accupredix-admin: cannot list the orgs: %s\n",
+		    apx_strerror(rc));
+		return 1;
+	}
+	printf("tenant databases: %d current, %d failed (schema version %d);"
+	    " %d interrupted creations finished\n", ok, failed,
+	    apx_migrate_tenant_latest(), cleaned);
+	return failed == 0 ? 0 : 1;
+}
+
+static int
+cmd_retention(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_retention_report r;
+	struct apx_tenants *t = NULL;
+	struct apx_db *db;
+	char *failed;
+	int rc;
+
+	if (argc != 2 || strcmp(argv[1], "purge") != 0) {
+		usage(stderr);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
+	    NULL || (t = apx_tenants_new(conf, db,
+	    (size_t)conf->tenant_max_conns)) == NULL) {
+		apx_db_free(db);
+		return 1;
+	}
+	rc = apx_retention_purge(db, t, NULL, &r);
+	apx_tenants_free(t);
+	apx_db_free(db);
+	if (rc != 0) {
+		fprintf(stderr, "accupredix-admin: retention purge: %s\n",
+		    apx_strerror(rc));
+		json_decref(r.failed);
+		return 1;
+	}
+	failed = json_dumps(r.failed, JSON_COMPACT);
+	printf("retention: %lld orgs with a policy, %lld uploads and %lld "
+	    "forecasts deleted, failed: %s\n", r.orgs, r.uploads, r.forecasts,
+	    failed != NULL ? failed : "?");
+	rc = json_array_size(r.failed) == 0 ? 0 : 1;
+	free(failed);
+	json_decref(r.failed);
+	return rc;
+}
+
+static int
+cmd_pii(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_seal_report r;
+	struct apx_tenants *t = NULL;
+	struct apx_vault *v;
+	struct apx_db *db;
+	long long max = 100000000;
+	char err[256], *failed;
+	int rc;
+
+	if (!((argc == 2 || argc == 4) && strcmp(argv[1], "encrypt") == 0) ||
+	    (argc == 4 && (strcmp(argv[2], "--max") != 0 ||
+	    apx_parse_ll(argv[3], 1, 100000000, &max) != 0))) {
+		usage(stderr);
+		return 1;
+	}
+	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0 ||
+	    apx_vault_current(v) == 0) {
+		fprintf(stderr, "accupredix-admin: pii encrypt needs a vault "
+		    "key (vault.keys)\n");
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
+	    NULL || (t = apx_tenants_new(conf, db,
+	    (size_t)conf->tenant_max_conns)) == NULL) {
+		apx_db_free(db);
+		return 1;
+	}
+	rc = apx_upload_seal_all(db, t, v, max, &r);
+	apx_tenants_free(t);
+	apx_db_free(db);
+	if (rc != 0) {
+		fprintf(stderr, "accupredix-admin: pii encrypt: %s\n",
+		    apx_strerror(rc));
+		json_decref(r.failed);
+		return 1;
+	}
+	failed = json_dumps(r.failed, JSON_COMPACT);
+	printf("pii: %lld orgs with encryption on, %lld fields sealed, %lld "
+	    "still in clear, failed: %s\n", r.orgs, r.sealed, r.left,
+	    failed != NULL ? failed : "?");
+	rc = json_array_size(r.failed) == 0 ? 0 : 1;
+	free(failed);
+	json_decref(r.failed);
+	return rc;
+}
+
+static int
+cmd_tenant(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_vault *v;
+	struct apx_db *db;
+	char err[256];
+	long long older = APX_TENANT_STALE_S;
+	int done = 0, rc;
+
+	if (!((argc == 2 || argc == 4) && strcmp(argv[1], "cleanup") == 0) ||
+	    (argc == 4 && (strcmp(argv[2], "--older") != 0 ||
+	    apx_parse_ll(argv[3], 0, 86400 * 365, &older) != 0))) {
+		usage(stderr);
+		return 1;
+	}
+	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", err);
+		return 1;
+	}
+	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
+	    NULL)
+		return 1;
+	rc = apx_tenant_cleanup(conf, db, v, (int)older, &done);
+	apx_db_free(db);
+	printf("%d interrupted org creations finished\n", done);
+	if (rc != 0)
+		fprintf(stderr, "accupredix-admin: tenant cleanup: %s\n",
+		    apx_strerror(rc));
+	return rc == 0 ? 0 : 1;
 }
 
 static int
@@ -395,6 +567,12 @@ main(int argc, char *argv[])
 		rc = cmd_jwt(conf, argc, argv);
 	else if (strcmp(argv[0], "vault") == 0)
 		rc = cmd_vault(conf, argc, argv);
+	else if (strcmp(argv[0], "tenant") == 0)
+		rc = cmd_tenant(conf, argc, argv);
+	else if (strcmp(argv[0], "retention") == 0)
+		rc = cmd_retention(conf, argc, argv);
+	else if (strcmp(argv[0], "pii") == 0)
+		rc = cmd_pii(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {
 		printf("%s: configuration OK\n", path);
 		rc = 0;

@@ -79,6 +79,10 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 		return deny(c, 404, NULL, NULL);
 	if (rc != 0)
 		return rc;
+	/* An org being erased is gone for everything but finishing that. */
+	if (acc.status == APX_ORG_ERASED || (acc.status == APX_ORG_ERASING &&
+	    strcmp(p->name, "privacy.erase") != 0))
+		return deny(c, 404, NULL, NULL);
 	role = acc.role;
 	if (key) {
 		/* Another org's key, or a scoped key outside its workspace,

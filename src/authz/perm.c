@@ -18,6 +18,7 @@
 #define ORG	APX_SCOPE_ORG
 #define SU	APX_SCOPE_SUPERUSER
 #define V	APX_ROLE_VIEWER
+#define AN	APX_ROLE_ANALYST
 #define A	APX_ROLE_ADMIN
 #define FREE	APX_PLAN_FREE
 #define GROWTH	APX_PLAN_GROWTH
@@ -44,6 +45,14 @@ static const struct apx_perm perms[] = {
 	{ "apikeys.read",	ORG,	A,	GROWTH,	1 },
 	{ "apikeys.write",	ORG,	A,	GROWTH,	1 },
 	{ "audit.read",		ORG,	A,	FREE,	0 },
+	{ "privacy.export",	ORG,	A,	FREE,	1 },
+	{ "privacy.erase",	ORG,	A,	FREE,	1 },
+	{ "retention.read",	ORG,	A,	GROWTH,	0 },
+	{ "retention.write",	ORG,	A,	GROWTH,	0 },
+	{ "uploads.read",	ORG,	V,	FREE,	0 },
+	{ "uploads.write",	ORG,	AN,	FREE,	0 },
+	{ "forecasts.read",	ORG,	V,	FREE,	0 },
+	{ "forecasts.write",	ORG,	AN,	FREE,	0 },
 };
 
 static const char *const roles[] = { "none", "viewer", "analyst", "admin",

@@ -86,3 +86,43 @@ apx_buf_free(struct apx_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int
+apx_buf_json_string(struct apx_buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, start, old = b->len;
+	char esc[7];
+	int rc;
+
+	if ((rc = apx_buf_add(b, "\"", 1)) != 0)
+		return rc;
+	for (i = start = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		if ((rc = apx_buf_add(b, s + start, i - start)) != 0)
+			goto fail;
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)ch;
+			rc = apx_buf_add(b, esc, 2);
+		} else {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 0xf];
+			rc = apx_buf_add(b, esc, 6);
+		}
+		if (rc != 0)
+			goto fail;
+		start = i + 1;
+	}
+	if ((rc = apx_buf_add(b, s + start, len - start)) != 0 ||
+	    (rc = apx_buf_add(b, "\"", 1)) != 0)
+		goto fail;
+	return 0;
+fail:
+	b->len = old;
+	return rc;
+}

@@ -16,6 +16,9 @@ struct apx_buf {
 int	 apx_buf_add(struct apx_buf *, const void *, size_t);
 int	 apx_buf_adds(struct apx_buf *, const char *);
 int	 apx_buf_printf(struct apx_buf *, const char *, ...) APX_PRINTF(2, 3);
+/* A JSON string literal of the LEN bytes of S (UTF-8 as given; quotes,
+ * backslashes and control characters escaped). */
+int	 apx_buf_json_string(struct apx_buf *, const char *, size_t);
 void	 apx_buf_reset(struct apx_buf *);
 void	 apx_buf_free(struct apx_buf *);
 

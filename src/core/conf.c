@@ -97,6 +97,12 @@ static const struct key keys[] = {
 	    2147483647 },
 	{ "vault.allow_plaintext", K_BOOL, O(vault_allow_plaintext), 0, "no",
 	    0, 0 },
+	{ "tenant.max_connections", K_INT, O(tenant_max_conns), 0, "8", 1,
+	    64 },
+	{ "uploads.max_bytes", K_INT, O(upload_max_bytes), 0, "1048576", 1024,
+	    256LL * 1024 * 1024 },
+	{ "uploads.max_rows", K_INT, O(upload_max_rows), 0, "50000", 1,
+	    10000000 },
 };
 
 struct parse {

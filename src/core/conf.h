@@ -67,6 +67,10 @@ struct apx_conf {
 	struct apx_secret	*vault_keys;	/* "VERSION:BASE64 ..." */
 	long long		 vault_current;	/* 0: the highest version */
 	int			 vault_allow_plaintext;
+
+	long long		 tenant_max_conns;	/* per worker */
+	long long		 upload_max_bytes;
+	long long		 upload_max_rows;
 };
 
 /* Load PATH (may be NULL: defaults + environment only). */

@@ -12,9 +12,11 @@
 #include "auth/account.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "authz/authz.h"
 #include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
+#include "store/privacy.h"
 #include "store/identity.h"
 #include "store/settings.h"
 
@@ -25,6 +27,8 @@
 #define MAX_NAME	200
 
 static int	 throttled(struct apx_ctx *, const char *, int *);
+static int	 confirm_password(struct apx_ctx *, const char *, size_t,
+		    const char *);
 
 /*
  * Check the failure windows of KEY (account|address) and, when LOGIN, of
@@ -268,11 +272,11 @@ apx_route_me_password(struct apx_ctx *c)
 {
 	struct apx_pwparams pp;
 	const struct apx_user *u = &c->auth->user;
-	const char *cur, *nw, *en, *reason, *addr = c->req->remote_addr;
-	char hash[APX_PASSWORD_HASH_MAX], key[320];
+	const char *cur, *nw, *reason;
+	char hash[APX_PASSWORD_HASH_MAX];
 	size_t curlen, nwlen;
 	json_t *body;
-	int rc, hit, n = 0;
+	int rc, n = 0;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
@@ -282,17 +286,9 @@ apx_route_me_password(struct apx_ctx *c)
 		json_decref(body);
 		return 0;
 	}
-	en = apx_account_email_norm(c->req->arena, u->email);
-	snprintf(key, sizeof(key), "%s|%s", en != NULL ? en : "", addr);
-	if ((rc = throttled(c, key, &hit)) != 0 || hit)
-		goto out;
-	if (u->password_hash == NULL ||
-	    apx_password_verify(u->password_hash, cur, curlen) != 0) {
-		if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW))
-		    != 0)
-			goto out;
-		rc = apx_resp_problem(c->resp, 422, "invalid-field",
-		    "The current password is wrong.", "current_password");
+	if ((rc = confirm_password(c, cur, curlen, "current_password")) != 0) {
+		if (rc == APX_EINVAL)
+			rc = 0;		/* answered */
 		goto out;
 	}
 	if (apx_password_check(nw, nwlen, u->email, u->name, &reason) != 0) {
@@ -323,4 +319,79 @@ apx_route_me_password(struct apx_ctx *c)
 out:
 	json_decref(body);
 	return rc;
+}
+
+/*
+ * The signed-in user's password PW (field FIELD of the body), throttled
+ * like a login: 0 when right; otherwise the answer (422 or 429) is set and
+ * APX_EINVAL returned, or another error.
+ */
+static int
+confirm_password(struct apx_ctx *c, const char *pw, size_t len,
+    const char *field)
+{
+	const struct apx_user *u = &c->auth->user;
+	const char *en;
+	char key[320];
+	int rc, hit;
+
+	en = apx_account_email_norm(c->req->arena, u->email);
+	snprintf(key, sizeof(key), "%s|%s", en != NULL ? en : "",
+	    c->req->remote_addr);
+	if ((rc = throttled(c, key, &hit)) != 0)
+		return rc;
+	if (hit)
+		return APX_EINVAL;
+	if (u->password_hash != NULL &&
+	    apx_password_verify(u->password_hash, pw, len) == 0)
+		return 0;
+	if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW)) != 0)
+		return rc;
+	(void)apx_resp_problem(c->resp, 422, "invalid-field",
+	    "The password is wrong.", field);
+	return APX_EINVAL;
+}
+
+/*
+ * DELETE /api/v1/me {password}: the account goes (refused with 409
+ * last-owner while it is an org's last owner); see store/privacy.h for
+ * what stays of it.
+ */
+int
+apx_route_me_delete(struct apx_ctx *c)
+{
+	struct apx_audit_entry e;
+	const char *pw;
+	char org[64] = "";
+	size_t len;
+	json_t *body;
+	int rc;
+
+	if (apx_http_json_object(c->req, c->resp, &body) != 0)
+		return 0;
+	if (apx_route_string(c, body, "password", 1024, 1, &pw, &len) != 0) {
+		json_decref(body);
+		return 0;
+	}
+	rc = confirm_password(c, pw, len, "password");
+	json_decref(body);
+	if (rc == APX_EINVAL)
+		return 0;
+	if (rc != 0)
+		return rc;
+	apx_authz_audit(c, &e, "account.delete", apx_arena_printf(
+	    c->req->arena, "user:%lld", (long long)c->auth->uid));
+	e.client_addr = "";
+	rc = apx_privacy_delete_user(c->db, c->auth->uid, &e, org,
+	    sizeof(org));
+	if (rc == APX_ECONFLICT)
+		return apx_resp_problem(c->resp, 409, "last-owner",
+		    apx_arena_printf(c->req->arena, "You are the last owner of "
+		    "%s: hand it over or erase it first.", org), NULL);
+	if (rc != 0)
+		return rc;
+	apx_log_info("rid=%s user %lld deleted the account",
+	    c->req->request_id, (long long)c->auth->uid);
+	c->resp->status = 204;
+	return 0;
 }

@@ -1,9 +1,14 @@
 /* Small shared steps of the handlers: body fields and path ids. */
 #include "config.h"
 
+#include <stdint.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "routes/routes.h"
+#include "store/audit.h"
+#include "store/db.h"
+#include "store/tenant.h"
 
 int
 apx_route_string(struct apx_ctx *c, json_t *body, const char *name,
@@ -82,4 +87,64 @@ apx_route_json_body(struct apx_ctx *c, json_t **body)
 {
 	return apx_http_json_object(c->req, c->resp, body) != 0 ?
 	    APX_EINVAL : 0;
+}
+
+int
+apx_route_page(struct apx_ctx *c, int max, int *limit, int64_t *cursor)
+{
+	const char *v;
+	long long n;
+
+	*limit = max < 50 ? max : 50;
+	*cursor = 0;
+	if ((v = apx_req_query(c->req, "limit")) != NULL) {
+		if (apx_parse_ll(v, 1, max, &n) != 0) {
+			(void)apx_resp_problem(c->resp, 422, "invalid-field",
+			    apx_arena_printf(c->req->arena, "limit is 1 to %d.",
+			    max), "limit");
+			return APX_EINVAL;
+		}
+		*limit = (int)n;
+	}
+	if ((v = apx_req_query(c->req, "cursor")) != NULL) {
+		if (apx_parse_ll(v, 1, INT64_MAX, &n) != 0) {
+			(void)apx_resp_problem(c->resp, 422, "invalid-field",
+			    "cursor is a next_cursor value of an earlier page.",
+			    "cursor");
+			return APX_EINVAL;
+		}
+		*cursor = n;
+	}
+	return 0;
+}
+
+int
+apx_route_tenant_db(struct apx_ctx *c, struct apx_db **out)
+{
+	/* Only after authz: c->org is the caller's org. */
+	if (c->org == NULL || c->tenants == NULL)
+		return APX_ENOTFOUND;
+	return apx_tenants_db(c->tenants, c->org->id, out);
+}
+
+int
+apx_route_tenant_commit(struct apx_ctx *c, struct apx_db *t,
+    struct apx_audit_entry *e, json_t *before, json_t *after)
+{
+	int rc;
+
+	/* The entry first: an action it cannot record does not happen. */
+	e->before = before;
+	e->after = after;
+	rc = apx_audit_append(c->db, e);
+	e->before = e->after = NULL;
+	if (rc != 0) {
+		apx_db_rollback(t);
+		return rc;
+	}
+	if ((rc = apx_db_commit(t)) != 0)
+		apx_log_error("rid=%s %s %s: audited, but the tenant database "
+		    "did not commit: %s", c->req->request_id, e->action,
+		    e->target, apx_strerror(rc));
+	return rc;
 }

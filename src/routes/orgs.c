@@ -15,6 +15,7 @@
 #include "routes/routes.h"
 #include "store/audit.h"
 #include "store/orgs.h"
+#include "vault/vault.h"
 
 #define MAX_ORG_NAME	200
 
@@ -66,7 +67,7 @@ apx_route_orgs_create(struct apx_ctx *c)
 		goto out;
 	}
 	apx_authz_audit(c, &e, "org.create", slug);
-	rc = apx_org_create(c->db, slug, name, plan, region, c->auth->uid, &e,
+	rc = apx_org_create(c->db, c->conf, slug, name, plan, region, c->auth->uid, &e,
 	    &org);
 	if (rc == APX_ECONFLICT) {
 		rc = apx_resp_problem(c->resp, 409, "slug-taken",
@@ -148,6 +149,23 @@ apx_route_org_settings_patch(struct apx_ctx *c)
 		rc = apx_resp_problem(c->resp, 422, "invalid-field", reason,
 		    field);
 		goto out;
+	}
+	if (json_integer_value(json_object_get(patch, "pii_encryption")) == 1) {
+		struct apx_vault *v;
+		char err[256];
+
+		/* Field encryption is a Growth feature and needs a key. */
+		if (c->org->plan < APX_PLAN_GROWTH) {
+			rc = apx_resp_problem(c->resp, 402, "plan-required",
+			    "Personal-data encryption needs the growth plan or "
+			    "higher.", "pii_encryption");
+			goto out;
+		}
+		if (apx_vault_get(c->conf, &v, err, sizeof(err)) != 0 ||
+		    apx_vault_current(v) == 0) {
+			rc = APX_ENOKEY;
+			goto out;
+		}
 	}
 	apx_authz_audit(c, &e, "settings.update", c->org->slug);
 	if ((rc = apx_org_settings_apply(c->db, c->org->id, patch, &e)) != 0)

@@ -13,6 +13,7 @@
 #include "http/router.h"
 
 struct apx_db;
+struct apx_tenants;
 struct apx_auth;
 struct apx_perm;
 
@@ -32,6 +33,7 @@ struct apx_ctx {
 	struct apx_response	*resp;
 	const struct apx_conf	*conf;
 	struct apx_db		*db;
+	struct apx_tenants	*tenants;	/* tenant databases (LRU) */
 	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
 	struct apx_org		*org;	/* set for organisation routes */
 	const struct apx_perm	*perm;	/* the matched route's row */
@@ -54,7 +56,20 @@ int	 apx_route_name(struct apx_ctx *, json_t *, const char *, size_t,
 /* A positive integer path parameter; APX_ENOTFOUND (404) otherwise. */
 int	 apx_route_id(struct apx_ctx *, const char *, int64_t *);
 
+/* ?limit= (1..MAX, default 50 or MAX) and ?cursor= (an id): 0, or the
+ * 422 is set and APX_EINVAL returned. */
+int	 apx_route_page(struct apx_ctx *, int, int *, int64_t *);
+/* The org's tenant database (after authz only). */
+int	 apx_route_tenant_db(struct apx_ctx *, struct apx_db **);
+
 struct apx_audit_entry;
+/*
+ * End a change in tenant database T (begun by the caller) audited as E
+ * in the org's log: the entry is written first, and when it cannot be
+ * the change is rolled back.
+ */
+int	 apx_route_tenant_commit(struct apx_ctx *, struct apx_db *,
+	    struct apx_audit_entry *, json_t *, json_t *);
 /* PATCH of the platform settings audited as E (internal.c). */
 int	 apx_route_settings_patch(struct apx_ctx *, struct apx_audit_entry *);
 /* GET of audit log LOG with the query's filters, page or JSON Lines. */
@@ -63,6 +78,23 @@ int	 apx_route_audit_log(struct apx_ctx *, const char *);
 /* The route table is well formed and every route has a permission. */
 int	 apx_routes_check(char *, size_t);
 
+int	 apx_route_privacy_export(struct apx_ctx *);
+int	 apx_route_privacy_erasure(struct apx_ctx *);
+int	 apx_route_me_export(struct apx_ctx *);
+int	 apx_route_me_delete(struct apx_ctx *);
+int	 apx_route_retention_get(struct apx_ctx *);
+int	 apx_route_retention_put(struct apx_ctx *);
+int	 apx_route_internal_retention_run(struct apx_ctx *);
+int	 apx_route_internal_pii_run(struct apx_ctx *);
+int	 apx_route_uploads_list(struct apx_ctx *);
+int	 apx_route_uploads_create(struct apx_ctx *);
+int	 apx_route_upload_get(struct apx_ctx *);
+int	 apx_route_upload_delete(struct apx_ctx *);
+int	 apx_route_upload_content(struct apx_ctx *);
+int	 apx_route_forecasts_list(struct apx_ctx *);
+int	 apx_route_forecasts_create(struct apx_ctx *);
+int	 apx_route_forecast_get(struct apx_ctx *);
+int	 apx_route_forecast_delete(struct apx_ctx *);
 int	 apx_route_healthz(struct apx_ctx *);
 int	 apx_route_readyz(struct apx_ctx *);
 int	 apx_route_security_txt(struct apx_ctx *);

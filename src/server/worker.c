@@ -18,6 +18,7 @@
 #include "server/metrics.h"
 #include "server/worker.h"
 #include "store/db.h"
+#include "store/tenant.h"
 
 #define READ_CHUNK	16384
 
@@ -114,6 +115,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 	FCGX_Request fr;
 	struct apx_arena *arena = NULL;
 	struct apx_db *db = NULL;
+	struct apx_tenants *tenants = NULL;
 	struct apx_response resp;
 	struct apx_request req;
 	struct apx_buf out = { 0 }, wire = { 0 };
@@ -138,7 +140,9 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		return 2;
 	}
 	if ((arena = apx_arena_new()) == NULL ||
-	    (db = apx_db_new(conf->db_conninfo, "accupredix-fcgi")) == NULL) {
+	    (db = apx_db_new(conf->db_conninfo, "accupredix-fcgi")) == NULL ||
+	    (tenants = apx_tenants_new(conf, db,
+	    (size_t)conf->tenant_max_conns)) == NULL) {
 		apx_log_error("out of memory");
 		status = 2;
 		goto out;
@@ -200,6 +204,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		ctx.resp = &resp;
 		ctx.conf = conf;
 		ctx.db = db;
+		ctx.tenants = tenants;
 		ctx.auth = NULL;
 		ctx.org = NULL;
 		ctx.perm = NULL;
@@ -228,6 +233,7 @@ out:
 		apx_metrics_flush(db, 1);
 	apx_buf_free(&out);
 	apx_buf_free(&wire);
+	apx_tenants_free(tenants);
 	apx_db_free(db);
 	apx_arena_free(arena);
 	apx_vault_release();	/* keys wiped */

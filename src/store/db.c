@@ -19,6 +19,10 @@
 struct apx_db {
 	struct apx_secret	*conninfo;
 	char			*appname;
+	/* Overrides of the conninfo (a tenant database): NULL if none. */
+	char			*dbname;
+	char			*user;
+	struct apx_secret	*password;
 	PGconn			*conn;
 	uint64_t		 last_fail_us;
 	unsigned long		 errors;
@@ -113,6 +117,23 @@ apx_db_new(const struct apx_secret *conninfo, const char *appname)
 	return db;
 }
 
+struct apx_db *
+apx_db_new_as(const struct apx_secret *conninfo, const char *appname,
+    const char *dbname, const char *user, const struct apx_secret *password)
+{
+	struct apx_db *db;
+
+	if ((db = apx_db_new(conninfo, appname)) == NULL)
+		return NULL;
+	if ((db->dbname = strdup(dbname)) == NULL ||
+	    (db->user = strdup(user)) == NULL ||
+	    (db->password = apx_secret_dup(password)) == NULL) {
+		apx_db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
 void
 apx_db_free(struct apx_db *db)
 {
@@ -122,7 +143,10 @@ apx_db_free(struct apx_db *db)
 		PQfinish(db->conn);
 	forget_prepared(db);
 	apx_secret_free(db->conninfo);
+	apx_secret_free(db->password);
 	free(db->appname);
+	free(db->dbname);
+	free(db->user);
 	free(db);
 }
 
@@ -134,11 +158,19 @@ connect_db(struct apx_db *db)
 	 * expanded from "dbname", overrides them.
 	 */
 	const char *keys[] = { "connect_timeout", "application_name",
-	    "options", "dbname", NULL };
+	    "options", "dbname", "dbname", "user", "password", "passfile",
+	    NULL };
 	const char *vals[] = { "3", db->appname,
 	    "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=30000",
-	    apx_secret_str(db->conninfo), NULL };
+	    apx_secret_str(db->conninfo), db->dbname, db->user,
+	    db->password != NULL ? apx_secret_str(db->password) : NULL,
+	    "/dev/null", NULL };
 	uint64_t now = apx_now_us();
+
+	/* Without overrides the list ends after the expanded conninfo;
+	 * with them, they come last and so win over it. */
+	if (db->dbname == NULL)
+		keys[4] = NULL;
 
 	if (db->conn != NULL) {
 		PQfinish(db->conn);

@@ -19,6 +19,12 @@ struct apx_db;
 #define APX_DB_RETRY	0x1	/* idempotent: retry once on a fresh connection */
 
 struct apx_db *apx_db_new(const struct apx_secret *, const char *);
+/*
+ * The same server as CONNINFO, but database DBNAME as USER with PASSWORD
+ * (a tenant database): these win over what CONNINFO says.
+ */
+struct apx_db *apx_db_new_as(const struct apx_secret *, const char *,
+	    const char *, const char *, const struct apx_secret *);
 void	 apx_db_free(struct apx_db *);
 /* Connected (reconnecting if needed)? 0 or APX_EDBUNAVAIL. */
 int	 apx_db_conn(struct apx_db *, PGconn **);

@@ -10,9 +10,12 @@
 #include "store/migrate.h"
 
 #include "store/migrations.inc"
+#include "store/tenant_migrations.inc"
 
 static int	 exec_simple(PGconn *, const char *, char *, size_t);
 static int	 grant_app_role(PGconn *, const char *, char *, size_t);
+static int	 run_set(PGconn *, const struct apx_migration *, size_t,
+		    const char *, int *, char *, size_t);
 
 int
 apx_migrate_latest(void)
@@ -77,8 +80,30 @@ grant_app_role(PGconn *c, const char *role, char *err, size_t errlen)
 }
 
 int
+apx_migrate_tenant_latest(void)
+{
+	return tenant_migrations[APX_NELEM(tenant_migrations) - 1].version;
+}
+
+int
 apx_migrate_run(PGconn *c, const char *app_role, int *applied, char *err,
     size_t errlen)
+{
+	return run_set(c, control_migrations, APX_NELEM(control_migrations),
+	    app_role, applied, err, errlen);
+}
+
+int
+apx_migrate_tenant(PGconn *c, int *applied, char *err, size_t errlen)
+{
+	return run_set(c, tenant_migrations, APX_NELEM(tenant_migrations),
+	    NULL, applied, err, errlen);
+}
+
+/* Apply what is missing of the N migrations SET (ascending versions). */
+static int
+run_set(PGconn *c, const struct apx_migration *set, size_t n,
+    const char *app_role, int *applied, char *err, size_t errlen)
 {
 	const char *params[2];
 	char vbuf[16];
@@ -102,16 +127,16 @@ apx_migrate_run(PGconn *c, const char *app_role, int *applied, char *err,
 		snprintf(err, errlen, "cannot read schema_migrations");
 		goto out;
 	}
-	if (cur > apx_migrate_latest()) {
+	if (cur > set[n - 1].version) {
 		snprintf(err, errlen,
 		    "the database has migration %d but this binary knows only "
 		    "up to %d: refusing to run (upgrade the binary)", cur,
-		    apx_migrate_latest());
+		    set[n - 1].version);
 		rc = APX_EMIGRATION;
 		goto out;
 	}
-	for (i = 0; i < APX_NELEM(control_migrations); i++) {
-		const struct apx_migration *m = &control_migrations[i];
+	for (i = 0; i < n; i++) {
+		const struct apx_migration *m = &set[i];
 
 		if (m->version <= cur)
 			continue;

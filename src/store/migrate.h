@@ -21,6 +21,9 @@ int	 apx_migrate_latest(void);
  * tables. *APPLIED counts what this run applied.
  */
 int	 apx_migrate_run(PGconn *, const char *, int *, char *, size_t);
+/* The same for a tenant database (sql/tenant/), as its owner. */
+int	 apx_migrate_tenant(PGconn *, int *, char *, size_t);
+int	 apx_migrate_tenant_latest(void);
 /* Highest applied version (0 if none, APX_EDB on error). */
 int	 apx_migrate_current(PGconn *, int *);
 

@@ -7,10 +7,13 @@
 
 #include "authz/perm.h"
 #include "core/apx.h"
+#include "core/log.h"
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/orgs.h"
 #include "store/settings.h"
+#include "store/tenant.h"
+#include "vault/vault.h"
 
 #define ORG_JSON(o) \
 	"json_build_object('id', " o ".id, 'slug', " o ".slug, 'name', " o \
@@ -22,6 +25,8 @@ static const struct apx_setting org_settings[] = {
 	{ "api_key_max_age_days", 90, 1, 3650 },
 	/* How long a rotated key's previous secret keeps working. */
 	{ "api_key_rotation_grace_seconds", 86400, 0, 604800 },
+	/* Personal-data fields of uploads sealed by the vault (Growth+). */
+	{ "pii_encryption", 0, 0, 1 },
 };
 
 static int	 set_log(struct apx_audit_entry *, int64_t, char *, size_t);
@@ -97,6 +102,9 @@ apx_org_access_from(PGresult *res, int col, struct apx_arena *a,
 	out->name = apx_arena_strdup(a, PQgetvalue(res, 0, col + 1));
 	out->region = apx_arena_strdup(a, PQgetvalue(res, 0, col + 2));
 	out->allowlist = apx_arena_strdup(a, PQgetvalue(res, 0, col + 6));
+	out->status = strcmp(PQgetvalue(res, 0, col + 7), "active") == 0 ?
+	    APX_ORG_ACTIVE : strcmp(PQgetvalue(res, 0, col + 7), "erasing") ==
+	    0 ? APX_ORG_ERASING : APX_ORG_ERASED;
 	return out->name == NULL || out->region == NULL ||
 	    out->allowlist == NULL ? APX_ENOMEM : 0;
 }
@@ -115,46 +123,87 @@ apx_org_list_for_user(struct apx_db *db, int64_t uid, json_t **out)
 }
 
 int
-apx_org_create(struct apx_db *db, const char *slug, const char *name,
-    int plan, const char *region, int64_t owner, struct apx_audit_entry *e,
-    json_t **out)
+apx_org_create(struct apx_db *db, const struct apx_conf *conf,
+    const char *slug, const char *name, int plan, const char *region,
+    int64_t owner, struct apx_audit_entry *e, json_t **out)
 {
-	char us[APX_DB_ID_LEN], log[32];
-	const char *p[5] = { slug, name, apx_plan_name(plan), region,
-	    apx_db_id(owner, us) };
+	char us[APX_DB_ID_LEN], os[APX_DB_ID_LEN], log[32], *hx = NULL;
+	const char *p[7] = { slug, name, apx_plan_name(plan), region,
+	    apx_db_id(owner, us), NULL, NULL };
+	unsigned char *sealed = NULL;
+	struct apx_vault *v;
 	json_t *org = NULL;
+	size_t n = 0;
+	int64_t id;
 	int rc;
 
 	*out = NULL;
-	if ((rc = apx_db_begin(db)) != 0)
+	{
+		char verr[256];
+
+		if (apx_vault_get(conf, &v, verr, sizeof(verr)) != 0)
+			return APX_ENOKEY;
+	}
+	/* Slug and id first, then the database, then the org (tenant.h). */
+	if ((rc = apx_tenant_reserve(db, slug, region, &id)) != 0)
 		return rc;
+	if ((rc = apx_tenant_create(conf, db, v, slug, region, id, &sealed,
+	    &n)) != 0) {
+		if (apx_tenant_release(db, slug) != 0)
+			apx_log_warn("org %s: reservation left for cleanup",
+			    slug);
+		return rc;
+	}
+	if ((hx = malloc(2 * n + 3)) == NULL) {
+		rc = APX_ENOMEM;
+		goto undo;
+	}
+	apx_db_hex(sealed, n, hx);
+	p[5] = apx_db_id(id, os);
+	p[6] = hx;
+	if ((rc = apx_db_begin(db)) != 0)
+		goto undo;
 	if ((rc = apx_db_json(db, 0, &org,
-	    "WITH o AS (INSERT INTO orgs (slug, name, plan, region, tenant_db)"
-	    " VALUES ($1, $2, $3, $4, 'accupredix_t_' || $1)"
-	    " ON CONFLICT DO NOTHING RETURNING *),"
+	    "WITH r AS (DELETE FROM tenant_provisioning WHERE slug = $1"
+	    " AND org_id = $6::bigint RETURNING tenant_db),"
+	    " o AS (INSERT INTO orgs (id, slug, name, plan, region, tenant_db,"
+	    " tenant_secret) SELECT $6::bigint, $1, $2, $3, $4, r.tenant_db,"
+	    " $7::bytea FROM r RETURNING *),"
 	    " m AS (INSERT INTO memberships (org_id, user_id, role)"
 	    " SELECT id, $5::bigint, 'owner' FROM o),"
 	    " w AS (INSERT INTO workspaces (org_id, name)"
 	    " SELECT id, 'default' FROM o)"
-	    " SELECT " ORG_JSON("o") ", 'role', 'owner') FROM o", 5, p)) != 0)
-		goto fail;
-	if (org == NULL) {
-		rc = APX_ECONFLICT;
-		goto fail;
+	    " SELECT " ORG_JSON("o") ", 'role', 'owner') FROM o", 7, p)) != 0) {
+		apx_db_rollback(db);
+		goto undo;
 	}
-	set_log(e, json_integer_value(json_object_get(org, "id")), log,
-	    sizeof(log));
+	if (org == NULL) {
+		/* The reservation went (a cleanup took it for dead). */
+		apx_db_rollback(db);
+		rc = APX_ECONFLICT;
+		goto undo;
+	}
+	set_log(e, id, log, sizeof(log));
 	e->target = slug;
 	rc = apx_audit_commit(db, e, NULL, org);
 	e->log = NULL;
-	if (rc != 0)
+	if (rc != 0) {
 		json_decref(org);
-	else
-		*out = org;
-	return rc;
-fail:
-	apx_db_rollback(db);
-	json_decref(org);
+		org = NULL;
+		goto undo;
+	}
+	*out = org;
+	free(sealed);
+	free(hx);
+	return 0;
+undo:
+	/* No org: its database goes again, then the reservation. */
+	if (apx_tenant_drop(conf, db, v, slug, region, id) != 0 ||
+	    apx_tenant_release(db, slug) != 0)
+		apx_log_error("org %s: could not undo its tenant database "
+		    "(accupredix-admin tenant cleanup will)", slug);
+	free(sealed);
+	free(hx);
 	return rc;
 }
 

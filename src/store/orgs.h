@@ -32,6 +32,13 @@ struct apx_org_access {
 	int64_t		 ws;		/* the asked workspace if it is the
 					   org's, else 0 */
 	const char	*allowlist;	/* CIDRs of workspace ALLOW_WS, "" */
+	int		 status;	/* enum apx_org_status */
+};
+
+enum apx_org_status {
+	APX_ORG_ACTIVE,
+	APX_ORG_ERASING,	/* whole-org erasure begun: 404 to all but it */
+	APX_ORG_ERASED,		/* a tombstone: 404 to everyone */
 };
 
 /* ^[a-z0-9][a-z0-9_]{1,40}$, checked before any SQL sees it. */
@@ -57,22 +64,27 @@ int	 apx_org_access(struct apx_db *, struct apx_arena *, const char *,
 	" coalesce((SELECT string_agg(l.cidr, ' ') FROM" \
 	"  workspace_ip_allowlists l JOIN workspaces w ON" \
 	"  w.id = l.workspace_id WHERE w.org_id = o.id AND" \
-	"  l.workspace_id = " a "), '')"
+	"  l.workspace_id = " a "), ''), o.status"
 
 /*
  * Fill OUT from row 0 of RES, columns COL.. (id, name, region, plan, role,
- * ws, allowlist); APX_ENOTFOUND when the id column is NULL (no such org).
+ * ws, allowlist, status); APX_ENOTFOUND when the id column is NULL (no such org).
  */
 int	 apx_org_access_from(PGresult *, int, struct apx_arena *,
 	    struct apx_org_access *);
 
 int	 apx_org_list_for_user(struct apx_db *, int64_t, json_t **);
 /*
- * A new org with OWNER as owner and a workspace "default". APX_ECONFLICT
- * when the slug is taken. AUDIT's log is set to the new org's.
+ * A new org with OWNER as owner, a workspace "default" and its tenant
+ * database on the server of its region (store/tenant.h): both or
+ * neither. APX_ECONFLICT when the slug is taken, APX_EDBUNAVAIL when a
+ * server is down, APX_ENOKEY without a vault. AUDIT's log is set to the
+ * new org's.
  */
-int	 apx_org_create(struct apx_db *, const char *, const char *, int,
-	    const char *, int64_t, struct apx_audit_entry *, json_t **);
+struct apx_conf;
+int	 apx_org_create(struct apx_db *, const struct apx_conf *, const char *,
+	    const char *, int, const char *, int64_t, struct apx_audit_entry *,
+	    json_t **);
 int	 apx_org_get(struct apx_db *, int64_t, json_t **);
 int	 apx_org_rename(struct apx_db *, int64_t, const char *,
 	    struct apx_audit_entry *);

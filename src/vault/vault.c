@@ -472,6 +472,43 @@ apx_vault_open(struct apx_vault *v, struct apx_db *db, const char *owner,
 }
 
 int
+apx_vault_mac(struct apx_vault *v, struct apx_db *db, const char *owner,
+    const char *purpose, const void *msg, size_t len,
+    unsigned char *out)
+{
+	struct dek *d;
+	int rc;
+
+	if (v->nkeks == 0)
+		return APX_ENOKEY;
+	if ((rc = dek_load(v, db, 0, owner, purpose, 1, &d)) != 0)
+		return rc;
+	if (crypto_auth_hmacsha256(out, msg, len, d->key) != 0)
+		return APX_ECRYPTO;
+	return 0;
+}
+
+int
+apx_vault_forget_owner(struct apx_vault *v, struct apx_db *db,
+    const char *owner)
+{
+	const char *p[1] = { owner };
+	size_t i;
+
+	/* Cached copies go too (a later org may not reuse them anyway:
+	 * ids are never reused). */
+	for (i = 0; v != NULL && i < v->ndeks; i++) {
+		if (strcmp(v->deks[i].owner, owner) != 0)
+			continue;
+		sodium_memzero(v->deks[i].key, APX_VAULT_KEY_LEN);
+		v->deks[i].owner[0] = '\0';
+		v->deks[i].id = 0;
+	}
+	return apx_db_do(db, APX_DB_RETRY, "DELETE FROM vault_data_keys"
+	    " WHERE owner = $1", 1, p);
+}
+
+int
 apx_vault_rotate(struct apx_vault *v, struct apx_db *db, int batch,
     long long *done)
 {

@@ -58,6 +58,21 @@ int	 apx_vault_open(struct apx_vault *, struct apx_db *, const char *,
 	    const char *, const char *, const unsigned char *, size_t,
 	    unsigned char **, size_t *);
 /*
+ * HMAC-SHA256 of MSG under the data key of OWNER and PURPOSE (made at the
+ * first use): a blind index, equal for equal inputs, useless without the
+ * key. APX_ENOKEY without a key (never in plaintext mode: an unkeyed
+ * index would be a plain hash of the value).
+ */
+#define APX_VAULT_MAC_LEN	32
+int	 apx_vault_mac(struct apx_vault *, struct apx_db *, const char *,
+	    const char *, const void *, size_t, unsigned char *);
+/*
+ * Delete every data key of OWNER: what they sealed can never be opened
+ * again (crypto-shredding of an erased org).
+ */
+int	 apx_vault_forget_owner(struct apx_vault *, struct apx_db *,
+	    const char *);
+/*
  * Re-wrap every data key not under the current KEK, BATCH rows per
  * transaction (rows locked by another run are skipped, so runs may
  * overlap; a stopped run resumes). *DONE counts rows re-wrapped.
