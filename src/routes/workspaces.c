@@ -5,9 +5,12 @@
 
 #include "authz/authz.h"
 #include "authz/cidr.h"
+#include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
+#include "store/db.h"
 #include "store/orgs.h"
+#include "store/uploads.h"
 
 #define MAX_WS_NAME	100
 
@@ -104,12 +107,28 @@ int
 apx_route_workspace_delete(struct apx_ctx *c)
 {
 	struct apx_audit_entry e;
+	struct apx_db *t;
 	int rc;
 
+	/* Its uploads and forecasts go with it: the tenant's delete commits
+	 * only once the workspace (and the audit entry) is gone. */
+	if ((rc = apx_route_tenant_db(c, &t)) != 0 ||
+	    (rc = apx_db_begin(t)) != 0)
+		return rc;
+	if ((rc = apx_upload_delete_workspace(t, c->org->ws)) != 0) {
+		apx_db_rollback(t);
+		return rc;
+	}
 	apx_authz_audit(c, &e, "workspace.delete", ws_target(c));
 	if ((rc = apx_workspace_delete(c->db, c->org->id, c->org->ws, &e)) !=
-	    0)
+	    0) {
+		apx_db_rollback(t);
 		return rc;
+	}
+	if ((rc = apx_db_commit(t)) != 0)
+		apx_log_error("rid=%s workspace %lld deleted, but its uploads "
+		    "were not: %s", c->req->request_id, (long long)c->org->ws,
+		    apx_strerror(rc));
 	c->resp->status = 204;
 	return 0;
 }

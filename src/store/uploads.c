@@ -256,6 +256,20 @@ apx_forecast_delete(struct apx_db *db, int64_t ws, int64_t id, json_t **out)
 }
 
 int
+apx_upload_delete_workspace(struct apx_db *db, int64_t ws)
+{
+	char wss[APX_DB_ID_LEN];
+	const char *p[1] = { apx_db_id(ws, wss) };
+	int rc;
+
+	if ((rc = apx_db_do(db, 0, "DELETE FROM forecasts WHERE workspace_id ="
+	    " $1::bigint", 1, p)) != 0)
+		return rc;
+	return apx_db_do(db, 0, "DELETE FROM uploads WHERE workspace_id ="
+	    " $1::bigint", 1, p);
+}
+
+int
 apx_upload_next_id(struct apx_db *db, int64_t *id)
 {
 	PGresult *res;

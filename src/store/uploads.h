@@ -64,6 +64,9 @@ int	 apx_upload_rows(struct apx_db *, int64_t, int64_t, PGresult **);
  * transaction); *OUT: what was deleted, with forecasts_deleted. */
 int	 apx_upload_delete(struct apx_db *, int64_t, int64_t, json_t **);
 
+/* Delete every upload and forecast of workspace WS (caller's
+ * transaction). */
+int	 apx_upload_delete_workspace(struct apx_db *, int64_t);
 /* An id for an upload about to be inserted (its sealed fields name it). */
 int	 apx_upload_next_id(struct apx_db *, int64_t *);
 
