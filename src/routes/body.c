@@ -4,11 +4,25 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "authz/authz.h"
 #include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/tenant.h"
+
+static int	 no_controls(const char *);
+
+static int
+no_controls(const char *str)
+{
+	const unsigned char *s;
+
+	for (s = (const unsigned char *)str; *s != '\0'; s++)
+		if (*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
 
 int
 apx_route_string(struct apx_ctx *c, json_t *body, const char *name,
@@ -59,11 +73,9 @@ apx_route_name(struct apx_ctx *c, json_t *body, const char *field,
 		return APX_EINVAL;
 	}
 	/* Names are shown to others: no control characters, no NUL. */
-	if (strlen(*out) != json_string_length(json_object_get(body, field)))
+	if (strlen(*out) != json_string_length(json_object_get(body, field)) ||
+	    !no_controls(*out))
 		goto bad;
-	for (s = (const unsigned char *)*out; *s != '\0'; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			goto bad;
 	return 0;
 bad:
 	(void)apx_resp_problem(c->resp, 422, "invalid-field",
@@ -147,4 +159,57 @@ apx_route_tenant_commit(struct apx_ctx *c, struct apx_db *t,
 		    "did not commit: %s", c->req->request_id, e->action,
 		    e->target, apx_strerror(rc));
 	return rc;
+}
+
+int
+apx_route_query_text(struct apx_ctx *c, const char *name, size_t max,
+    int required, const char **out)
+{
+	*out = apx_req_query(c->req, name);
+	if (*out == NULL && !required)
+		return 0;
+	if (*out != NULL && **out != '\0' && strlen(*out) <= max &&
+	    no_controls(*out))
+		return 0;
+	(void)apx_resp_problem(c->resp, 422, "invalid-field",
+	    apx_arena_printf(c->req->arena, "%s is required: 1 to %zu "
+	    "characters, no control characters.", name, max), name);
+	return APX_EINVAL;
+}
+
+int
+apx_route_tenant_missing(struct apx_ctx *c, const char *kind)
+{
+	return apx_resp_problem(c->resp, 404, apx_arena_printf(c->req->arena,
+	    "%s-not-found", kind), apx_arena_printf(c->req->arena, "This "
+	    "workspace has no such %s.", kind), NULL);
+}
+
+int
+apx_route_tenant_delete(struct apx_ctx *c, const char *kind,
+    int (*del)(struct apx_db *, int64_t, int64_t, json_t **))
+{
+	struct apx_audit_entry e;
+	struct apx_db *t;
+	json_t *gone = NULL;
+	int64_t id;
+	int rc;
+
+	if ((rc = apx_route_id(c, "id", &id)) != 0 ||
+	    (rc = apx_route_tenant_db(c, &t)) != 0 ||
+	    (rc = apx_db_begin(t)) != 0)
+		return rc;
+	if ((rc = del(t, c->org->ws, id, &gone)) != 0 || gone == NULL) {
+		apx_db_rollback(t);
+		return rc != 0 ? rc : apx_route_tenant_missing(c, kind);
+	}
+	apx_authz_audit(c, &e, apx_arena_printf(c->req->arena, "%s.delete",
+	    kind), apx_arena_printf(c->req->arena, "%s:%lld", kind,
+	    (long long)id));
+	rc = apx_route_tenant_commit(c, t, &e, gone, NULL);
+	json_decref(gone);
+	if (rc != 0)
+		return rc;
+	c->resp->status = 204;
+	return 0;
 }

@@ -19,18 +19,10 @@
 #define MAX_FORECAST_NAME	200
 
 static int	 bad(struct apx_ctx *, const char *, const char *);
-static int	 not_found(struct apx_ctx *);
 static int	 params_of(struct apx_ctx *, json_t *,
 		    struct apx_forecast_params *, const char **);
 static int	 series(struct apx_ctx *, json_t *, PGresult *, const char *,
 		    double **, size_t *);
-
-static int
-not_found(struct apx_ctx *c)
-{
-	return apx_resp_problem(c->resp, 404, "forecast-not-found",
-	    "This workspace has no such forecast.", NULL);
-}
 
 static int
 bad(struct apx_ctx *c, const char *field, const char *detail)
@@ -258,34 +250,12 @@ apx_route_forecast_get(struct apx_ctx *c)
 	    (rc = apx_forecast_get(t, c->org->ws, id, &fc)) != 0)
 		return rc;
 	if (fc == NULL)
-		return not_found(c);
+		return apx_route_tenant_missing(c, "forecast");
 	return apx_resp_json(c->resp, 200, fc);
 }
 
 int
 apx_route_forecast_delete(struct apx_ctx *c)
 {
-	struct apx_audit_entry e;
-	struct apx_db *t;
-	json_t *gone = NULL;
-	int64_t id;
-	int rc;
-
-	if ((rc = apx_route_id(c, "id", &id)) != 0 ||
-	    (rc = apx_route_tenant_db(c, &t)) != 0 ||
-	    (rc = apx_db_begin(t)) != 0)
-		return rc;
-	if ((rc = apx_forecast_delete(t, c->org->ws, id, &gone)) != 0 ||
-	    gone == NULL) {
-		apx_db_rollback(t);
-		return rc != 0 ? rc : not_found(c);
-	}
-	apx_authz_audit(c, &e, "forecast.delete", apx_arena_printf(
-	    c->req->arena, "forecast:%lld", (long long)id));
-	rc = apx_route_tenant_commit(c, t, &e, gone, NULL);
-	json_decref(gone);
-	if (rc != 0)
-		return rc;
-	c->resp->status = 204;
-	return 0;
+	return apx_route_tenant_delete(c, "forecast", apx_forecast_delete);
 }

@@ -59,6 +59,10 @@ int	 apx_route_id(struct apx_ctx *, const char *, int64_t *);
 /* ?limit= (1..MAX, default 50 or MAX) and ?cursor= (an id): 0, or the
  * 422 is set and APX_EINVAL returned. */
 int	 apx_route_page(struct apx_ctx *, int, int *, int64_t *);
+/* A query parameter of 1..MAX characters without control characters
+ * (absent and !REQUIRED: *OUT NULL); else the 422 is set. */
+int	 apx_route_query_text(struct apx_ctx *, const char *, size_t, int,
+	    const char **);
 /* The org's tenant database (after authz only). */
 int	 apx_route_tenant_db(struct apx_ctx *, struct apx_db **);
 
@@ -70,6 +74,12 @@ struct apx_audit_entry;
  */
 int	 apx_route_tenant_commit(struct apx_ctx *, struct apx_db *,
 	    struct apx_audit_entry *, json_t *, json_t *);
+/* 404 "<KIND>-not-found" for a row of the tenant database. */
+int	 apx_route_tenant_missing(struct apx_ctx *, const char *);
+/* DELETE of row {id} of KIND ("upload", "forecast") of the workspace with
+ * DEL, audited as "<KIND>.delete" with the row as before: 204. */
+int	 apx_route_tenant_delete(struct apx_ctx *, const char *,
+	    int (*)(struct apx_db *, int64_t, int64_t, json_t **));
 /* PATCH of the platform settings audited as E (internal.c). */
 int	 apx_route_settings_patch(struct apx_ctx *, struct apx_audit_entry *);
 /* GET of audit log LOG with the query's filters, page or JSON Lines. */

@@ -53,11 +53,8 @@ struct build {
 
 static int	 on_row(void *, size_t, const char *const *, const size_t *,
 		    size_t);
-static int	 text_param(struct apx_ctx *, const char *, size_t, int,
-		    const char **);
 static int	 personal_param(struct apx_ctx *, struct build *);
 static void	 by_of(const struct apx_ctx *, struct apx_actor_ids *);
-static int	 not_found(struct apx_ctx *);
 static int	 sees_personal(const struct apx_ctx *);
 static int	 seals_personal(struct apx_ctx *, struct apx_vault **);
 static int	 add_sealed(struct build *, size_t, const char *, const char *,
@@ -66,13 +63,6 @@ static int	 open_field(struct apx_ctx *, int64_t, long long,
 		    const char *, const char *, char **);
 static int	 write_csv(struct apx_ctx *, json_t *, PGresult *,
 		    struct apx_buf *);
-
-static int
-not_found(struct apx_ctx *c)
-{
-	return apx_resp_problem(c->resp, 404, "upload-not-found",
-	    "This workspace has no such upload.", NULL);
-}
 
 static void
 by_of(const struct apx_ctx *c, struct apx_actor_ids *by)
@@ -148,29 +138,6 @@ out:
 	free(sealed);
 	free(hex);
 	return rc;
-}
-
-/* A query parameter of 1..MAX characters without control characters. */
-static int
-text_param(struct apx_ctx *c, const char *name, size_t max, int required,
-    const char **out)
-{
-	const unsigned char *s;
-
-	*out = apx_req_query(c->req, name);
-	if (*out == NULL && !required)
-		return 0;
-	if (*out == NULL || **out == '\0' || strlen(*out) > max)
-		goto bad;
-	for (s = (const unsigned char *)*out; *s != '\0'; s++)
-		if (*s < 0x20 || *s == 0x7f)
-			goto bad;
-	return 0;
-bad:
-	(void)apx_resp_problem(c->resp, 422, "invalid-field",
-	    apx_arena_printf(c->req->arena, "%s is required: 1 to %zu "
-	    "characters, no control characters.", name, max), name);
-	return APX_EINVAL;
 }
 
 /* ?personal_data=a,b: names of columns holding personal data. */
@@ -284,8 +251,9 @@ apx_route_uploads_create(struct apx_ctx *c)
 	    strcmp(c->req->content_type, "text/csv") != 0)
 		return apx_resp_problem(c->resp, 415, "unsupported-media-type",
 		    "An upload is a text/csv body.", NULL);
-	if (text_param(c, "name", MAX_UPLOAD_NAME, 1, &u.name) != 0 ||
-	    text_param(c, "filename", MAX_FILENAME, 0, &u.filename) != 0 ||
+	if (apx_route_query_text(c, "name", MAX_UPLOAD_NAME, 1, &u.name) != 0 ||
+	    apx_route_query_text(c, "filename", MAX_FILENAME, 0, &u.filename) !=
+	    0 ||
 	    personal_param(c, &b) != 0)
 		return 0;
 	if ((long long)c->req->body_len > c->conf->upload_max_bytes)
@@ -328,6 +296,9 @@ apx_route_uploads_create(struct apx_ctx *c)
 	}
 	if (rc == APX_EINVAL || rc == APX_ETOOBIG) {
 		rc = apx_resp_problem(c->resp, 422, "invalid-csv",
+		    cerr.line == 0 ? apx_arena_printf(c->req->arena, "%s",
+		    cerr.reason) : cerr.column == 0 ? apx_arena_printf(
+		    c->req->arena, "line %zu: %s", cerr.line, cerr.reason) :
 		    apx_arena_printf(c->req->arena, "line %zu, field %zu: %s",
 		    cerr.line, cerr.column, cerr.reason), "file");
 		goto out;
@@ -436,7 +407,7 @@ apx_route_upload_get(struct apx_ctx *c)
 	    (rc = apx_upload_get(t, c->org->ws, id, &up)) != 0)
 		return rc;
 	if (up == NULL)
-		return not_found(c);
+		return apx_route_tenant_missing(c, "upload");
 	return apx_resp_json(c->resp, 200, json_pack("{s:o}", "upload", up));
 }
 
@@ -565,7 +536,7 @@ apx_route_upload_content(struct apx_ctx *c)
 	    (rc = apx_upload_get(t, c->org->ws, id, &up)) != 0)
 		return rc;
 	if (up == NULL)
-		return not_found(c);
+		return apx_route_tenant_missing(c, "upload");
 	if ((rc = apx_upload_rows(t, c->org->ws, id, &res)) != 0)
 		goto out;
 	/* Personal data leaving in clear is on record. */
@@ -595,29 +566,7 @@ out:
 int
 apx_route_upload_delete(struct apx_ctx *c)
 {
-	struct apx_audit_entry e;
-	struct apx_db *t;
-	json_t *gone = NULL;
-	int64_t id;
-	int rc;
-
-	if ((rc = apx_route_id(c, "id", &id)) != 0 ||
-	    (rc = apx_route_tenant_db(c, &t)) != 0 ||
-	    (rc = apx_db_begin(t)) != 0)
-		return rc;
-	if ((rc = apx_upload_delete(t, c->org->ws, id, &gone)) != 0 ||
-	    gone == NULL) {
-		apx_db_rollback(t);
-		return rc != 0 ? rc : not_found(c);
-	}
-	apx_authz_audit(c, &e, "upload.delete", apx_arena_printf(
-	    c->req->arena, "upload:%lld", (long long)id));
-	rc = apx_route_tenant_commit(c, t, &e, gone, NULL);
-	json_decref(gone);
-	if (rc != 0)
-		return rc;
-	c->resp->status = 204;
-	return 0;
+	return apx_route_tenant_delete(c, "upload", apx_upload_delete);
 }
 
 int
