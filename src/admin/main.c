@@ -43,6 +43,16 @@ static int	 cmd_retention(struct apx_conf *, int, char **);
 static int	 cmd_pii(struct apx_conf *, int, char **);
 static int	 migrate_tenants(struct apx_conf *);
 
+struct data {
+	struct apx_vault	*v;
+	struct apx_db		*db;
+	struct apx_tenants	*t;
+};
+
+static int	 data_open(struct apx_conf *, int, struct data *);
+static void	 data_close(struct data *);
+static int	 data_done(const char *, int, json_t *);
+
 static void
 usage(FILE *f)
 {
@@ -127,29 +137,79 @@ cmd_migrate(struct apx_conf *conf, int argc, char **argv)
 	return migrate_tenants(conf);
 }
 
+/*
+ * What the data-plane commands use: the vault (with a key when NEED_KEY),
+ * the control database as the owner role, and tenant connections. 0, or 1
+ * with the reason printed.
+ */
+static int
+data_open(struct apx_conf *conf, int need_key, struct data *d)
+{
+	char err[256];
+
+	memset(d, 0, sizeof(*d));
+	if (apx_vault_get(conf, &d->v, err, sizeof(err)) != 0) {
+		fprintf(stderr, "accupredix-admin: %s\n", err);
+		return 1;
+	}
+	if (need_key && apx_vault_current(d->v) == 0) {
+		fprintf(stderr, "accupredix-admin: this needs a vault key "
+		    "(vault.keys)\n");
+		return 1;
+	}
+	if ((d->db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
+	    NULL || (d->t = apx_tenants_new(conf, d->db,
+	    (size_t)conf->tenant_max_conns)) == NULL) {
+		data_close(d);
+		fprintf(stderr, "accupredix-admin: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+data_close(struct data *d)
+{
+	apx_tenants_free(d->t);
+	apx_db_free(d->db);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The end of a run over every org: RC of the run, FAILED (consumed) the
+ * slugs that failed; SUMMARY already printed. */
+static int
+data_done(const char *what, int rc, json_t *failed)
+{
+	char *list = json_dumps(failed, JSON_COMPACT);
+
+	if (rc != 0)
+		fprintf(stderr, "accupredix-admin: %s: %s\n", what,
+		    apx_strerror(rc));
+	else if (json_array_size(failed) > 0)
+		fprintf(stderr, "accupredix-admin: %s failed for %s (see the "
+		    "log)\n", what, list != NULL ? list : "some orgs");
+	free(list);
+	rc = rc == 0 && json_array_size(failed) == 0 ? 0 : 1;
+	json_decref(failed);
+	return rc;
+}
+
 /* Every org's database: interrupted creations finished, then each one
  * created if missing and migrated. */
 static int
 migrate_tenants(struct apx_conf *conf)
 {
-	struct apx_vault *v;
-	struct apx_db *db;
-	char err[256];
+	struct data d;
 	int ok = 0, failed = 0, cleaned = 0, rc;
 
-	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
-		fprintf(stderr, "accupredix-admin: %s\n", err);
+	if (data_open(conf, 0, &d) != 0)
 		return 1;
-	}
-	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
-	    NULL)
-		return 1;
-	if (apx_tenant_cleanup(conf, db, v, APX_TENANT_STALE_S, &cleaned) !=
-	    0)
+	if (apx_tenant_cleanup(conf, d.db, d.v, APX_TENANT_STALE_S,
+	    &cleaned) != 0)
 		fprintf(stderr, "accupredix-admin: some interrupted org "
 		    "creations could not be finished (see the log)\n");
-	rc = apx_tenant_migrate_all(conf, db, v, &ok, &failed);
-	apx_db_free(db);
+	rc = apx_tenant_migrate_all(conf, d.db, d.v, &ok, &failed);
+	data_close(&d);
 	if (rc != 0) {
 		fprintf(stderr, "accupredix-admin: cannot list the orgs: %s\n",
 		    apx_strerror(rc));
@@ -165,49 +225,30 @@ static int
 cmd_retention(struct apx_conf *conf, int argc, char **argv)
 {
 	struct apx_retention_report r;
-	struct apx_tenants *t = NULL;
-	struct apx_db *db;
-	char *failed;
+	struct data d;
 	int rc;
 
 	if (argc != 2 || strcmp(argv[1], "purge") != 0) {
 		usage(stderr);
 		return 1;
 	}
-	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
-	    NULL || (t = apx_tenants_new(conf, db,
-	    (size_t)conf->tenant_max_conns)) == NULL) {
-		apx_db_free(db);
+	if (data_open(conf, 0, &d) != 0)
 		return 1;
-	}
-	rc = apx_retention_purge(db, t, NULL, &r);
-	apx_tenants_free(t);
-	apx_db_free(db);
-	if (rc != 0) {
-		fprintf(stderr, "accupredix-admin: retention purge: %s\n",
-		    apx_strerror(rc));
-		json_decref(r.failed);
-		return 1;
-	}
-	failed = json_dumps(r.failed, JSON_COMPACT);
-	printf("retention: %lld orgs with a policy, %lld uploads and %lld "
-	    "forecasts deleted, failed: %s\n", r.orgs, r.uploads, r.forecasts,
-	    failed != NULL ? failed : "?");
-	rc = json_array_size(r.failed) == 0 ? 0 : 1;
-	free(failed);
-	json_decref(r.failed);
-	return rc;
+	rc = apx_retention_purge(d.db, d.t, NULL, &r);
+	data_close(&d);
+	if (rc == 0)
+		printf("retention: %lld orgs with a policy, %lld uploads and "
+		    "%lld forecasts deleted\n", r.orgs, r.uploads,
+		    r.forecasts);
+	return data_done("retention purge", rc, r.failed);
 }
 
 static int
 cmd_pii(struct apx_conf *conf, int argc, char **argv)
 {
 	struct apx_seal_report r;
-	struct apx_tenants *t = NULL;
-	struct apx_vault *v;
-	struct apx_db *db;
+	struct data d;
 	long long max = 100000000;
-	char err[256], *failed;
 	int rc;
 
 	if (!((argc == 2 || argc == 4) && strcmp(argv[1], "encrypt") == 0) ||
@@ -216,43 +257,20 @@ cmd_pii(struct apx_conf *conf, int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0 ||
-	    apx_vault_current(v) == 0) {
-		fprintf(stderr, "accupredix-admin: pii encrypt needs a vault "
-		    "key (vault.keys)\n");
+	if (data_open(conf, 1, &d) != 0)
 		return 1;
-	}
-	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
-	    NULL || (t = apx_tenants_new(conf, db,
-	    (size_t)conf->tenant_max_conns)) == NULL) {
-		apx_db_free(db);
-		return 1;
-	}
-	rc = apx_upload_seal_all(db, t, v, max, &r);
-	apx_tenants_free(t);
-	apx_db_free(db);
-	if (rc != 0) {
-		fprintf(stderr, "accupredix-admin: pii encrypt: %s\n",
-		    apx_strerror(rc));
-		json_decref(r.failed);
-		return 1;
-	}
-	failed = json_dumps(r.failed, JSON_COMPACT);
-	printf("pii: %lld orgs with encryption on, %lld fields sealed, %lld "
-	    "still in clear, failed: %s\n", r.orgs, r.sealed, r.left,
-	    failed != NULL ? failed : "?");
-	rc = json_array_size(r.failed) == 0 ? 0 : 1;
-	free(failed);
-	json_decref(r.failed);
-	return rc;
+	rc = apx_upload_seal_all(d.db, d.t, d.v, max, &r);
+	data_close(&d);
+	if (rc == 0)
+		printf("pii: %lld orgs with encryption on, %lld fields sealed, "
+		    "%lld still in clear\n", r.orgs, r.sealed, r.left);
+	return data_done("pii encrypt", rc, r.failed);
 }
 
 static int
 cmd_tenant(struct apx_conf *conf, int argc, char **argv)
 {
-	struct apx_vault *v;
-	struct apx_db *db;
-	char err[256];
+	struct data d;
 	long long older = APX_TENANT_STALE_S;
 	int done = 0, rc;
 
@@ -262,15 +280,10 @@ cmd_tenant(struct apx_conf *conf, int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
-		fprintf(stderr, "accupredix-admin: %s\n", err);
+	if (data_open(conf, 0, &d) != 0)
 		return 1;
-	}
-	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin")) ==
-	    NULL)
-		return 1;
-	rc = apx_tenant_cleanup(conf, db, v, (int)older, &done);
-	apx_db_free(db);
+	rc = apx_tenant_cleanup(conf, d.db, d.v, (int)older, &done);
+	data_close(&d);
 	printf("%d interrupted org creations finished\n", done);
 	if (rc != 0)
 		fprintf(stderr, "accupredix-admin: tenant cleanup: %s\n",
