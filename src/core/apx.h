@@ -41,6 +41,14 @@ int	 apx_ct_equal(const void *, size_t, const void *, size_t);
 
 /* Wipe memory the compiler may not optimise away. */
 void	 apx_wipe(void *, size_t);
+/*
+ * Bytes of the UTF-8 sequence at S (N bytes there), or 0 when it is not a
+ * well-formed one (stray continuation, overlong, surrogate, over U+10FFFF,
+ * cut short).
+ */
+size_t	 apx_utf8_seq(const unsigned char *, size_t);
+/* Characters of LEN bytes of well-formed UTF-8 into *CHARS; APX_EINVAL. */
+int	 apx_utf8_chars(const char *, size_t, size_t *);
 
 /* Fill with cryptographically random bytes. */
 void	 apx_random(void *, size_t);

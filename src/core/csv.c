@@ -53,7 +53,6 @@ struct name {
 static int	 fail(struct csv *, int, size_t, size_t, const char *, ...)
 		    APX_PRINTF(5, 6);
 static size_t	 mul_sat(size_t, size_t);
-static size_t	 utf8_len(const unsigned char *, size_t);
 static int	 is_plain(unsigned char);
 static size_t	 eol_len(const struct csv *);
 static int	 data_reserve(struct csv *, size_t);
@@ -97,44 +96,6 @@ mul_sat(size_t a, size_t b)
 	if (a != 0 && b > SIZE_MAX / a)
 		return SIZE_MAX;
 	return a * b;
-}
-
-/*
- * Bytes of the UTF-8 sequence at S (at most N bytes there), or 0 when it
- * is not one: a stray continuation byte, an overlong form (C0, C1, E0 80-9F,
- * F0 80-8F), a surrogate (ED A0-BF), a code point over U+10FFFF (F4 90-BF,
- * F5-FF) or a sequence cut short.
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return need;
 }
 
 /* ASCII taken in runs: not NUL, ',', '"' or a line end (in quotes ',' too). */
@@ -237,7 +198,7 @@ field_char(struct csv *cs)
 
 	if (cs->in[cs->pos] == '\0')
 		return fail(cs, APX_EINVAL, cs->line, cs->nf + 1, "NUL byte");
-	if ((n = utf8_len(cs->in + cs->pos, cs->len - cs->pos)) == 0)
+	if ((n = apx_utf8_seq(cs->in + cs->pos, cs->len - cs->pos)) == 0)
 		return fail(cs, APX_EINVAL, cs->line, cs->nf + 1,
 		    "invalid UTF-8");
 	if ((rc = field_add(cs, cs->in + cs->pos, n)) != 0)

@@ -274,3 +274,57 @@ apx_strlcpy_chk(char *dst, const char *src, size_t size)
 	memcpy(dst, src, n + 1);
 	return 0;
 }
+
+/*
+ * Bytes of the UTF-8 sequence at S (at most N bytes there), or 0 when it
+ * is not one: a stray continuation byte, an overlong form (C0, C1, E0 80-9F,
+ * F0 80-8F), a surrogate (ED A0-BF), a code point over U+10FFFF (F4 90-BF,
+ * F5-FF) or a sequence cut short.
+ */
+size_t
+apx_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+int
+apx_utf8_chars(const char *s, size_t len, size_t *chars)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, c = 0;
+
+	while (i < len) {
+		if ((n = apx_utf8_seq(p + i, len - i)) == 0)
+			return APX_EINVAL;
+		i += n;
+		c++;
+	}
+	*chars = c;
+	return 0;
+}

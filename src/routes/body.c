@@ -165,15 +165,18 @@ int
 apx_route_query_text(struct apx_ctx *c, const char *name, size_t max,
     int required, const char **out)
 {
+	size_t chars;
+
 	*out = apx_req_query(c->req, name);
 	if (*out == NULL && !required)
 		return 0;
-	if (*out != NULL && **out != '\0' && strlen(*out) <= max &&
-	    no_controls(*out))
+	/* Characters, not bytes, like the database's length(). */
+	if (*out != NULL && **out != '\0' && apx_utf8_chars(*out,
+	    strlen(*out), &chars) == 0 && chars <= max && no_controls(*out))
 		return 0;
 	(void)apx_resp_problem(c->resp, 422, "invalid-field",
 	    apx_arena_printf(c->req->arena, "%s is required: 1 to %zu "
-	    "characters, no control characters.", name, max), name);
+	    "characters of UTF-8, no control characters.", name, max), name);
 	return APX_EINVAL;
 }
 

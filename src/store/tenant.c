@@ -454,8 +454,10 @@ apx_tenant_migrate_all(const struct apx_conf *conf, struct apx_db *ctl,
 	int i, rc;
 
 	*ok = *failed = 0;
+	/* Erased orgs (and those being erased) keep no database. */
 	if ((rc = apx_db_query(ctl, APX_DB_RETRY, &res, "SELECT id, slug,"
-	    " region, tenant_secret FROM orgs ORDER BY id", 0, NULL)) != 0)
+	    " region, tenant_secret FROM orgs WHERE status = 'active' ORDER"
+	    " BY id", 0, NULL)) != 0)
 		return rc;
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *slug = PQgetvalue(res, i, 1);
