@@ -62,6 +62,14 @@ PERMS = {
     "apikeys.read": ("admin", "growth", False),
     "apikeys.write": ("admin", "growth", False),
     "audit.read": ("admin", "free", True),
+    "privacy.export": ("admin", "free", False),
+    "privacy.erase": ("admin", "free", False),
+    "retention.read": ("admin", "growth", True),
+    "retention.write": ("admin", "growth", True),
+    "uploads.read": ("viewer", "free", True),
+    "uploads.write": ("analyst", "free", True),
+    "forecasts.read": ("viewer", "free", True),
+    "forecasts.write": ("analyst", "free", True),
 }
 
 _O = "/api/v1/orgs/{org}"
@@ -118,6 +126,24 @@ DOC_ROUTES = {
     ("POST", "/admin/api/impersonate"): ("superuser", None),
     ("DELETE", "/admin/api/impersonate/{id}"): ("superuser", None),
     ("GET", "/admin/api/audit-log"): ("superuser", None),
+    # docs/api.md "Forecast data", "Retention", "Privacy"
+    ("GET", _O + "/workspaces/{ws}/uploads"): ("org", "uploads.read"),
+    ("POST", _O + "/workspaces/{ws}/uploads"): ("org", "uploads.write"),
+    ("GET", _O + "/workspaces/{ws}/uploads/{id}"): ("org", "uploads.read"),
+    ("DELETE", _O + "/workspaces/{ws}/uploads/{id}"): ("org", "uploads.write"),
+    ("GET", _O + "/workspaces/{ws}/uploads/{id}/content"): ("org", "uploads.read"),
+    ("GET", _O + "/workspaces/{ws}/forecasts"): ("org", "forecasts.read"),
+    ("POST", _O + "/workspaces/{ws}/forecasts"): ("org", "forecasts.write"),
+    ("GET", _O + "/workspaces/{ws}/forecasts/{id}"): ("org", "forecasts.read"),
+    ("DELETE", _O + "/workspaces/{ws}/forecasts/{id}"): ("org", "forecasts.write"),
+    ("GET", _O + "/retention"): ("org", "retention.read"),
+    ("PUT", _O + "/retention"): ("org", "retention.write"),
+    ("POST", _O + "/privacy/export"): ("org", "privacy.export"),
+    ("POST", _O + "/privacy/erasure"): ("org", "privacy.erase"),
+    ("POST", "/internal/retention/run"): ("internal", None),
+    ("POST", "/internal/pii/run"): ("internal", None),
+    ("GET", "/api/v1/me/export"): ("user", None),
+    ("DELETE", "/api/v1/me"): ("user", None),
 }
 
 ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
@@ -125,7 +151,11 @@ ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
                "invitation.create", "invitation.revoke", "workspace.create",
                "workspace.update", "workspace.delete", "ip_allowlist.update", "api_key.create",
                "api_key.rotate", "api_key.revoke", "impersonation.start", "impersonation.use",
-               "impersonation.end")
+               "impersonation.end",
+               # docs/api.md "Forecast data", "Retention", "Privacy"
+               "upload.create", "upload.download", "upload.delete", "forecast.create",
+               "forecast.delete", "retention.update", "retention.purge", "privacy.export",
+               "privacy.erasure.subject", "privacy.erasure.org", "member.account_deleted")
 
 KEY_RE = r"apx_[a-z2-7]{12}_[a-z2-7]{52}"
 ENTRY_KEYS = {"seq", "at", "actor_type", "actor_id", "action", "target", "client_addr",

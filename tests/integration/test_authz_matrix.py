@@ -29,6 +29,7 @@ from orghelp import (ALLOWED_NET, DOC_ROUTES, KEY_ROLES, MISSING_ID, OUTSIDE_ADD
                      key_principal, lower_role, new_member, norm_pattern, plan_rank, psql,
                      role_rank, route_id, route_table, set_allowlist, sql_workspace,
                      superuser, user_principal)
+from datahelp import forecast, upload
 
 ALLOW = "allow"
 
@@ -212,6 +213,7 @@ class World:
         # a real key id for the reads of .../api-keys/{id} (HEAD has no body to
         # tell the handler's 404 from the router's)
         self.read_ids = {"growth": {"api-keys": ak["id"]}, "free": {}}
+        self.tenant_data(tok)
         prefix = p["key_admin"].headers["Authorization"].split("_")[1]
         p["bad_key"] = Principal("bad_key", bearer("apx_%s_%s" % (prefix, "a" * 52)), kind="anon")
         _, key = create_api_key(http, tok, g, role="admin", workspace_id=other)
@@ -226,6 +228,22 @@ class World:
         p["admin_bad_addr"] = p["admin"].with_headers(**from_addr(OUTSIDE_ADDR))
         p["admin_bad_addr"].name = "admin_bad_addr"
         self.principals = p
+
+    def tenant_data(self, tok):
+        """An upload (no personal columns: reading it audits nothing) and a
+        forecast in every workspace the cells use, for the reads of
+        .../uploads/{id}[/content] and .../forecasts/{id}: read_ids of those
+        segments are keyed by workspace (SPEC "ws", default main)."""
+        for column, wss in self.ws.items():
+            slug = self.orgs[column]["slug"]
+            ups, fcs = {}, {}
+            for wname, ws in wss.items():
+                up = upload(self.http, bearer(tok), slug, ws, "day,sales\n1,10\n2,12\n3,11\n",
+                            name="matrix-" + wname)
+                fc = forecast(self.http, bearer(tok), slug, ws, up["id"], value_column="sales")
+                ups[wname], fcs[wname] = up["id"], fc["forecast"]["id"]
+            self.read_ids[column]["uploads"] = ups
+            self.read_ids[column]["forecasts"] = fcs
 
     def principal(self, name):
         if name not in self.principals:
@@ -296,7 +314,20 @@ PROBE_BODIES = {
     ("PATCH", "/admin/api/settings"): {"access_token_lifetime": 5},
     ("POST", "/admin/api/impersonate"): {},
     ("PATCH", "/internal/settings"): {"access_token_lifetime": 5},
+    # a JSON body where text/csv is required: 415
+    ("POST", _o("/workspaces/{ws}/uploads")): {},
+    ("POST", _o("/workspaces/{ws}/forecasts")): {"name": ""},
+    ("PUT", _o("/retention")): {"upload_days": 0},
+    # exporting changes nothing (it is audited); erasure needs subject or scope: 422
+    ("POST", _o("/privacy/export")): {},
+    ("POST", _o("/privacy/erasure")): {},
+    # no password: 422, the account stays
+    ("DELETE", "/api/v1/me"): {},
 }
+
+# Allowed cells of these routes must be refused by the handler's validation
+# (422), never carried out.
+MUST_BE_422 = {("POST", _o("/privacy/erasure")), ("DELETE", "/api/v1/me")}
 
 LEAVE = ("DELETE", _o("/membership"))
 DELETE_WS = ("DELETE", _o("/workspaces/{ws}"))
@@ -371,6 +402,8 @@ def test_matrix(cell, world, http, stack):
     if method in ("GET", "HEAD"):
         for segment, real in world.read_ids[column].items():
             if "/%s/{id}" % segment in pattern:
+                if isinstance(real, dict):     # ids of one workspace each
+                    real = real.get(spec.get("ws", "main"), MISSING_ID)
                 values["id"] = real
     path = fill(pattern, **values)
     kw = {"json": body} if body is not None else {}
@@ -378,6 +411,9 @@ def test_matrix(cell, world, http, stack):
     try:
         r = p.request(http, method, path, **kw)
         check(r, want, method, what)
+        if route in MUST_BE_422 and want == ALLOW:
+            assert r.status_code == 422, "a destructive probe was not refused: " + what + \
+                describe(r)
         if route == REFRESH:
             assert r.status_code == 200, what + describe(r)
     finally:
