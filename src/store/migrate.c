@@ -112,6 +112,10 @@ run_set(PGconn *c, const struct apx_migration *set, size_t n,
 	int cur, rc;
 
 	*applied = 0;
+	/* No NOTICE of the IF NOT EXISTS below on every run. */
+	if ((rc = exec_simple(c, "SET client_min_messages = warning", err,
+	    errlen)) != 0)
+		return rc;
 	if ((rc = exec_simple(c,
 	    "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	    " version integer PRIMARY KEY,"
