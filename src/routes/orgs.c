@@ -152,7 +152,6 @@ apx_route_org_settings_patch(struct apx_ctx *c)
 	}
 	if (json_integer_value(json_object_get(patch, "pii_encryption")) == 1) {
 		struct apx_vault *v;
-		char err[256];
 
 		/* Field encryption is a Growth feature and needs a key. */
 		if (c->org->plan < APX_PLAN_GROWTH) {
@@ -161,11 +160,8 @@ apx_route_org_settings_patch(struct apx_ctx *c)
 			    "higher.", "pii_encryption");
 			goto out;
 		}
-		if (apx_vault_get(c->conf, &v, err, sizeof(err)) != 0 ||
-		    apx_vault_current(v) == 0) {
-			rc = APX_ENOKEY;
+		if ((rc = apx_vault_keyed(c->conf, &v)) != 0)
 			goto out;
-		}
 	}
 	apx_authz_audit(c, &e, "settings.update", c->org->slug);
 	if ((rc = apx_org_settings_apply(c->db, c->org->id, patch, &e)) != 0)

@@ -85,7 +85,6 @@ static int
 seals_personal(struct apx_ctx *c, struct apx_vault **v)
 {
 	json_t *set = NULL;
-	char err[256];
 	int on, rc;
 
 	*v = NULL;
@@ -99,8 +98,7 @@ seals_personal(struct apx_ctx *c, struct apx_vault **v)
 	json_decref(set);
 	if (!on)
 		return 0;
-	if (apx_vault_get(c->conf, v, err, sizeof(err)) != 0 ||
-	    apx_vault_current(*v) == 0)
+	if (apx_vault_keyed(c->conf, v) != 0)
 		return APX_ENOKEY;
 	return 1;
 }
@@ -376,11 +374,9 @@ apx_route_uploads_list(struct apx_ctx *c)
 		    column);
 	if (column != NULL) {
 		struct apx_vault *v;
-		char err[256];
 
 		/* Sealed fields are found by their blind index. */
-		if (apx_vault_get(c->conf, &v, err, sizeof(err)) == 0 &&
-		    apx_vault_current(v) > 0) {
+		if (apx_vault_keyed(c->conf, &v) == 0) {
 			if ((rc = apx_pii_blind(v, c->db, c->org->id, column,
 			    value, strlen(value), blind)) != 0)
 				return rc;
@@ -417,25 +413,13 @@ open_field(struct apx_ctx *c, int64_t upload, long long row,
     const char *column, const char *hex, char **out)
 {
 	struct apx_vault *v;
-	unsigned char *sealed;
-	size_t hlen = strlen(hex), n = 0, plen;
-	char err[256];
+	size_t plen;
 	int rc;
 
 	*out = NULL;
-	if (apx_vault_get(c->conf, &v, err, sizeof(err)) != 0)
-		return APX_ENOKEY;
-	if ((sealed = malloc(hlen / 2 + 1)) == NULL)
-		return APX_ENOMEM;
-	if (sodium_hex2bin(sealed, hlen / 2 + 1, hex, hlen, NULL, &n, NULL) !=
-	    0) {
-		free(sealed);
-		return APX_ECRYPTO;
-	}
-	rc = apx_pii_open(v, c->db, c->org->id, upload, row, column, sealed, n,
-	    out, &plen);
-	free(sealed);
-	if (rc != 0)
+	if ((rc = apx_vault_keyed(c->conf, &v)) != 0 ||
+	    (rc = apx_pii_open_hex(v, c->db, c->org->id, upload, row, column,
+	    hex, out, &plen)) != 0)
 		apx_log_error("rid=%s upload %lld row %lld: a personal field "
 		    "does not open: %s", c->req->request_id, (long long)upload,
 		    row, apx_strerror(rc));
@@ -576,14 +560,12 @@ apx_route_internal_pii_run(struct apx_ctx *c)
 	struct apx_vault *v;
 	const char *q = apx_req_query(c->req, "max_fields");
 	long long max = 1000000;
-	char err[256];
 	int rc;
 
 	if (q != NULL && apx_parse_ll(q, 1, 100000000, &max) != 0)
 		return apx_resp_problem(c->resp, 422, "invalid-field",
 		    "max_fields is 1 to 100000000.", "max_fields");
-	if (apx_vault_get(c->conf, &v, err, sizeof(err)) != 0 ||
-	    apx_vault_current(v) == 0)
+	if (apx_vault_keyed(c->conf, &v) != 0)
 		return APX_ENOKEY;
 	if ((rc = apx_upload_seal_all(c->db, c->tenants, v, max, &r)) != 0) {
 		json_decref(r.failed);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "core/apx.h"
 #include "core/log.h"
@@ -81,23 +80,9 @@ personal_fields(struct apx_db *t, struct apx_db *ctl, struct apx_vault *v,
 			    PQgetvalue(res, i, 6)));
 			continue;
 		}
-		{
-			const char *hex = PQgetvalue(res, i, 7);
-			size_t hlen = strlen(hex), n = 0;
-			unsigned char *sealed = malloc(hlen / 2 + 1);
-
-			if (sealed == NULL) {
-				rc = APX_ENOMEM;
-				goto out;
-			}
-			rc = sodium_hex2bin(sealed, hlen / 2 + 1, hex, hlen,
-			    NULL, &n, NULL) == 0 ? apx_pii_open(v, ctl, org,
-			    up, row, col, sealed, n, &plain, &plen) :
-			    APX_ECRYPTO;
-			free(sealed);
-			if (rc != 0)
-				goto out;
-		}
+		if ((rc = apx_pii_open_hex(v, ctl, org, up, row, col,
+		    PQgetvalue(res, i, 7), &plain, &plen)) != 0)
+			goto out;
 		json_array_append_new(data, json_pack("{s:I,s:s,s:s%}", "row",
 		    (json_int_t)row, "column", col, "value", plain, plen));
 		apx_wipe(plain, plen);

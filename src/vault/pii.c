@@ -92,3 +92,22 @@ apx_pii_open(struct apx_vault *v, struct apx_db *ctl, int64_t org,
 	*out = (char *)plain;
 	return 0;
 }
+
+int
+apx_pii_open_hex(struct apx_vault *v, struct apx_db *ctl, int64_t org,
+    int64_t upload, long long row, const char *column, const char *hex,
+    char **out, size_t *outlen)
+{
+	size_t hlen = strlen(hex), n = 0;
+	unsigned char *sealed;
+	int rc;
+
+	*out = NULL;
+	if ((sealed = malloc(hlen / 2 + 1)) == NULL)
+		return APX_ENOMEM;
+	rc = sodium_hex2bin(sealed, hlen / 2 + 1, hex, hlen, NULL, &n, NULL) ==
+	    0 ? apx_pii_open(v, ctl, org, upload, row, column, sealed, n, out,
+	    outlen) : APX_ECRYPTO;
+	free(sealed);
+	return rc;
+}

@@ -31,4 +31,8 @@ int	 apx_pii_open(struct apx_vault *, struct apx_db *, int64_t, int64_t,
 	    long long, const char *, const unsigned char *, size_t, char **,
 	    size_t *);
 
+/* The same from the hex text of the sealed record (a bytea's encode()). */
+int	 apx_pii_open_hex(struct apx_vault *, struct apx_db *, int64_t,
+	    int64_t, long long, const char *, const char *, char **, size_t *);
+
 #endif

@@ -472,6 +472,19 @@ apx_vault_open(struct apx_vault *v, struct apx_db *db, const char *owner,
 }
 
 int
+apx_vault_keyed(const struct apx_conf *conf, struct apx_vault **out)
+{
+	char err[256];
+
+	if (apx_vault_get(conf, out, err, sizeof(err)) != 0 ||
+	    apx_vault_current(*out) == 0) {
+		*out = NULL;
+		return APX_ENOKEY;
+	}
+	return 0;
+}
+
+int
 apx_vault_mac(struct apx_vault *v, struct apx_db *db, const char *owner,
     const char *purpose, const void *msg, size_t len,
     unsigned char *out)

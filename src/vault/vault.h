@@ -30,6 +30,9 @@ struct apx_vault;
  */
 int	 apx_vault_get(const struct apx_conf *, struct apx_vault **, char *,
 	    size_t);
+/* The vault of CONF if it has a key (never plaintext mode): 0, or
+ * APX_ENOKEY (the reason of a malformed vault.keys is logged at start). */
+int	 apx_vault_keyed(const struct apx_conf *, struct apx_vault **);
 /* Forget the cached vault (its keys wiped); at exit and on reload. */
 void	 apx_vault_release(void);
 /* Parse "V:BASE64 V:BASE64" (for tests): 0 or APX_EINVAL with ERR. */
