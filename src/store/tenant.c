@@ -213,7 +213,24 @@ drop_objects(PGconn *c, const char *name)
 	if (role && (rc = ddl_q(c, "GRANT ", name, " TO CURRENT_USER",
 	    "grant role")) != 0)
 		return rc;
-	if ((rc = ddl_q(c, "DROP DATABASE IF EXISTS ", name, " WITH (FORCE)",
+	/*
+	 * End the sessions of its role ourselves: WITH (FORCE) would also try
+	 * an autovacuum worker in it, which no role but a superuser may end,
+	 * and fail. A plain DROP DATABASE waits for ended sessions to go and
+	 * cancels autovacuum by itself.
+	 */
+	if (role) {
+		const char *p[1] = { name };
+		PGresult *res = PQexecParams(c, "SELECT pg_terminate_backend(pid)"
+		    " FROM pg_stat_activity WHERE usename = $1 AND pid <>"
+		    " pg_backend_pid()", 1, NULL, p, NULL, NULL, 0);
+
+		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+			apx_log_warn("tenant %s: cannot end its sessions: %s",
+			    name, PQerrorMessage(c));
+		PQclear(res);
+	}
+	if ((rc = ddl_q(c, "DROP DATABASE IF EXISTS ", name, "",
 	    "drop database")) != 0)
 		return rc;
 	return ddl_q(c, "DROP ROLE IF EXISTS ", name, "", "drop role");
