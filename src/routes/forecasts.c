@@ -78,34 +78,16 @@ static int
 series(struct apx_ctx *c, json_t *up, PGresult *res, const char *column,
     double **out, size_t *n)
 {
-	json_t *cols = json_object_get(up, "columns");
-	json_t *pcols = json_object_get(up, "personal_columns");
-	size_t i, idx = 0, r;
-	int found = 0, rc = 0;
+	long idx = apx_upload_cell_index(up, column);
+	size_t r;
+	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
-	for (i = 0; i < json_array_size(pcols); i++)
-		if (strcmp(json_string_value(json_array_get(pcols, i)),
-		    column) == 0)
-			return bad(c, "parameters.value_column", "A personal-data "
-			    "column is not a series.");
-	/* Its place among the columns stored in the rows' cells. */
-	for (i = 0; i < json_array_size(cols) && !found; i++) {
-		const char *name = json_string_value(json_array_get(cols, i));
-		size_t j;
-		int personal = 0;
-
-		for (j = 0; j < json_array_size(pcols); j++)
-			if (strcmp(name, json_string_value(json_array_get(pcols,
-			    j))) == 0)
-				personal = 1;
-		if (strcmp(name, column) == 0)
-			found = 1;
-		else if (!personal)
-			idx++;
-	}
-	if (!found)
+	if (idx == -2)
+		return bad(c, "parameters.value_column", "A personal-data "
+		    "column is not a series.");
+	if (idx < 0)
 		return bad(c, "parameters.value_column", "The upload has no "
 		    "such column.");
 	if (PQntuples(res) > 0 &&
@@ -113,7 +95,8 @@ series(struct apx_ctx *c, json_t *up, PGresult *res, const char *column,
 		return APX_ENOMEM;
 	for (r = 0; r < (size_t)PQntuples(res) && rc == 0; r++) {
 		json_t *cells = json_loads(PQgetvalue(res, (int)r, 1), 0, NULL);
-		const char *s = json_string_value(json_array_get(cells, idx));
+		const char *s = json_string_value(json_array_get(cells,
+		    (size_t)idx));
 
 		if (s == NULL)
 			rc = APX_EDB;

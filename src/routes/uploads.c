@@ -431,9 +431,8 @@ static int
 write_csv(struct apx_ctx *c, json_t *up, PGresult *res, struct apx_buf *out)
 {
 	json_t *cols = json_object_get(up, "columns");
-	json_t *pcols = json_object_get(up, "personal_columns");
 	int64_t upload = json_integer_value(json_object_get(up, "id"));
-	size_t n = json_array_size(cols), i, j, k, r;
+	size_t n = json_array_size(cols), i, k, r;
 	const char *f[MAX_COLS];
 	char *opened[MAX_COLS];
 	size_t len[MAX_COLS];
@@ -450,10 +449,7 @@ write_csv(struct apx_ctx *c, json_t *up, PGresult *res, struct apx_buf *out)
 		if (f[i] == NULL)
 			return APX_EDB;
 		len[i] = strlen(f[i]);
-		for (j = 0; j < json_array_size(pcols); j++)
-			if (strcmp(f[i], json_string_value(json_array_get(pcols,
-			    j))) == 0)
-				personal[i] = 1;
+		personal[i] = (unsigned char)apx_upload_is_personal(up, f[i]);
 	}
 	if ((rc = apx_csv_write_row(out, f, len, n, APX_CSV_NEUTRALISE)) != 0)
 		return rc;

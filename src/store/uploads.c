@@ -256,6 +256,39 @@ apx_forecast_delete(struct apx_db *db, int64_t ws, int64_t id, json_t **out)
 }
 
 int
+apx_upload_is_personal(json_t *up, const char *name)
+{
+	json_t *pcols = json_object_get(up, "personal_columns"), *v;
+	size_t i;
+
+	json_array_foreach(pcols, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+long
+apx_upload_cell_index(json_t *up, const char *name)
+{
+	json_t *v;
+	size_t i;
+	long idx = 0;
+
+	if (apx_upload_is_personal(up, name))
+		return -2;
+	json_array_foreach(json_object_get(up, "columns"), i, v) {
+		if (!json_is_string(v))
+			continue;
+		if (strcmp(json_string_value(v), name) == 0)
+			return idx;
+		if (!apx_upload_is_personal(up, json_string_value(v)))
+			idx++;
+	}
+	return -1;
+}
+
+int
 apx_upload_delete_workspace(struct apx_db *db, int64_t ws)
 {
 	char wss[APX_DB_ID_LEN];

@@ -64,6 +64,14 @@ int	 apx_upload_rows(struct apx_db *, int64_t, int64_t, PGresult **);
  * transaction); *OUT: what was deleted, with forecasts_deleted. */
 int	 apx_upload_delete(struct apx_db *, int64_t, int64_t, json_t **);
 
+/* Is column NAME of upload UP (its JSON answer) declared personal? */
+int	 apx_upload_is_personal(json_t *, const char *);
+/*
+ * The place of column NAME among the cells a row of upload UP stores (its
+ * non-personal columns), -1 when the upload has no such column, -2 when
+ * it is a personal one.
+ */
+long	 apx_upload_cell_index(json_t *, const char *);
 /* Delete every upload and forecast of workspace WS (caller's
  * transaction). */
 int	 apx_upload_delete_workspace(struct apx_db *, int64_t);
