@@ -17,6 +17,15 @@ from apxtest import config_dict, poll, resolve_secret, stack_app_pids
 from authhelp import login, me, new_user
 
 
+def _alive(pid):
+    """PID runs (a zombie counts as gone: it serves nothing)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _admin(stack, config, *args):
     exe = os.path.join(stack["BUILD_DIR"], "src", "accupredix-admin")
     return subprocess.run([exe, "--config", str(config), *args],
@@ -158,11 +167,16 @@ def test_rotation_rewraps_online_and_resumes(stack, http, tmp_path):
     # New workers (the old ones are stopped; the web server starts others) open
     # the data key wrapped twice and the signing key sealed under it: a new
     # login is signed and accepted.
-    for pid in stack_app_pids(stack):
+    old_pids = stack_app_pids(stack)
+    for pid in old_pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    # mod_fcgid may still hand a request to a worker that is exiting (slow
+    # under ASan, whose leak check runs at exit), which then answers nothing:
+    # wait until the old ones are gone.
+    poll(lambda: not any(_alive(p) for p in old_pids), 60, what="the old workers to exit")
     poll(lambda: http.get("/healthz").status_code == 200, 30, what="the app to answer again")
     user = new_user(http)
     tok = login(http, user)["access_token"]
