@@ -47,6 +47,8 @@ void	 apx_wipe(void *, size_t);
  * cut short).
  */
 size_t	 apx_utf8_seq(const unsigned char *, size_t);
+/* The value of hex digit C (either case), or -1. */
+int	 apx_hex_digit(int);
 /* Characters of LEN bytes of well-formed UTF-8 into *CHARS; APX_EINVAL. */
 int	 apx_utf8_chars(const char *, size_t, size_t *);
 

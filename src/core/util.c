@@ -328,3 +328,15 @@ apx_utf8_chars(const char *s, size_t len, size_t *chars)
 	*chars = c;
 	return 0;
 }
+
+int
+apx_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -10,7 +10,6 @@
 
 #include "http/http.h"
 
-static int	 hexval(int);
 static int	 kv_push(struct apx_arena *, struct apx_kvlist *, size_t,
 		    const char *, const char *, size_t);
 
@@ -45,18 +44,6 @@ apx_http_method_name(int m)
 	return "OTHER";
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 apx_http_pct_decode(struct apx_arena *a, const char *s, size_t len, int plus,
     char **out, size_t *outlen)
@@ -71,8 +58,8 @@ apx_http_pct_decode(struct apx_arena *a, const char *s, size_t len, int plus,
 		if (s[i] == '%') {
 			if (i + 2 >= len)
 				return APX_EINVAL;
-			if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0)
+			if ((hi = apx_hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = apx_hex_digit((unsigned char)s[i + 2])) < 0)
 				return APX_EINVAL;
 			d[o++] = (char)(hi << 4 | lo);
 			i += 2;

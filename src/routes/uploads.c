@@ -61,6 +61,8 @@ static int	 add_sealed(struct build *, size_t, const char *, const char *,
 		    size_t);
 static int	 open_field(struct apx_ctx *, int64_t, long long,
 		    const char *, const char *, char **);
+static int	 find_upload(struct apx_ctx *, struct apx_db **, int64_t *,
+		    json_t **);
 static int	 write_csv(struct apx_ctx *, json_t *, PGresult *,
 		    struct apx_buf *);
 
@@ -390,6 +392,23 @@ apx_route_uploads_list(struct apx_ctx *c)
 	return apx_resp_json(c->resp, 200, list);
 }
 
+/*
+ * Upload {id} of the workspace into *UP with its database *T; *UP NULL
+ * when there is none (the 404 is answered, 0 returned).
+ */
+static int
+find_upload(struct apx_ctx *c, struct apx_db **t, int64_t *id, json_t **up)
+{
+	int rc;
+
+	*up = NULL;
+	if ((rc = apx_route_id(c, "id", id)) != 0 ||
+	    (rc = apx_route_tenant_db(c, t)) != 0 ||
+	    (rc = apx_upload_get(*t, c->org->ws, *id, up)) != 0)
+		return rc;
+	return *up == NULL ? apx_route_tenant_missing(c, "upload") : 0;
+}
+
 int
 apx_route_upload_get(struct apx_ctx *c)
 {
@@ -398,12 +417,8 @@ apx_route_upload_get(struct apx_ctx *c)
 	int64_t id;
 	int rc;
 
-	if ((rc = apx_route_id(c, "id", &id)) != 0 ||
-	    (rc = apx_route_tenant_db(c, &t)) != 0 ||
-	    (rc = apx_upload_get(t, c->org->ws, id, &up)) != 0)
+	if ((rc = find_upload(c, &t, &id, &up)) != 0 || up == NULL)
 		return rc;
-	if (up == NULL)
-		return apx_route_tenant_missing(c, "upload");
 	return apx_resp_json(c->resp, 200, json_pack("{s:o}", "upload", up));
 }
 
@@ -511,12 +526,8 @@ apx_route_upload_content(struct apx_ctx *c)
 	int64_t id;
 	int rc;
 
-	if ((rc = apx_route_id(c, "id", &id)) != 0 ||
-	    (rc = apx_route_tenant_db(c, &t)) != 0 ||
-	    (rc = apx_upload_get(t, c->org->ws, id, &up)) != 0)
+	if ((rc = find_upload(c, &t, &id, &up)) != 0 || up == NULL)
 		return rc;
-	if (up == NULL)
-		return apx_route_tenant_missing(c, "upload");
 	if ((rc = apx_upload_rows(t, c->org->ws, id, &res)) != 0)
 		goto out;
 	/* Personal data leaving in clear is on record. */

@@ -38,19 +38,6 @@ struct apx_db {
 static int	 connect_db(struct apx_db *);
 static int	 conn_lost(struct apx_db *);
 static void	 forget_prepared(struct apx_db *);
-static int	 hexval(char);
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 static PGresult	*run(struct apx_db *, const char *, int, const char *const *);
 
 static void
@@ -329,7 +316,8 @@ apx_db_unhex(const char *s, size_t max, unsigned char **out, size_t *len)
 	if ((b = malloc((n - 2) / 2 + 1)) == NULL)
 		return APX_ENOMEM;
 	for (i = 0; i < (n - 2) / 2; i++) {
-		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+		int hi = apx_hex_digit((unsigned char)s[2 + 2 * i]);
+		int lo = apx_hex_digit((unsigned char)s[3 + 2 * i]);
 
 		if (hi < 0 || lo < 0) {
 			free(b);
