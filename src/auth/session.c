@@ -201,8 +201,9 @@ apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
 	a->key_org = k.org_id;
 	a->key_ws = k.workspace_id;
 	a->key_role = k.role;
-	a->uid = k.creator.id;
-	a->user = k.creator;
+	a->key_creator_role = k.creator_role;
+	a->uid = k.holder.id;
+	a->user = k.holder;
 	return apx_apikey_touch(c->db, k.id);
 }
 

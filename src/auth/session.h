@@ -26,7 +26,7 @@ enum apx_auth_kind {
 
 struct apx_auth {
 	int		 kind;		/* enum apx_auth_kind */
-	int64_t		 uid;		/* the user (an API key: its creator) */
+	int64_t		 uid;		/* the user (an API key: its holder) */
 	int64_t		 sid;		/* session (user tokens only) */
 	int		 via_cookie;
 	struct apx_user	 user;
@@ -35,6 +35,7 @@ struct apx_auth {
 	int64_t		 key_org;
 	int64_t		 key_ws;	/* 0: every workspace of the org */
 	int		 key_role;	/* role cap */
+	int		 key_creator_role; /* the creator's role in key_org */
 	/* impersonation */
 	int64_t		 imp_id;
 	int64_t		 operator_id;

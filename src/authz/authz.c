@@ -89,14 +89,21 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 		 * sees nothing. */
 		if (acc.id != a->key_org || (a->key_ws > 0 && ws != a->key_ws))
 			return deny(c, 404, NULL, NULL);
-		/* Never above its creator's current role. */
-		if (acc.role == APX_ROLE_NONE) {
+		/*
+		 * Never above the current role of its holder (acc: the
+		 * creator, or the owner who rotated it) nor of its
+		 * creator; dead once either has left the org.
+		 */
+		if (acc.role == APX_ROLE_NONE ||
+		    a->key_creator_role == APX_ROLE_NONE) {
 			(void)apx_resp_header_set(c->resp, "WWW-Authenticate",
 			    "Bearer realm=\"accupredix\"");
 			return deny(c, 401, "unauthenticated",
 			    "The API key is no longer valid.");
 		}
 		role = a->key_role < acc.role ? a->key_role : acc.role;
+		if (a->key_creator_role < role)
+			role = a->key_creator_role;
 	} else if (role == APX_ROLE_NONE)
 		return deny(c, 404, NULL, NULL);
 	if (ws > 0 && acc.ws != ws)
@@ -182,6 +189,14 @@ apx_authz_route(struct apx_ctx *c, struct apx_org *org)
 	if (a->kind == APX_AUTH_IMPERSONATION)
 		rc = record_use(c);
 	return rc;
+}
+
+int
+apx_authz_key_rotator(const struct apx_ctx *c, int64_t creator)
+{
+	/* A rotation hands the key's new secret to the caller. */
+	return c->org != NULL && (c->org->role == APX_ROLE_OWNER ||
+	    (c->auth->kind == APX_AUTH_USER && c->auth->uid == creator));
 }
 
 void

@@ -37,6 +37,11 @@ struct apx_audit_entry;
  */
 int	 apx_authz_route(struct apx_ctx *, struct apx_org *);
 /*
+ * May the caller of an org route rotate the API key made by CREATOR (and
+ * so receive its secret)? 1 for its creator or an owner, else 0.
+ */
+int	 apx_authz_key_rotator(const struct apx_ctx *, int64_t);
+/*
  * An audit entry for ACTION on TARGET by the caller of C, in the log of
  * the request's org (or the platform log when there is none).
  */

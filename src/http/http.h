@@ -62,7 +62,11 @@ struct apx_request {
 	long long		 content_length; /* -1 when absent */
 	unsigned char		*body;
 	size_t			 body_len;
+	/* Ours, always generated here: the answer's X-Request-Id, every
+	 * log line and the audit log.  A client's own X-Request-Id (when
+	 * well-formed) is only kept for the access line, to correlate. */
 	char			 request_id[APX_HTTP_RID_MAX + 1];
+	char			 client_request_id[APX_HTTP_RID_MAX + 1];
 	uint64_t		 start_us;
 
 	/* Filled by the router. */

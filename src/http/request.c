@@ -433,9 +433,9 @@ apx_http_request_init(struct apx_request *r, struct apx_arena *a,
 
 	rid = apx_req_header(r, "x-request-id");
 	if (rid != NULL && apx_http_valid_request_id(rid))
-		(void)apx_strlcpy_chk(r->request_id, rid,
-		    sizeof(r->request_id));
-	else {
+		(void)apx_strlcpy_chk(r->client_request_id, rid,
+		    sizeof(r->client_request_id));
+	{
 		unsigned char rnd[12];
 		static const char hex[] = "0123456789abcdef";
 		size_t i;

@@ -204,14 +204,21 @@ apx_route_apikey_rotate(struct apx_ctx *c)
 		return not_found(c);
 	if (rc != 0)
 		return rc;
+	if (!apx_authz_key_rotator(c, json_integer_value(json_object_get(cur,
+	    "created_by")))) {
+		json_decref(cur);
+		return apx_resp_problem(c->resp, 403, "forbidden", "Only the "
+		    "key's creator or an owner of the organisation may rotate "
+		    "it.", NULL);
+	}
 	rc = apx_apikey_generate(json_string_value(json_object_get(cur,
 	    "prefix")), key, prefix, hash);
 	json_decref(cur);
 	if (rc != 0)
 		return rc;
 	apx_authz_audit(c, &e, "api_key.rotate", prefix);
-	rc = apx_apikey_rotate(c->db, c->org->id, id, hash, grace, days, &e,
-	    &k);
+	rc = apx_apikey_rotate(c->db, c->org->id, id, c->auth->uid,
+	    c->org->role == APX_ROLE_OWNER, hash, grace, days, &e, &k);
 	if (rc == APX_ENOTFOUND)
 		rc = not_found(c);
 	else if (rc == 0)

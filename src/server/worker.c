@@ -101,11 +101,12 @@ access_log(const struct apx_request *req, const struct apx_response *resp,
 	    req->method_str : "-", req->method_str ? strlen(req->method_str) : 1);
 	apx_log_func(APX_LOG_INFO, "access",
 	    "rid=%s method=%s path=%s route=%s status=%d dur_us=%llu "
-	    "bytes=%zu client=%s", req->request_id, method, path,
+	    "bytes=%zu client=%s%s%s", req->request_id, method, path,
 	    apx_dispatch_route_label(req), resp->status,
 	    (unsigned long long)dur, resp->body.len,
 	    req->remote_addr != NULL && *req->remote_addr ? req->remote_addr :
-	    "-");
+	    "-", *req->client_request_id ? " client_rid=" : "",
+	    req->client_request_id);
 }
 
 int

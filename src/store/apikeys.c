@@ -18,7 +18,8 @@
 	"json_build_object('id', k.id, 'prefix', k.prefix, 'name', k.name," \
 	" 'role', k.role, 'workspace_id', k.workspace_id, 'created_by'," \
 	" k.created_by, 'created_at', apx_ts(k.created_at), 'rotated_at'," \
-	" apx_ts(k.rotated_at), 'expires_at', apx_ts(k.expires_at)," \
+	" apx_ts(k.rotated_at), 'rotated_by', k.rotated_by, 'expires_at'," \
+	" apx_ts(k.expires_at)," \
 	" 'last_used_at', apx_ts(k.last_used_at), 'revoked_at'," \
 	" apx_ts(k.revoked_at), 'rotation_due', k.revoked_at IS NULL AND" \
 	" coalesce(k.rotated_at, k.created_at) < now() -" \
@@ -60,8 +61,11 @@ apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
 	    " coalesce(k.previous_valid_until > now(), false),"
 	    " k.revoked_at IS NULL AND (k.expires_at IS NULL OR"
 	    " k.expires_at > now()),"
-	    " u.id, u.email, u.name"
-	    " FROM api_keys k JOIN users u ON u.id = k.created_by"
+	    " u.id, u.email, u.name, k.created_by, coalesce((SELECT m.role"
+	    " FROM memberships m WHERE m.org_id = k.org_id AND"
+	    " m.user_id = k.created_by), '')"
+	    " FROM api_keys k JOIN users u ON"
+	    " u.id = coalesce(k.rotated_by, k.created_by)"
 	    " WHERE k.prefix = $1", 1, p)) != 0)
 		return rc;
 	if (PQntuples(res) != 1) {
@@ -86,10 +90,14 @@ apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
 	k->live = PQgetvalue(res, 0, 7)[0] == 't';
 	if (apx_parse_ll(PQgetvalue(res, 0, 8), 1, INT64_MAX, &v) != 0)
 		goto out;
-	k->creator.id = v;
-	k->creator.email = apx_arena_strdup(a, PQgetvalue(res, 0, 9));
-	k->creator.name = apx_arena_strdup(a, PQgetvalue(res, 0, 10));
-	rc = k->creator.email == NULL || k->creator.name == NULL ?
+	k->holder.id = v;
+	if (apx_parse_ll(PQgetvalue(res, 0, 11), 1, INT64_MAX, &v) != 0)
+		goto out;
+	k->creator_id = v;
+	k->creator_role = apx_role_parse(PQgetvalue(res, 0, 12));
+	k->holder.email = apx_arena_strdup(a, PQgetvalue(res, 0, 9));
+	k->holder.name = apx_arena_strdup(a, PQgetvalue(res, 0, 10));
+	rc = k->holder.email == NULL || k->holder.name == NULL ?
 	    APX_ENOMEM : 0;
 out:
 	PQclear(res);
@@ -180,21 +188,36 @@ apx_apikey_revoke(struct apx_db *db, int64_t org, int64_t id,
 }
 
 int
-apx_apikey_rotate(struct apx_db *db, int64_t org, int64_t id,
-    const unsigned char *hash, long long grace, long long max_age,
-    struct apx_audit_entry *e, json_t **out)
+apx_apikey_rotate(struct apx_db *db, int64_t org, int64_t id, int64_t by,
+    int by_owner, const unsigned char *hash, long long grace,
+    long long max_age, struct apx_audit_entry *e, json_t **out)
 {
 	char ms[APX_DB_ID_LEN], os[APX_DB_ID_LEN], is[APX_DB_ID_LEN];
-	char gs[APX_DB_ID_LEN], hx[HEXLEN];
-	const char *p[5] = { apx_db_id(max_age, ms), apx_db_id(org, os),
-	    apx_db_id(id, is), hx, apx_db_id(grace, gs) };
+	char gs[APX_DB_ID_LEN], bs[APX_DB_ID_LEN], hx[HEXLEN];
+	const char *p[7] = { apx_db_id(max_age, ms), apx_db_id(org, os),
+	    apx_db_id(id, is), hx, apx_db_id(grace, gs), apx_db_id(by, bs),
+	    by_owner ? "t" : "f" };
+	json_t *k = NULL;
+	int rc;
 
 	apx_db_hex(hash, 32, hx);
-	/* Only a live key rotates; an expired one stays dead. */
-	return apx_audit_change(db, e, 0, out, "UPDATE api_keys AS k SET"
+	/*
+	 * Only a live key rotates (an expired one stays dead), and only for
+	 * its creator or an owner (apx_authz_key_rotator decides; repeated
+	 * here so that no other caller can skip it). The rotator holds the
+	 * new secret, so the key acts as them from now on (rotated_by).
+	 */
+	rc = apx_audit_change(db, e, 0, &k, "UPDATE api_keys AS k SET"
 	    " previous_hash = k.secret_hash, previous_valid_until = now() +"
 	    " make_interval(secs => $5::bigint), secret_hash = $4::bytea,"
-	    " rotated_at = now() WHERE k.org_id = $2::bigint AND"
-	    " k.id = $3::bigint AND k.revoked_at IS NULL AND (k.expires_at IS"
-	    " NULL OR k.expires_at > now()) RETURNING " KEY_JSON, 5, p);
+	    " rotated_at = now(), rotated_by = $6::bigint WHERE"
+	    " k.org_id = $2::bigint AND k.id = $3::bigint AND"
+	    " (k.created_by = $6::bigint OR $7::boolean) AND k.revoked_at IS"
+	    " NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
+	    " RETURNING " KEY_JSON, 7, p);
+	if (rc == 0 && out != NULL)
+		*out = k;
+	else
+		json_decref(k);
+	return rc;
 }

@@ -25,10 +25,18 @@ struct apx_apikey_auth {
 	unsigned char	 previous_hash[32];
 	int		 previous_ok;	/* within the rotation grace period */
 	int		 live;		/* not revoked, not expired */
-	struct apx_user	 creator;
+	/*
+	 * The person the key acts as: its creator, or whoever last rotated
+	 * it (and so received its secret). CREATOR_ROLE is the creator's
+	 * current role in the key's org (APX_ROLE_NONE once gone): the key
+	 * is honoured only while both keep it (authz.c).
+	 */
+	struct apx_user	 holder;
+	int64_t		 creator_id;
+	int		 creator_role;
 };
 
-/* The key of PREFIX with its creator. APX_ENOTFOUND if none. */
+/* The key of PREFIX with its holder. APX_ENOTFOUND if none. */
 int	 apx_apikey_lookup(struct apx_db *, struct apx_arena *, const char *,
 	    struct apx_apikey_auth *);
 /* Record a use (at most once a minute per key). */
@@ -47,8 +55,13 @@ int	 apx_apikey_create(struct apx_db *, int64_t, const char *, int,
 	    const unsigned char *, struct apx_audit_entry *, json_t **);
 int	 apx_apikey_revoke(struct apx_db *, int64_t, int64_t,
 	    struct apx_audit_entry *);
-/* New secret HASH; the old one stays valid GRACE seconds. */
-int	 apx_apikey_rotate(struct apx_db *, int64_t, int64_t,
+/*
+ * New secret HASH for key ID of ORG, handed to user BY, who becomes the
+ * key's holder; the old secret stays valid GRACE seconds. Only the key's
+ * creator or an owner of the org may rotate it (BY_OWNER: BY is one):
+ * APX_EFORBIDDEN otherwise, checked in the same statement as the change.
+ */
+int	 apx_apikey_rotate(struct apx_db *, int64_t, int64_t, int64_t, int,
 	    const unsigned char *, long long, long long,
 	    struct apx_audit_entry *, json_t **);
 

@@ -301,13 +301,21 @@ apx_privacy_delete_user(struct apx_db *db, int64_t uid,
 
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
-	/* The owners of the user's orgs, locked: nobody leaves meanwhile. */
+	/*
+	 * Every owner row of every org the user owns, locked before anyone
+	 * is counted (as apx_member_change does, in the same order), so that
+	 * two owners leaving at once cannot both pass; then counted afresh.
+	 */
+	if ((rc = apx_db_do(db, 0, "SELECT 1 FROM memberships m WHERE"
+	    " m.role = 'owner' AND m.org_id IN (SELECT x.org_id FROM"
+	    " memberships x WHERE x.user_id = $1::bigint AND x.role ="
+	    " 'owner') ORDER BY m.org_id, m.user_id FOR UPDATE", 1, p)) != 0)
+		goto fail;
 	if ((rc = apx_db_query(db, 0, &res, "SELECT o.slug FROM memberships m"
 	    " JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1::bigint AND"
 	    " m.role = 'owner' AND o.status = 'active' AND NOT EXISTS (SELECT"
 	    " 1 FROM memberships x WHERE x.org_id = m.org_id AND x.role ="
-	    " 'owner' AND x.user_id <> m.user_id) ORDER BY o.slug FOR UPDATE"
-	    " OF m", 1, p)) != 0)
+	    " 'owner' AND x.user_id <> m.user_id) ORDER BY o.slug", 1, p)) != 0)
 		goto fail;
 	if (PQntuples(res) > 0) {
 		snprintf(org, orglen, "%s", PQgetvalue(res, 0, 0));

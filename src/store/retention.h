@@ -3,7 +3,10 @@
  * per workspace an override. The purge deletes, in each tenant database,
  * the uploads older than their window together with their forecasts, in
  * batches of locked-and-skipped rows, so that purges may overlap and be
- * re-run; each org where something went is audited (retention.purge).
+ * re-run. Each batch is audited (retention.purge, with its upload ids)
+ * and recorded (retention_batches, migration 0011) before anything of it
+ * is deleted; a batch whose tenant delete failed is finished by the next
+ * purge.
  */
 #ifndef APX_STORE_RETENTION_H
 #define APX_STORE_RETENTION_H

@@ -161,7 +161,8 @@ KEY_RE = r"apx_[a-z2-7]{12}_[a-z2-7]{52}"
 ENTRY_KEYS = {"seq", "at", "actor_type", "actor_id", "action", "target", "client_addr",
               "request_id", "before", "after"}
 API_KEY_FIELDS = {"id", "prefix", "name", "role", "workspace_id", "created_by", "created_at",
-                  "rotated_at", "expires_at", "last_used_at", "revoked_at", "rotation_due",
+                  "rotated_at", "rotated_by", "expires_at", "last_used_at", "revoked_at",
+                  "rotation_due",
                   "previous_valid_until"}
 
 # An id no row has: handlers answer their own 404 slug for it.

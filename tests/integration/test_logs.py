@@ -17,7 +17,8 @@ def log_text(stack):
 
 def access_lines(stack, rid, timeout=5):
     """Access lines of the app log naming this request id (waits for them)."""
-    pat = re.compile(r"\baccess\b.*\brid=%s(\s|$)" % re.escape(rid))
+    # the server's own id (rid=) or a client's X-Request-Id (client_rid=)
+    pat = re.compile(r"\baccess\b.*\b(?:client_)?rid=%s(\s|$)" % re.escape(rid))
     deadline = time.monotonic() + timeout
     while True:
         lines = [l for l in log_text(stack).splitlines() if pat.search(l)]
@@ -43,23 +44,25 @@ def find_line(stack, rid, method, path, status):
 
 def test_access_line_matches_contract_format(http, stack, rid):
     # docs/contract.md: `accupredix-fcgi[PID]: info: access: rid=<id> method=GET path=/healthz
-    #                    route=/healthz status=200 dur_us=123 bytes=15 client=127.0.0.1`
+    #                    route=/healthz status=200 dur_us=123 bytes=15 client=127.0.0.1
+    #                    [client_rid=<the client's X-Request-Id>]`
     r = http.get("/healthz", headers={"X-Request-Id": rid})
     assert r.status_code == 200
     line = find_line(stack, rid, "GET", "/healthz", 200)
     want = re.compile(r"accupredix-fcgi\[\d+\]: info: access: rid=%s method=GET path=/healthz "
-                      r"route=/healthz status=200 dur_us=\d+ bytes=15 client=\S+$"
-                      % re.escape(rid))
+                      r"route=/healthz status=200 dur_us=\d+ bytes=15 client=\S+ client_rid=%s$"
+                      % (re.escape(r.headers["X-Request-Id"]), re.escape(rid)))
     assert want.search(line), "access line %r does not have the contract's form %r" % (
         line, want.pattern)
 
 
-def test_access_line_uses_client_request_id(http, stack, rid):
+def test_access_line_keeps_client_request_id_beside_ours(http, stack, rid):
     r = http.get("/healthz", headers={"X-Request-Id": rid})
     assert r.status_code == 200
     line = find_line(stack, rid, "GET", "/healthz", 200)
     f = line_fields(line)
     assert f.get("dur_us", "").isdigit() and f.get("bytes", "").isdigit(), line
+    assert f.get("client_rid") == rid and f.get("rid") == r.headers["X-Request-Id"], line
 
 
 def test_access_line_uses_generated_request_id(http, stack):

@@ -290,6 +290,7 @@ def test_purge_deletes_exactly_the_expired(http, stack, world):
         assert e["actor_type"] == "system", e
         assert e["after"]["uploads_deleted"] == len(w.expired[k]), e
         assert e["after"]["forecasts_deleted"] == w.fc_expired[k], e
+        assert set(e["after"]["upload_ids"]) == w.expired[k], e     # the batch's exact ids
     # a repeat deletes nothing and writes nothing
     again = run_purge(http, stack)
     assert (again["uploads_deleted"], again["forecasts_deleted"], again["failed_orgs"]) == \
@@ -354,10 +355,15 @@ def test_overlapping_runs_delete_each_upload_once(http, stack):
     assert sum(b["forecasts_deleted"] for b in bodies) == n, bodies
     assert int(tenant_scalar(stack, d.tenant, "SELECT count(*) FROM uploads")) == 7
     assert int(tenant_scalar(stack, d.tenant, "SELECT count(*) FROM forecasts")) == 7
+    # one entry per batch, naming its uploads: every old upload in exactly one
     purges = org_audit(http, d.h, d.slug, action="retention.purge")
-    assert 1 <= len(purges) <= 3, purges
+    assert len(purges) >= -(-n // 200), purges
+    named = [i for e in purges for i in e["after"]["upload_ids"]]
+    assert len(named) == len(set(named)) == n, purges
     assert sum(e["after"]["uploads_deleted"] for e in purges) == n, purges
     assert sum(e["after"]["forecasts_deleted"] for e in purges) == n, purges
+    assert control_json(stack, "SELECT id FROM retention_batches WHERE org_id = %d"
+                        % d.org["id"]) == []
     audit_verify(stack)
 
 
@@ -379,7 +385,8 @@ def test_admin_cli_retention_purge(http, stack):
     assert old not in ids(stack, d)
     purges = org_audit(http, d.h, d.slug, action="retention.purge")
     assert len(purges) == 1 and purges[0]["actor_type"] == "system", purges
-    assert purges[0]["after"] == {"uploads_deleted": 1, "forecasts_deleted": 1}, purges
+    assert purges[0]["after"] == {"uploads_deleted": 1, "forecasts_deleted": 1,
+                                  "upload_ids": [old]}, purges
     p = admin_cli(stack, "retention", "purge")
     assert p.returncode == 0 and " 0 uploads and 0 forecasts deleted" in p.stdout, p.stdout
     audit_verify(stack)
