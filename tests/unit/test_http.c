@@ -687,7 +687,8 @@ test_request_init_full(void **state)
 	assert_string_equal(r.content_type, "application/json");
 	assert_true(r.content_length == 17);
 	assert_string_equal(r.remote_addr, "192.0.2.7");
-	assert_string_equal(r.request_id, "client-id.1");
+	assert_true(is_hex24(r.request_id));
+	assert_string_equal(r.client_request_id, "client-id.1");
 	assert_string_equal(apx_req_header(&r, "x-custom-thing"), "v=1");
 	assert_string_equal(apx_req_header(&r, "x-request-id"),
 	    "client-id.1");
@@ -818,6 +819,7 @@ test_request_init_query_too_long(void **state)
 	free(uri);
 }
 
+/* A client's id is kept aside (for the access line), never made ours. */
 static void
 test_request_id_kept_when_valid(void **state)
 {
@@ -826,7 +828,8 @@ test_request_id_kept_when_valid(void **state)
 	struct apx_request r;
 
 	assert_int_equal(apx_http_request_init(&r, *state, env), 0);
-	assert_string_equal(r.request_id, "Abc-123_x.y");
+	assert_string_equal(r.client_request_id, "Abc-123_x.y");
+	assert_true(is_hex24(r.request_id));
 }
 
 static void
@@ -854,6 +857,7 @@ test_request_id_replaced_when_invalid(void **state)
 		if (!is_hex24(r.request_id))
 			fail_msg("%s: request id \"%s\" is not 24 hex", bad[i],
 			    r.request_id);
+		assert_string_equal(r.client_request_id, "");
 		/* Fresh randomness every time. */
 		assert_string_not_equal(r.request_id, first);
 		memcpy(first, r.request_id, sizeof(first));
