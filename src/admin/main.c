@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "admin/admin.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "auth/account.h"
@@ -30,13 +31,13 @@
 #include "store/tenant.h"
 #include "store/uploads.h"
 #include "vault/vault.h"
+#include "admin/vault.h"
 
 static void	 usage(FILE *);
 static int	 cmd_migrate(struct apx_conf *, int, char **);
 static int	 cmd_jwt(struct apx_conf *, int, char **);
 static int	 cmd_create_superuser(struct apx_conf *, int, char **);
 static int	 audit_superuser(struct apx_db *, int64_t);
-static int	 cmd_audit(struct apx_conf *, int, char **);
 static int	 cmd_vault(struct apx_conf *, int, char **);
 static int	 cmd_tenant(struct apx_conf *, int, char **);
 static int	 cmd_retention(struct apx_conf *, int, char **);
@@ -81,15 +82,26 @@ usage(FILE *f)
 	    "  create-superuser --email E [--name N] --password-stdin\n"
 	    "                       create a platform operator (is_superuser);\n"
 	    "                       the password is read from standard input\n"
-	    "  audit verify [--log L] check the audit hash chains (exit 2: "
-	    "broken)\n"
-	    "  vault status         KEK versions configured and data keys per "
-	    "version\n"
+	    "  audit verify [--log L] [--anchor FILE]\n"
+	    "                       check the audit hash chains, and the log "
+	    "heads anchored\n"
+	    "                       in FILE (exit 2: broken)\n"
+	    "  audit anchor [--out FILE] [--syslog]\n"
+	    "                       append the head of every audit log to "
+	    "FILE / syslog\n"
+	    "  vault status         KEK versions configured, data keys per "
+	    "version, seal\n"
+	    "                       counts of data keys (warns past 2^28)\n"
 	    "  vault rotate [--batch N]\n"
 	    "                       re-wrap every data key with the current "
 	    "KEK (online,\n"
 	    "                       resumable; add the new version to "
 	    "vault.keys first)\n"
+	    "  vault rotate --data-keys [--org SLUG] [--batch N] [--resume]\n"
+	    "                       new data keys for new seals (old ones "
+	    "still open), then\n"
+	    "                       re-seal what old ones sealed (online, "
+	    "resumable)\n"
 	    "  check-config         validate the configuration\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
@@ -335,10 +347,16 @@ cmd_vault(struct apx_conf *conf, int argc, char **argv)
 	struct apx_vault *v;
 	struct apx_db *db;
 	json_t *st = NULL;
+	const char *warn;
 	char err[512], *text;
 	long long batch = 100, done = 0;
-	int rc = 1;
+	int i, rc = 1;
 
+	for (i = 2; argc >= 3 && strcmp(argv[1], "rotate") == 0 && i < argc;
+	    i++)
+		if (strcmp(argv[i], "--data-keys") == 0)
+			return apx_admin_rotate_data_keys(conf, argc - 1,
+			    argv + 1);
 	if (!((argc == 2 && (strcmp(argv[1], "status") == 0 ||
 	    strcmp(argv[1], "rotate") == 0)) || (argc == 4 &&
 	    strcmp(argv[1], "rotate") == 0 && strcmp(argv[2], "--batch") == 0 &&
@@ -358,6 +376,11 @@ cmd_vault(struct apx_conf *conf, int argc, char **argv)
 		    (text = json_dumps(st, JSON_INDENT(2))) != NULL) {
 			printf("%s\n", text);
 			free(text);
+			if ((warn = json_string_value(json_object_get(
+			    json_object_get(st, "seal_budget"), "warning"))) !=
+			    NULL)
+				fprintf(stderr, "accupredix-admin: warning: %s\n",
+				    warn);
 			rc = 0;
 		} else
 			fprintf(stderr, "accupredix-admin: cannot read the "
@@ -491,40 +514,6 @@ out:
 	return rc;
 }
 
-static int
-cmd_audit(struct apx_conf *conf, int argc, char **argv)
-{
-	struct apx_db *db;
-	char report[4096];
-	long long rows;
-	int rc;
-
-	if (!((argc == 2 || argc == 4) && strcmp(argv[1], "verify") == 0) ||
-	    (argc == 4 && strcmp(argv[2], "--log") != 0)) {
-		usage(stderr);
-		return 1;
-	}
-	if ((db = apx_db_new(conf->db_admin_conninfo, "accupredix-admin"))
-	    == NULL)
-		return 1;
-	rc = apx_audit_verify(db, argc == 4 ? argv[3] : NULL, &rows, report,
-	    sizeof(report));
-	apx_db_free(db);
-	if (rc == 0) {
-		printf("audit: %lld entries checked, every chain intact\n",
-		    rows);
-		return 0;
-	}
-	if (rc == APX_ECONFLICT) {
-		printf("audit: %lld entries checked; BROKEN:\n%s\n", rows,
-		    report);
-		return 2;
-	}
-	fprintf(stderr, "accupredix-admin: audit verify: %s\n",
-	    apx_strerror(rc));
-	return 1;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -575,7 +564,7 @@ main(int argc, char *argv[])
 	else if (strcmp(argv[0], "create-superuser") == 0)
 		rc = cmd_create_superuser(conf, argc, argv);
 	else if (strcmp(argv[0], "audit") == 0)
-		rc = cmd_audit(conf, argc, argv);
+		rc = apx_admin_audit(conf, argc, argv);
 	else if (strcmp(argv[0], "jwt") == 0)
 		rc = cmd_jwt(conf, argc, argv);
 	else if (strcmp(argv[0], "vault") == 0)

@@ -6,6 +6,9 @@
 #ifndef APX_STORE_AUDIT_H
 #define APX_STORE_AUDIT_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 #include <jansson.h>
 
 struct apx_db;
@@ -67,5 +70,84 @@ int	 apx_audit_export(struct apx_db *, const char *,
  */
 int	 apx_audit_verify(struct apx_db *, const char *, long long *, char *,
 	    size_t);
+
+/*
+ * Erase FIELDS (a SQL array literal of target, client_addr, before,
+ * after) of the entries about KIND ("org" or "account") SUBJECT, as a
+ * request recorded in the caller's transaction (migration 0009): the
+ * database refuses any other field, a subject whose erasure is not under
+ * way, and a commit that does not end the subject too.
+ */
+int	 apx_audit_erasure(struct apx_db *, const char *, int64_t,
+	    const char *);
+
+/*
+ * Anchors: the head (seq and digest) of each log, written where the
+ * database cannot change it (`accupredix-admin audit anchor`), one line
+ * per log:
+ *
+ *	apx-audit-anchor/1 LOG SEQ DIGEST TIME
+ *
+ * LOG "platform" or "org:<id>", SEQ the head's seq, DIGEST its hash in 64
+ * lower-case hex digits, TIME when it was taken (RFC 3339 UTC, seconds).
+ */
+#define APX_AUDIT_ANCHOR_TAG	"apx-audit-anchor/1"
+#define APX_AUDIT_LOG_MAX	24	/* "org:" + 19 digits + NUL */
+#define APX_AUDIT_HASH_HEX	64
+#define APX_AUDIT_ANCHOR_LINE_MAX 160	/* bytes of a line, '\n' not counted */
+#define APX_AUDIT_ANCHOR_LINES_MAX 10000000L
+
+enum apx_audit_anchor_state {
+	APX_AUDIT_ANCHOR_OK = 0,
+	APX_AUDIT_ANCHOR_CHANGED,	/* the entry at SEQ has another digest */
+	APX_AUDIT_ANCHOR_MISSING,	/* no entry at SEQ, later ones exist */
+	APX_AUDIT_ANCHOR_SHORTER,	/* the chain ends before SEQ */
+};
+
+struct apx_audit_anchor {
+	char		 log[APX_AUDIT_LOG_MAX];
+	long long	 seq;
+	char		 hash[APX_AUDIT_HASH_HEX + 1];
+	int64_t		 at;
+	unsigned long	 line;		/* in its file (0: none) */
+	/* set by apx_audit_anchor_check() */
+	enum apx_audit_anchor_state state;
+	long long	 head;		/* the log's last seq (0: no entry) */
+};
+
+/* The line of A with its '\n' into OUT (LEN bytes): 0 or APX_ETOOBIG. */
+int	 apx_audit_anchor_format(const struct apx_audit_anchor *, char *,
+	    size_t);
+/*
+ * One line (LEN bytes, without its '\n') into *A: 0, or APX_EINVAL with
+ * *WHY (a static string) saying what is wrong.
+ */
+int	 apx_audit_anchor_parse(const char *, size_t, struct apx_audit_anchor *,
+	    const char **);
+
+/* A file of anchor lines (operator input), read one line at a time. */
+struct apx_audit_anchor_reader {
+	FILE		*f;
+	const char	*name;		/* for messages */
+	unsigned long	 line;		/* lines read */
+};
+/*
+ * The next anchor of R's file into *A: 1, 0 at the end of the file, or
+ * APX_EINVAL (a malformed or over-long line, a NUL byte, more than
+ * APX_AUDIT_ANCHOR_LINES_MAX lines) / APX_EIO with "NAME:LINE: why" in
+ * ERR. Empty lines and lines starting with '#' are skipped.
+ */
+int	 apx_audit_anchor_next(struct apx_audit_anchor_reader *,
+	    struct apx_audit_anchor *, char *, size_t);
+
+/* The head of every log (or only LOG), in log order: *OUT (malloc'd, N). */
+int	 apx_audit_heads(struct apx_db *, const char *,
+	    struct apx_audit_anchor **, size_t *);
+/*
+ * Compare N anchors with the logs: each one's state and head are set;
+ * *BAD counts those not APX_AUDIT_ANCHOR_OK.
+ */
+int	 apx_audit_anchor_check(struct apx_db *, struct apx_audit_anchor *,
+	    size_t, size_t *);
 
 #endif

@@ -57,24 +57,42 @@ apx_migrate_current(PGconn *c, int *out)
 	return 0;
 }
 
+/*
+ * The application role's rights, set again on every run (the GRANT on all
+ * tables would give back what a REVOKE took). Audit entries are written
+ * only by audit_append() and personal fields erased only through a
+ * recorded request (migration 0009): no INSERT, UPDATE or DELETE on
+ * audit_log or audit_erasures, nor their sequences.
+ */
 static int
 grant_app_role(PGconn *c, const char *role, char *err, size_t errlen)
 {
-	char *q, sql[1024];
-	int rc;
+	char *q, sql[2048];
+	int n, rc;
 
 	if ((q = PQescapeIdentifier(c, role, strlen(role))) == NULL) {
 		snprintf(err, errlen, "cannot quote role name");
 		return APX_EINVAL;
 	}
-	snprintf(sql, sizeof(sql),
+	n = snprintf(sql, sizeof(sql),
 	    "GRANT USAGE ON SCHEMA public TO %s;"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s;"
 	    "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %s;"
 	    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM %s;"
-	    "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM %s;",
-	    q, q, q, q, q);
+	    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_log, audit_erasures"
+	    " FROM %s;"
+	    "REVOKE ALL ON SEQUENCE audit_log_id_seq, audit_erasures_id_seq"
+	    " FROM %s;"
+	    "GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text,"
+	    " text, text, text, jsonb, jsonb),"
+	    " audit_erasure_record(text, bigint, text[]),"
+	    " audit_erasure_apply(bigint) TO %s;",
+	    q, q, q, q, q, q, q);
 	PQfreemem(q);
+	if (n < 0 || (size_t)n >= sizeof(sql)) {
+		snprintf(err, errlen, "role name too long");
+		return APX_EINVAL;
+	}
 	rc = exec_simple(c, sql, err, errlen);
 	return rc;
 }

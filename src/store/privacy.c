@@ -23,8 +23,6 @@
 
 static int	 personal_fields(struct apx_db *, struct apx_db *,
 		    struct apx_vault *, int64_t, json_t *);
-static int	 erase_log(struct apx_db *, const char *, const char *,
-		    const char *, int, const char *const *);
 
 /* The uploads' personal fields, opened, into ARCHIVE's "uploads". */
 static int
@@ -213,30 +211,6 @@ apx_privacy_erase_subject(struct apx_db *t, struct apx_db *ctl,
 	return 0;
 }
 
-/*
- * Erase FIELDS (a SQL array literal) of the entries of LOG matching WHERE
- * (a condition on alias a, with parameters P from $2 on; $1 is LOG).
- */
-static int
-erase_log(struct apx_db *db, const char *log, const char *fields,
-    const char *where, int n, const char *const *p)
-{
-	char sql[1024];
-	const char *q[4];
-	int i;
-
-	if (n > 3 ||
-	    (size_t)snprintf(sql, sizeof(sql), "SELECT audit_erase($1,"
-	    " ARRAY(SELECT a.id FROM audit_log a WHERE a.log = $1 AND"
-	    " a.hash_version = 2 AND (%s)), '%s'::text[])", where, fields) >=
-	    sizeof(sql))
-		return APX_EINVAL;
-	q[0] = log;
-	for (i = 0; i < n; i++)
-		q[i + 1] = p[i];
-	return apx_db_do(db, 0, sql, n + 1, q);
-}
-
 int
 apx_privacy_erase_org(const struct apx_conf *conf, struct apx_db *ctl,
     struct apx_tenants *tenants, struct apx_vault *v, int64_t org,
@@ -278,8 +252,8 @@ apx_privacy_erase_org(const struct apx_conf *conf, struct apx_db *ctl,
 	    " $1::bigint", 1, p)) != 0 ||
 	    (rc = apx_db_do(ctl, 0, "DELETE FROM memberships WHERE org_id ="
 	    " $1::bigint", 1, p)) != 0 ||
-	    (rc = erase_log(ctl, log, "{target,client_addr,before,after}",
-	    "true", 0, NULL)) != 0 ||
+	    (rc = apx_audit_erasure(ctl, "org", org,
+	    "{target,client_addr,before,after}")) != 0 ||
 	    (rc = apx_db_do(ctl, 0, "UPDATE orgs SET status = 'erased', name ="
 	    " '[erased]', settings = '{}', tenant_secret = NULL WHERE id ="
 	    " $1::bigint", 1, p)) != 0) {
@@ -324,30 +298,15 @@ apx_privacy_delete_user(struct apx_db *db, int64_t uid,
 	}
 	PQclear(res);
 	res = NULL;
-	/* Its entries in every log: the id stays (a pseudonym once the
-	 * account is gone), addresses and e-mail mentions go. */
-	if ((rc = apx_db_query(db, 0, &res, "SELECT DISTINCT a.log FROM"
-	    " audit_log a, users u WHERE u.id = $1::bigint AND a.hash_version"
-	    " = 2 AND ((a.actor_type = 'user' AND a.actor_id = u.id::text) OR"
-	    " a.target = u.email_norm OR strpos(a.before::text, u.email_norm)"
-	    " > 0 OR strpos(a.after::text, u.email_norm) > 0)", 1, p)) != 0)
+	/*
+	 * Its entries in every log: the id stays (a pseudonym once the
+	 * account is gone), addresses and e-mail mentions go. The request
+	 * is recorded with the erasure and holds only if the account row
+	 * goes in this transaction too (migration 0009).
+	 */
+	if ((rc = apx_audit_erasure(db, "account", uid,
+	    "{client_addr,target,before,after}")) != 0)
 		goto fail;
-	for (i = 0; i < PQntuples(res); i++) {
-		const char *log = PQgetvalue(res, i, 0);
-
-		if ((rc = erase_log(db, log, "{client_addr}", "a.actor_type ="
-		    " 'user' AND a.actor_id = $2", 1, p)) != 0 ||
-		    (rc = erase_log(db, log, "{target}", "a.target = (SELECT"
-		    " email_norm FROM users WHERE id = $2::bigint)", 1, p)) !=
-		    0 ||
-		    (rc = erase_log(db, log, "{before,after}", "strpos("
-		    "coalesce(a.before::text, '') || coalesce(a.after::text,"
-		    " ''), (SELECT email_norm FROM users WHERE id = $2::bigint))"
-		    " > 0", 1, p)) != 0)
-			goto fail;
-	}
-	PQclear(res);
-	res = NULL;
 	/* Sessions, memberships, keys and grants go with the row. */
 	if ((rc = apx_db_query(db, 0, &res, "SELECT org_id FROM memberships"
 	    " WHERE user_id = $1::bigint ORDER BY org_id", 1, p)) != 0)

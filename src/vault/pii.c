@@ -12,8 +12,8 @@
 #include "vault/pii.h"
 #include "vault/vault.h"
 
-#define PURPOSE_SEAL	"pii"
-#define PURPOSE_INDEX	"pii_index"
+#define PURPOSE_SEAL	APX_PII_PURPOSE
+#define PURPOSE_INDEX	APX_PII_INDEX_PURPOSE
 
 static void	 owner_of(int64_t, char *, size_t);
 static int	 record_of(int64_t, long long, const char *, char *, size_t);

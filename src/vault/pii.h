@@ -15,6 +15,10 @@
 struct apx_db;
 struct apx_vault;
 
+/* The org's data keys: sealing (rotated), blind index (HMAC, kept). */
+#define APX_PII_PURPOSE		"pii"
+#define APX_PII_INDEX_PURPOSE	"pii_index"
+
 #define APX_PII_BLIND_LEN	32
 /* Hex text of a blind index, NUL included. */
 #define APX_PII_BLIND_HEX	(2 * APX_PII_BLIND_LEN + 1)

@@ -13,54 +13,19 @@
 #include "core/apx.h"
 #include "core/log.h"
 #include "store/db.h"
+#include "vault/budget.h"
 #include "vault/record.h"
-#include "vault/vault.h"
+#include "vault/vault_int.h"
 
-#define DEK_CACHE	32
 #define AAD_MAX		1024
-#define DEK_PURPOSE	"dek"
-
-struct kek {
-	uint32_t	 version;
-	unsigned char	*key;		/* sodium_malloc: locked, guarded */
-};
-
-struct dek {
-	uint64_t	 id;
-	char		 owner[32];
-	char		 purpose[40];
-	unsigned char	*key;		/* sodium_malloc */
-};
-
-struct apx_vault {
-	struct kek	 keks[APX_VAULT_MAX_KEKS];
-	size_t		 nkeks;
-	uint32_t	 current;
-	int		 plaintext;
-	struct dek	 deks[DEK_CACHE];
-	size_t		 ndeks, next;
-};
 
 static struct apx_vault		*cached;
 static const struct apx_conf	*cached_for;
 
-static const unsigned char *kek_of(const struct apx_vault *, uint32_t);
 static int	 parse_keys(struct apx_vault *, const char *, char *, size_t);
-static struct dek *dek_find(struct apx_vault *, uint64_t, const char *,
-		    const char *);
-static int	 dek_keep(struct apx_vault *, uint64_t, const char *,
-		    const char *, const unsigned char *);
-static int	 dek_load(struct apx_vault *, struct apx_db *, uint64_t,
-		    const char *, const char *, int, struct dek **);
-static int	 dek_unwrap(struct apx_vault *, uint64_t, const char *,
-		    const char *, const unsigned char *, size_t,
-		    unsigned char *);
-static int	 dek_wrap(struct apx_vault *, uint64_t, const char *,
-		    const char *, const unsigned char *, unsigned char **,
-		    size_t *);
 
-static const unsigned char *
-kek_of(const struct apx_vault *v, uint32_t version)
+const unsigned char *
+apx_vault_kek(const struct apx_vault *v, uint32_t version)
 {
 	size_t i;
 
@@ -108,7 +73,7 @@ parse_keys(struct apx_vault *v, const char *s, char *err, size_t len)
 		memcpy(b64, colon + 1, n - (size_t)(colon - start) - 1);
 		b64[n - (size_t)(colon - start) - 1] = '\0';
 		if (apx_parse_ll(num, 1, 2147483647, &ver) != 0 ||
-		    kek_of(v, (uint32_t)ver) != NULL) {
+		    apx_vault_kek(v, (uint32_t)ver) != NULL) {
 			apx_wipe(b64, sizeof(b64));
 			snprintf(err, len, "vault.keys: entry %zu: the version "
 			    "must be a unique number from 1", v->nkeks + 1);
@@ -159,7 +124,7 @@ apx_vault_new(const char *keys, long long current, int plaintext,
 		if (v->keks[i].version > v->current)
 			v->current = v->keks[i].version;
 	if (current > 0) {
-		if (kek_of(v, (uint32_t)current) == NULL) {
+		if (apx_vault_kek(v, (uint32_t)current) == NULL) {
 			snprintf(err, len, "vault.current_version %lld is not "
 			    "a version in vault.keys", current);
 			apx_vault_free(v);
@@ -230,192 +195,13 @@ apx_vault_plaintext(const struct apx_vault *v)
 	return v->nkeks == 0 && v->plaintext;
 }
 
-static struct dek *
-dek_find(struct apx_vault *v, uint64_t id, const char *owner,
-    const char *purpose)
-{
-	size_t i;
-
-	for (i = 0; i < v->ndeks; i++) {
-		struct dek *d = &v->deks[i];
-
-		if ((id == 0 || d->id == id) && strcmp(d->owner, owner) == 0 &&
-		    strcmp(d->purpose, purpose) == 0)
-			return d;
-	}
-	return NULL;
-}
-
-static int
-dek_keep(struct apx_vault *v, uint64_t id, const char *owner,
-    const char *purpose, const unsigned char *key)
-{
-	struct dek *d;
-
-	if (strlen(owner) >= sizeof(d->owner) ||
-	    strlen(purpose) >= sizeof(d->purpose))
-		return APX_EINVAL;
-	if (v->ndeks < DEK_CACHE)
-		d = &v->deks[v->ndeks++];
-	else {
-		d = &v->deks[v->next];
-		v->next = (v->next + 1) % DEK_CACHE;
-		sodium_free(d->key);
-	}
-	if ((d->key = sodium_malloc(APX_VAULT_KEY_LEN)) == NULL) {
-		memset(d, 0, sizeof(*d));
-		return APX_ENOMEM;
-	}
-	memcpy(d->key, key, APX_VAULT_KEY_LEN);
-	d->id = id;
-	snprintf(d->owner, sizeof(d->owner), "%s", owner);
-	snprintf(d->purpose, sizeof(d->purpose), "%s", purpose);
-	return 0;
-}
-
-/* A data key is itself a sealed record: owner, purpose "dek", its id. */
-static int
-dek_unwrap(struct apx_vault *v, uint64_t id, const char *owner,
-    const char *purpose, const unsigned char *w, size_t wlen,
-    unsigned char *key)
-{
-	struct apx_vault_record r;
-	unsigned char aad[AAD_MAX], *plain = NULL;
-	const unsigned char *kek;
-	size_t alen, plen;
-	int rc;
-
-	if (apx_vault_record_parse(w, wlen, &r) != 0 || r.format != 1 ||
-	    r.dek_id != id)
-		return APX_ECRYPTO;
-	if ((kek = kek_of(v, r.kek_version)) == NULL) {
-		apx_log_error("data key %llu is wrapped by KEK version %u, "
-		    "which vault.keys does not hold", (unsigned long long)id,
-		    (unsigned)r.kek_version);
-		return APX_ENOKEY;
-	}
-	if ((rc = apx_vault_aad(aad, sizeof(aad), &alen, 1, owner, DEK_PURPOSE,
-	    purpose, id)) != 0)
-		return rc;
-	if ((rc = apx_vault_open_raw(kek, &r, aad, alen, &plain, &plen)) != 0)
-		return rc;
-	if (plen != APX_VAULT_KEY_LEN)
-		rc = APX_ECRYPTO;
-	else
-		memcpy(key, plain, APX_VAULT_KEY_LEN);
-	apx_wipe(plain, plen);
-	free(plain);
-	return rc;
-}
-
-static int
-dek_wrap(struct apx_vault *v, uint64_t id, const char *owner,
-    const char *purpose, const unsigned char *key, unsigned char **out,
-    size_t *outlen)
-{
-	unsigned char aad[AAD_MAX];
-	size_t alen;
-	int rc;
-
-	if ((rc = apx_vault_aad(aad, sizeof(aad), &alen, 1, owner, DEK_PURPOSE,
-	    purpose, id)) != 0)
-		return rc;
-	return apx_vault_seal_raw(kek_of(v, v->current), v->current, id, aad,
-	    alen, key, APX_VAULT_KEY_LEN, out, outlen);
-}
-
-/*
- * The data key of OWNER/PURPOSE (ID 0: whichever it is), from the cache
- * or the table; CREATE makes one under the current KEK when there is none.
- */
-static int
-dek_load(struct apx_vault *v, struct apx_db *db, uint64_t id,
-    const char *owner, const char *purpose, int create, struct dek **out)
-{
-	unsigned char key[APX_VAULT_KEY_LEN], *w = NULL;
-	char ids[24], hx[2 * (APX_VAULT_HDR_LEN + APX_VAULT_NONCE_LEN +
-	    APX_VAULT_KEY_LEN + APX_VAULT_TAG_LEN) + 3];
-	const char *p[2] = { owner, purpose };
-	PGresult *res;
-	long long got;
-	size_t wlen;
-	int rc, attempt;
-
-	if ((*out = dek_find(v, id, owner, purpose)) != NULL)
-		return 0;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT id,"
-		    " wrapped FROM vault_data_keys WHERE owner = $1 AND"
-		    " purpose = $2", 2, p)) != 0)
-			return rc;
-		if (PQntuples(res) == 1) {
-			rc = apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX,
-			    &got) != 0 || (id != 0 && (uint64_t)got != id) ?
-			    APX_ECRYPTO : apx_db_unhex(PQgetvalue(res, 0, 1),
-			    APX_VAULT_RECORD_MAX, &w, &wlen);
-			PQclear(res);
-			if (rc == 0)
-				rc = dek_unwrap(v, (uint64_t)got, owner,
-				    purpose, w, wlen, key);
-			free(w);
-			if (rc == 0)
-				rc = dek_keep(v, (uint64_t)got, owner, purpose,
-				    key);
-			apx_wipe(key, sizeof(key));
-			if (rc == 0)
-				*out = dek_find(v, (uint64_t)got, owner,
-				    purpose);
-			return rc;
-		}
-		PQclear(res);
-		if (!create || id != 0)
-			return APX_ECRYPTO;
-		/* A new data key: its id first, for the wrapping's AAD. */
-		if ((rc = apx_db_query(db, 0, &res, "SELECT nextval("
-		    "'vault_data_keys_id_seq')", 0, NULL)) != 0)
-			return rc;
-		rc = apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &got);
-		PQclear(res);
-		if (rc != 0)
-			return APX_EDB;
-		apx_random(key, sizeof(key));
-		rc = dek_wrap(v, (uint64_t)got, owner, purpose, key, &w, &wlen);
-		apx_wipe(key, sizeof(key));
-		if (rc != 0)
-			return rc;
-		if (wlen * 2 + 3 > sizeof(hx)) {
-			free(w);
-			return APX_ECRYPTO;
-		}
-		apx_db_hex(w, wlen, hx);
-		free(w);
-		snprintf(ids, sizeof(ids), "%lld", got);
-		{
-			const char *q[5] = { owner, purpose, ids, hx, NULL };
-			char cur[16];
-
-			snprintf(cur, sizeof(cur), "%u", (unsigned)v->current);
-			q[4] = cur;
-			/* Two workers may race: the first row wins and both
-			 * use it (the loop reads it back). */
-			if ((rc = apx_db_do(db, 0, "INSERT INTO vault_data_keys"
-			    " (id, owner, purpose, wrapped, kek_version) VALUES"
-			    " ($3::bigint, $1, $2, $4::bytea, $5::int) ON"
-			    " CONFLICT (owner, purpose) DO NOTHING", 5, q)) !=
-			    0)
-				return rc;
-		}
-	}
-	return APX_ECRYPTO;
-}
-
 int
 apx_vault_seal(struct apx_vault *v, struct apx_db *db, const char *owner,
     const char *purpose, const char *record, const void *plain, size_t len,
     unsigned char **out, size_t *outlen)
 {
 	unsigned char aad[AAD_MAX];
-	struct dek *d;
+	struct apx_vault_dek *d;
 	size_t alen;
 	int rc;
 
@@ -429,7 +215,9 @@ apx_vault_seal(struct apx_vault *v, struct apx_db *db, const char *owner,
 		return apx_vault_seal_raw(NULL, 0, 1, aad, alen, plain, len,
 		    out, outlen);
 	}
-	if ((rc = dek_load(v, db, 0, owner, purpose, 1, &d)) != 0)
+	/* The current key, and one seal of its budget. */
+	if ((rc = apx_vault_dek_current(v, db, owner, purpose, 0, &d)) != 0 ||
+	    (rc = apx_vault_dek_spend(v, db, owner, purpose, &d)) != 0)
 		return rc;
 	if ((rc = apx_vault_aad(aad, sizeof(aad), &alen, 1, owner, purpose,
 	    record, d->id)) != 0)
@@ -445,7 +233,7 @@ apx_vault_open(struct apx_vault *v, struct apx_db *db, const char *owner,
 {
 	struct apx_vault_record r;
 	unsigned char aad[AAD_MAX];
-	struct dek *d;
+	struct apx_vault_dek *d;
 	size_t alen;
 	int rc;
 
@@ -463,7 +251,9 @@ apx_vault_open(struct apx_vault *v, struct apx_db *db, const char *owner,
 	}
 	if (v->nkeks == 0)
 		return APX_ENOKEY;
-	if ((rc = dek_load(v, db, r.dek_id, owner, purpose, 0, &d)) != 0)
+	/* Whichever generation sealed it: the record names it. */
+	if ((rc = apx_vault_dek_by_id(v, db, r.dek_id, owner, purpose, &d)) !=
+	    0)
 		return rc;
 	if ((rc = apx_vault_aad(aad, sizeof(aad), &alen, 1, owner, purpose,
 	    record, d->id)) != 0)
@@ -489,12 +279,13 @@ apx_vault_mac(struct apx_vault *v, struct apx_db *db, const char *owner,
     const char *purpose, const void *msg, size_t len,
     unsigned char *out)
 {
-	struct dek *d;
+	struct apx_vault_dek *d;
 	int rc;
 
 	if (v->nkeks == 0)
 		return APX_ENOKEY;
-	if ((rc = dek_load(v, db, 0, owner, purpose, 1, &d)) != 0)
+	/* HMAC has no nonce: no budget to count, never rotated. */
+	if ((rc = apx_vault_dek_current(v, db, owner, purpose, 1, &d)) != 0)
 		return rc;
 	if (crypto_auth_hmacsha256(out, msg, len, d->key) != 0)
 		return APX_ECRYPTO;
@@ -506,17 +297,10 @@ apx_vault_forget_owner(struct apx_vault *v, struct apx_db *db,
     const char *owner)
 {
 	const char *p[1] = { owner };
-	size_t i;
 
 	/* Cached copies go too (a later org may not reuse them anyway:
 	 * ids are never reused). */
-	for (i = 0; v != NULL && i < v->ndeks; i++) {
-		if (strcmp(v->deks[i].owner, owner) != 0)
-			continue;
-		sodium_memzero(v->deks[i].key, APX_VAULT_KEY_LEN);
-		v->deks[i].owner[0] = '\0';
-		v->deks[i].id = 0;
-	}
+	apx_vault_dek_forget(v, owner);
 	return apx_db_do(db, APX_DB_RETRY, "DELETE FROM vault_data_keys"
 	    " WHERE owner = $1", 1, p);
 }
@@ -559,10 +343,11 @@ apx_vault_rotate(struct apx_vault *v, struct apx_db *db, int batch,
 				break;
 			}
 			if ((rc = apx_db_unhex(PQgetvalue(res, r, 3),
-			    APX_VAULT_RECORD_MAX, &w, &wlen)) == 0 && (rc = dek_unwrap(v, (uint64_t)id,
+			    APX_VAULT_RECORD_MAX, &w, &wlen)) == 0 &&
+			    (rc = apx_vault_dek_unwrap(v, (uint64_t)id,
 			    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), w,
 			    wlen, key)) == 0)
-				rc = dek_wrap(v, (uint64_t)id,
+				rc = apx_vault_dek_wrap(v, (uint64_t)id,
 				    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
 				    key, &nw, &nwlen);
 			apx_wipe(key, sizeof(key));
@@ -596,25 +381,63 @@ fail:
 int
 apx_vault_status(struct apx_vault *v, struct apx_db *db, json_t **out)
 {
-	json_t *vers, *counts = NULL;
+	char warn[24], lim[24];
+	const char *p[2] = { warn, lim };
+	json_t *vers = NULL, *counts = NULL, *gens = NULL, *over;
 	size_t i;
 	int rc;
 
 	*out = NULL;
+	snprintf(warn, sizeof(warn), "%llu",
+	    (unsigned long long)APX_VAULT_SEAL_WARN);
+	snprintf(lim, sizeof(lim), "%llu",
+	    (unsigned long long)APX_VAULT_SEAL_LIMIT);
 	if ((rc = apx_db_json(db, APX_DB_RETRY, &counts, "SELECT coalesce("
 	    "json_object_agg(kek_version::text, n), '{}') FROM (SELECT"
 	    " kek_version, count(*) AS n FROM vault_data_keys GROUP BY 1) c",
 	    0, NULL)) != 0)
-		return rc;
-	if ((vers = json_array()) == NULL) {
-		json_decref(counts);
-		return APX_ENOMEM;
+		goto fail;
+	/* Generations, and the sealing keys nearest their budget. */
+	if ((rc = apx_db_json(db, APX_DB_RETRY, &gens, "SELECT"
+	    " json_build_object('generations', json_build_object('current',"
+	    " count(*) FILTER (WHERE superseded_at IS NULL), 'superseded',"
+	    " count(*) FILTER (WHERE superseded_at IS NOT NULL AND retired_at"
+	    " IS NULL), 'retired', count(*) FILTER (WHERE retired_at IS NOT"
+	    " NULL)), 'seal_budget', json_build_object('warn_at', $1::bigint,"
+	    " 'limit', $2::bigint, 'most_seals', coalesce(max(seals) FILTER"
+	    " (WHERE superseded_at IS NULL AND NOT mac), 0), 'over_warn',"
+	    " (SELECT coalesce(json_agg(w ORDER BY w.seals DESC), '[]') FROM"
+	    " (SELECT k.owner, (SELECT o.slug FROM orgs o WHERE 'org:' || o.id"
+	    " = k.owner) AS org, k.purpose, k.id, k.generation, k.seals FROM"
+	    " vault_data_keys k WHERE k.superseded_at IS NULL AND NOT k.mac AND"
+	    " k.seals >= $1::bigint ORDER BY k.seals DESC LIMIT 100) w)))"
+	    " FROM vault_data_keys", 2, p)) != 0)
+		goto fail;
+	if (counts == NULL)
+		counts = json_object();
+	if (gens == NULL || counts == NULL || (vers = json_array()) == NULL) {
+		rc = APX_ENOMEM;
+		goto fail;
 	}
 	for (i = 0; i < v->nkeks; i++)
 		json_array_append_new(vers, json_integer(v->keks[i].version));
-	*out = json_pack("{s:o,s:I,s:b,s:o}", "versions", vers, "current",
-	    (json_int_t)apx_vault_current(v), "plaintext",
-	    apx_vault_plaintext(v), "data_keys", counts != NULL ? counts :
-	    json_object());
-	return *out != NULL ? 0 : APX_ENOMEM;
+	over = json_object_get(json_object_get(gens, "seal_budget"),
+	    "over_warn");
+	if (json_array_size(over) > 0)
+		json_object_set_new(json_object_get(gens, "seal_budget"),
+		    "warning", json_string("sealing data keys past the warning "
+		    "mark (over_warn): run accupredix-admin vault rotate "
+		    "--data-keys (--org SLUG for one org)"));
+	*out = json_pack("{s:o,s:I,s:b,s:o,s:O,s:O}", "versions", vers,
+	    "current", (json_int_t)apx_vault_current(v), "plaintext",
+	    apx_vault_plaintext(v), "data_keys", counts, "generations",
+	    json_object_get(gens, "generations"), "seal_budget",
+	    json_object_get(gens, "seal_budget"));
+	vers = counts = NULL;
+	rc = *out != NULL ? 0 : APX_ENOMEM;
+fail:
+	json_decref(vers);
+	json_decref(counts);
+	json_decref(gens);
+	return rc;
 }

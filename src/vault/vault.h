@@ -2,7 +2,8 @@
  * The vault: envelope encryption of secrets at rest. Key-encryption keys
  * (KEKs, 32 bytes, several versions, one current) come from the
  * configuration (vault.keys, a secret: file: or APX_VAULT_KEYS) and live
- * in locked, guarded memory; data keys (one per owner and purpose) are
+ * in locked, guarded memory; data keys (per owner and purpose one
+ * current generation, which seals, and older ones, which only open) are
  * random, stored wrapped by a KEK in vault_data_keys; values are sealed
  * with their data key and associated data naming owner, purpose and
  * record (record.h), so a value copied to another owner's row does not
@@ -82,7 +83,31 @@ int	 apx_vault_forget_owner(struct apx_vault *, struct apx_db *,
  */
 int	 apx_vault_rotate(struct apx_vault *, struct apx_db *, int,
 	    long long *);
-/* {versions: [...], current, plaintext, data_keys: {"<kek version>": n}} */
+/*
+ * Data-key rotation (budget.h says why). Make a new generation of every
+ * current sealing data key of OWNER (HMAC keys stay: no nonce, no budget,
+ * and a new one would change every blind index): new seals use it at once
+ * in this process and within APX_VAULT_RECHECK_US in every other; the old
+ * ones still open what they sealed. MADE (a JSON array) gets {purpose,
+ * id, generation, replaces} for each key made.
+ */
+int	 apx_vault_rotate_owner(struct apx_vault *, struct apx_db *,
+	    const char *, json_t *);
+/* The id of the current data key of OWNER/PURPOSE, without making one:
+ * APX_ENOTFOUND when there is none. */
+int	 apx_vault_current_id(struct apx_db *, const char *, const char *,
+	    uint64_t *);
+/* Mark the superseded keys of OWNER/PURPOSE retired (the caller found
+ * nothing that refers to them); they are kept and still open. *N: how
+ * many. */
+int	 apx_vault_retire(struct apx_db *, const char *, const char *,
+	    long long *);
+/*
+ * {versions: [...], current, plaintext, data_keys: {"<kek version>": n},
+ *  generations: {current, superseded, retired}, seal_budget: {warn_at,
+ *  limit, most_seals, over_warn: [{owner, org, purpose, id, generation,
+ *  seals}], warning (only when over_warn is not empty)}}
+ */
 int	 apx_vault_status(struct apx_vault *, struct apx_db *, json_t **);
 
 #endif

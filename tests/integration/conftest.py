@@ -149,3 +149,30 @@ def standalone(stack, app_binary, tmp_path):
     yield start
     for app in started:
         app.stop(timeout=5)
+
+
+@pytest.fixture
+def refuse_audit(stack):
+    """refuse(action): make every audit row of ACTION fail to insert (a
+    trigger installed for one test, as the database superuser)."""
+    from orghelp import psql
+    name = "apx_test_refuse_%s" % uuid.uuid4().hex[:12]
+    installed = []
+
+    def refuse(action):
+        psql(stack, """
+            CREATE FUNCTION %(n)s() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.action = '%(a)s' THEN
+                    RAISE EXCEPTION 'audit store refuses (test)';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER %(n)s BEFORE INSERT ON audit_log
+                FOR EACH ROW EXECUTE FUNCTION %(n)s();""" % {"n": name, "a": action})
+        installed.append(name)
+
+    yield refuse
+    for n in installed:
+        psql(stack, "DROP TRIGGER IF EXISTS %s ON audit_log; DROP FUNCTION IF EXISTS %s();"
+             % (n, n))

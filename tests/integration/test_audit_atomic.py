@@ -6,36 +6,9 @@ trace, and work again once the trigger is gone."""
 
 import uuid
 
-import pytest
-
 from apxtest import assert_no_leak, describe
 from authhelp import bearer
 from orghelp import add_member, create_api_key, create_org, new_member, org_url, psql
-
-
-@pytest.fixture
-def refuse_audit(stack):
-    """refuse(action): make every audit row of ACTION fail to insert."""
-    name = "apx_test_refuse_%s" % uuid.uuid4().hex[:12]
-    installed = []
-
-    def refuse(action):
-        psql(stack, """
-            CREATE FUNCTION %(n)s() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.action = '%(a)s' THEN
-                    RAISE EXCEPTION 'audit store refuses (test)';
-                END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER %(n)s BEFORE INSERT ON audit_log
-                FOR EACH ROW EXECUTE FUNCTION %(n)s();""" % {"n": name, "a": action})
-        installed.append(name)
-
-    yield refuse
-    for n in installed:
-        psql(stack, "DROP TRIGGER IF EXISTS %s ON audit_log; DROP FUNCTION IF EXISTS %s();"
-             % (n, n))
 
 
 def _failed_cleanly(r, stack):

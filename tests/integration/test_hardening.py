@@ -20,8 +20,8 @@ from apxtest import assert_problem, describe, new_session
 from authhelp import bearer
 from datahelp import (RETENTION_RUN, audit_verify, backdate_upload, control_json, data_org,
                       internal_post, series_csv, tenant_scalar, tenant_sql, upload)
-from orghelp import (add_member, cookies_off, cookies_restore, create_api_key, members,
-                     new_member, org_audit, org_url, psql, set_role)
+from orghelp import (cookies_off, cookies_restore, create_api_key, new_member, org_audit,
+                     org_url, psql, set_role)
 
 ME = "/api/v1/me"
 
@@ -147,30 +147,6 @@ def test_audit_entry_takes_the_server_request_id(http, stack):
 
 
 # ============================================================ 3. retention purge
-
-@pytest.fixture
-def refuse_audit(stack):
-    name = "apx_test_refuse_%s" % uuid.uuid4().hex[:12]
-    installed = []
-
-    def refuse(action):
-        psql(stack, """
-            CREATE FUNCTION %(n)s() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.action = '%(a)s' THEN
-                    RAISE EXCEPTION 'audit store refuses (test)';
-                END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER %(n)s BEFORE INSERT ON audit_log
-                FOR EACH ROW EXECUTE FUNCTION %(n)s();""" % {"n": name, "a": action})
-        installed.append(name)
-
-    yield refuse
-    for n in installed:
-        psql(stack, "DROP TRIGGER IF EXISTS %s ON audit_log; DROP FUNCTION IF EXISTS %s();"
-             % (n, n))
-
 
 def _purge(http, stack):
     r = internal_post(http, stack, RETENTION_RUN)

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import apxtest
-from apxtest import describe, run_stack_script, stack_app_pids
+from apxtest import describe, stack_app_pids
 from authhelp import bearer, login
 from conftest import Client
 from datahelp import content, enable_pii, region_psql, tenant_db, to_csv, upload, uploads_url
@@ -97,19 +96,8 @@ def _wait_workers_replaced(st, old, timeout=30):
 def vst(stack):
     if stack.get("SERVER") != "apache":
         pytest.skip("graceful restart is done with apache2 -k graceful")
-    d = "/tmp/apx-vrot-%s" % uuid.uuid4().hex[:12]
-    try:
-        run_stack_script("start", d, "--build", stack["BUILD_DIR"], timeout=300)
-        st = apxtest.parse_env_file(os.path.join(d, "stack.env"))
-        if not st.get("REGION_EU_PGHOST"):
-            pytest.skip("the fresh stack has no data regions")
+    with apxtest.fresh_stack(stack, "vrot") as st:
         yield st
-    finally:
-        try:
-            run_stack_script("stop", d, timeout=120)
-        finally:
-            if not os.environ.get("APX_KEEP_STACK"):
-                shutil.rmtree(d, ignore_errors=True)
 
 
 def _client(st):
