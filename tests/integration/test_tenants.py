@@ -29,7 +29,7 @@ from datahelp import (PSQL, content, region_conn, region_psql, tenant_db, to_csv
                       uploads_url)
 from orghelp import (admin_cli, cookies_off, cookies_restore, create_org, create_org_raw,
                      default_workspace, new_member, org_url, psql, unique_slug)
-from test_audit_atomic import _failed_cleanly, refuse_audit  # noqa: F401 (fixture)
+from test_audit_atomic import _failed_cleanly
 
 REGIONS = ("eu", "us")
 TENANT_TABLES = {"schema_migrations", "uploads", "upload_rows", "upload_personal", "forecasts"}
