@@ -8,4 +8,13 @@ struct apx_conf;
  * [--syslog]` (ARGV[0] is "audit"): the exit status. */
 int	 apx_admin_audit(struct apx_conf *, int, char **);
 
+/* `setup --control C --region NAME=C ... --public-origin URL [--etc DIR]
+ * [--app-user U] [--security-contact URI] [--single-host-trial]`, before
+ * any configuration exists; CONF_PATH (may be NULL: ETC/accupredix.conf)
+ * is the file it writes. The exit status. */
+int	 apx_admin_setup(const char *, int, char **);
+
+/* `render-errors --from TEMPLATE_DIR --out DIR`: the exit status. */
+int	 apx_admin_render_errors(struct apx_conf *, int, char **);
+
 #endif

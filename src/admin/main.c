@@ -103,6 +103,19 @@ usage(FILE *f)
 	    "                       re-seal what old ones sealed (online, "
 	    "resumable)\n"
 	    "  check-config         validate the configuration\n"
+	    "  setup --control CONNINFO --region NAME=CONNINFO [--region ...]\n"
+	    "        --public-origin https://HOST [--etc DIR] [--app-user USER]\n"
+	    "        [--security-contact URI] [--single-host-trial]\n"
+	    "                       a fresh host: roles, secrets, configuration "
+	    "(FILE,\n"
+	    "                       default ETC/accupredix.conf), migrations, "
+	    "first\n"
+	    "                       signing key; idempotent; CONNINFOs are "
+	    "superusers'\n"
+	    "  render-errors --from TEMPLATE_DIR --out DIR\n"
+	    "                       the web server's problem+json error pages "
+	    "for\n"
+	    "                       http.problem_type_base\n"
 	    "FILE defaults to $APX_CONFIG.\n");
 }
 
@@ -549,6 +562,8 @@ main(int argc, char *argv[])
 	}
 	if (sodium_init() < 0)
 		return 1;
+	if (strcmp(argv[0], "setup") == 0)	/* before any configuration */
+		return apx_admin_setup(path, argc, argv);
 	if (path == NULL) {
 		fprintf(stderr, "accupredix-admin: pass --config FILE or set "
 		    "APX_CONFIG\n");
@@ -575,6 +590,8 @@ main(int argc, char *argv[])
 		rc = cmd_retention(conf, argc, argv);
 	else if (strcmp(argv[0], "pii") == 0)
 		rc = cmd_pii(conf, argc, argv);
+	else if (strcmp(argv[0], "render-errors") == 0)
+		rc = apx_admin_render_errors(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {
 		printf("%s: configuration OK\n", path);
 		rc = 0;

@@ -65,8 +65,8 @@ static const struct key keys[] = {
 	{ "http.cors_origins", K_ORIGINS, O(cors_origins), 0, NULL, 0, 0 },
 	{ "http.hsts_max_age", K_INT, O(hsts_max_age), 0, "31536000",
 	    0, 2LL * 31536000 },
-	{ "http.problem_type_base", K_URL, O(problem_base), 0,
-	    "https://accupredix.test/problems/", 0, 0 },
+	/* Default: http.public_origin + "/problems/" (see derive()). */
+	{ "http.problem_type_base", K_URL, O(problem_base), 0, NULL, 0, 0 },
 	{ "internal.secret", K_SECRET, O(internal_secret), 0, NULL, 0, 0 },
 	{ "security.contact", K_CONTACTS, O(sec_contact), F_REQUIRED, NULL,
 	    0, 0 },
@@ -83,8 +83,8 @@ static const struct key keys[] = {
 	    0, 100000000 },
 	{ "log.level", K_LOGLEVEL, O(log_level), 0, "info", 0, 0 },
 	{ "jwt.key_dir", K_PATH, O(jwt_key_dir), 0, NULL, 0, 0 },
-	{ "jwt.issuer", K_URL, O(jwt_issuer), 0, "https://accupredix.test", 0,
-	    0 },
+	/* Default: http.public_origin (see derive()). */
+	{ "jwt.issuer", K_URL, O(jwt_issuer), 0, NULL, 0, 0 },
 	{ "jwt.audience", K_STRING, O(jwt_audience), 0, "accupredix-api", 0,
 	    0 },
 	{ "auth.refresh_lifetime", K_INT, O(refresh_lifetime), 0, "2592000",
@@ -99,10 +99,18 @@ static const struct key keys[] = {
 	    0, 0 },
 	{ "tenant.max_connections", K_INT, O(tenant_max_conns), 0, "8", 1,
 	    64 },
+	/* FcgidMaxProcessesPerClass / max-procs: for the connection check. */
+	{ "capacity.processes", K_INT, O(capacity_processes), 0, "32", 1,
+	    100000 },
 	{ "uploads.max_bytes", K_INT, O(upload_max_bytes), 0, "1048576", 1024,
 	    256LL * 1024 * 1024 },
 	{ "uploads.max_rows", K_INT, O(upload_max_rows), 0, "50000", 1,
 	    10000000 },
+};
+
+struct apx_conf_origin {
+	size_t		 line[APX_NELEM(keys)];
+	unsigned char	 env[APX_NELEM(keys)];
 };
 
 struct parse {
@@ -128,6 +136,8 @@ static int	 set_region(struct parse *, struct apx_conf *, const char *,
 		    const char *, const char *, size_t);
 static int	 regions_env(struct parse *, struct apx_conf *);
 static int	 regions_check(struct parse *, struct apx_conf *, int);
+static int	 derive(struct parse *, struct apx_conf *);
+static void	 where_key(const struct parse *, const char *, char *, size_t);
 
 static int
 valid_name(const char *s)
@@ -188,6 +198,7 @@ set_region(struct parse *p, struct apx_conf *c, const char *key,
 		memcpy(c->regions[i].name, name, strlen(name) + 1);
 		c->nregions++;
 	}
+	c->regions[i].line = line;
 	memset(&k, 0, sizeof(k));
 	k.name = key;
 	k.type = K_SECRET;
@@ -260,17 +271,119 @@ regions_check(struct parse *p, struct apx_conf *c, int explicit)
 		free_list(&c->org_regions);
 		c->org_regions = l;
 	}
-	for (i = 0; i < c->org_regions.n; i++)
-		if (apx_conf_region(c, c->org_regions.v[i]) == NULL)
-			return fail(p, p->file, 0, "org.regions",
-			    "region '%s' has no regions.%s.conninfo (the "
-			    "PostgreSQL server of its tenant databases)",
-			    c->org_regions.v[i], c->org_regions.v[i]);
+	for (i = 0; i < c->org_regions.n; i++) {
+		char where[512], key[APX_REGION_NAME_MAX + 32];
+		char env[APX_REGION_NAME_MAX + 40], *e;
+		const char *r = c->org_regions.v[i];
+
+		if (apx_conf_region(c, r) != NULL)
+			continue;
+		snprintf(key, sizeof(key), "regions.%s.conninfo", r);
+		if (apx_conf_env_name(key, env, sizeof(env)) != 0)
+			snprintf(env, sizeof(env), "APX_REGIONS_..._CONNINFO");
+		for (e = env; *e != '\0'; e++)
+			if (*e == '-')
+				*e = '_';
+		/* FILE:LINE of org.regions, its variable, or (a default
+		 * list) the file and the variable that would name it. */
+		where_key(p, "org.regions", where, sizeof(where));
+		return fail(p, where, 0, "org.regions", "region '%s'%s has no "
+		    "regions.%s.conninfo (the PostgreSQL server of its tenant "
+		    "databases): set it in %s or as %s", r, explicit ? "" :
+		    " (the default)", r, p->file, env);
+	}
 	return 0;
 nomem:
 	l.n = n;
 	free_list(&l);
 	return fail(p, p->file, 0, "org.regions", "out of memory");
+}
+
+/*
+ * The product's own URLs come from its configuration: jwt.issuer and
+ * http.problem_type_base default to http.public_origin (+ "/problems/"),
+ * never to a built-in host name.
+ */
+static int
+derive(struct parse *p, struct apx_conf *c)
+{
+	size_t len;
+
+	if ((c->jwt_issuer != NULL && c->problem_base != NULL))
+		return 0;
+	if (c->public_origin == NULL)
+		return fail(p, p->file, 0, "http.public_origin", "required "
+		    "unless jwt.issuer and http.problem_type_base are both set "
+		    "(they derive from it): set it in %s or as "
+		    "APX_HTTP_PUBLIC_ORIGIN, e.g. https://app.example.com",
+		    p->file);
+	if (c->jwt_issuer == NULL &&
+	    (c->jwt_issuer = strdup(c->public_origin)) == NULL)
+		return fail(p, p->file, 0, "jwt.issuer", "out of memory");
+	if (c->problem_base == NULL) {
+		len = strlen(c->public_origin) + sizeof("/problems/");
+		if ((c->problem_base = malloc(len)) == NULL)
+			return fail(p, p->file, 0, "http.problem_type_base",
+			    "out of memory");
+		snprintf(c->problem_base, len, "%s/problems/",
+		    c->public_origin);
+	}
+	return 0;
+}
+
+/* Where KEY of the table was set, during the parse (see apx_conf_where). */
+static void
+where_key(const struct parse *p, const char *key, char *buf, size_t len)
+{
+	char env[64];
+	size_t idx;
+
+	if (apx_conf_env_name(key, env, sizeof(env)) != 0)
+		env[0] = '\0';
+	if (find_key(key, &idx) == NULL || !p->seen[idx])
+		snprintf(buf, len, "%s", p->file);
+	else if (p->from_env[idx])
+		snprintf(buf, len, "environment %s", env);
+	else
+		snprintf(buf, len, "%s:%zu", p->file, p->line[idx]);
+}
+
+void
+apx_conf_where(const struct apx_conf *c, const char *key, char *buf,
+    size_t len)
+{
+	const struct apx_region *r;
+	char env[APX_REGION_NAME_MAX + 64], name[APX_REGION_NAME_MAX + 1], *e;
+	size_t idx;
+
+	if (len == 0)
+		return;
+	if (apx_conf_env_name(key, env, sizeof(env)) != 0)
+		env[0] = '\0';
+	for (e = env; *e != '\0'; e++)
+		if (*e == '-')
+			*e = '_';
+	if (region_name(key, name) == 0 && (r = apx_conf_region(c, name)) !=
+	    NULL) {
+		if (r->line > 0)
+			snprintf(buf, len, "%s:%zu", c->path, r->line);
+		else
+			snprintf(buf, len, "environment %s", env);
+		return;
+	}
+	if (c->origin != NULL && find_key(key, &idx) != NULL) {
+		if (c->origin->env[idx]) {
+			snprintf(buf, len, "environment %s", env);
+			return;
+		}
+		if (c->origin->line[idx] > 0) {
+			snprintf(buf, len, "%s:%zu", c->path,
+			    c->origin->line[idx]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%s (default; set %s there or as %s)", c->path,
+	    key, env);
 }
 
 const struct apx_region *
@@ -762,13 +875,17 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 				goto fail;
 			p.seen[i] = 1;
 			p.from_env[i] = 1;
+			p.line[i] = 0;
 		}
 	}
 
 	for (i = 0; i < APX_NELEM(keys); i++) {
 		if ((keys[i].flags & F_REQUIRED) && !p.seen[i]) {
+			(void)apx_conf_env_name(keys[i].name, envname,
+			    sizeof(envname));
 			rc = fail(&p, name, 0, keys[i].name,
-			    "required but not set");
+			    "required but not set (set it in %s or as %s)",
+			    name, envname);
 			goto fail;
 		}
 	}
@@ -792,11 +909,19 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 	if (find_key("org.regions", &idx) != NULL &&
 	    (rc = regions_check(&p, c, p.seen[idx])) != 0)
 		goto fail;
+	if ((rc = derive(&p, c)) != 0)
+		goto fail;
 	if (c->db_admin_conninfo == NULL &&
 	    (c->db_admin_conninfo = apx_secret_dup(c->db_conninfo)) == NULL) {
 		rc = APX_ENOMEM;
 		goto fail;
 	}
+	if ((c->origin = calloc(1, sizeof(*c->origin))) == NULL) {
+		rc = APX_ENOMEM;
+		goto fail;
+	}
+	memcpy(c->origin->line, p.line, sizeof(p.line));
+	memcpy(c->origin->env, p.from_env, sizeof(p.from_env));
 	*out = c;
 	return 0;
 fail:
@@ -852,6 +977,7 @@ apx_conf_free(struct apx_conf *c)
 	free(c->jwt_audience);
 	free(c->public_origin);
 	apx_secret_free(c->vault_keys);
+	free(c->origin);
 	apx_cidr_list_free(c->trusted_proxies);
 	free(c->trusted_proxies);
 	free_list(&c->org_regions);

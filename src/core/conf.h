@@ -26,7 +26,10 @@ struct apx_strlist {
 struct apx_region {
 	char			 name[APX_REGION_NAME_MAX + 1];
 	struct apx_secret	*conninfo;
+	size_t			 line;		/* 0: from the environment */
 };
+
+struct apx_conf_origin;	/* where each key's value came from */
 
 struct apx_conf {
 	char			*path;
@@ -69,8 +72,11 @@ struct apx_conf {
 	int			 vault_allow_plaintext;
 
 	long long		 tenant_max_conns;	/* per worker */
+	long long		 capacity_processes;	/* app processes at most */
 	long long		 upload_max_bytes;
 	long long		 upload_max_rows;
+
+	struct apx_conf_origin	*origin;
 };
 
 /* Load PATH (may be NULL: defaults + environment only). */
@@ -83,6 +89,13 @@ int	 apx_conf_parse(const char *, const char *, size_t, int,
 
 /* Environment variable name of a key ("db.conninfo" -> "APX_DB_CONNINFO"). */
 int	 apx_conf_env_name(const char *, char *, size_t);
+
+/*
+ * Where KEY (a key of the table or regions.NAME.conninfo) was set, for
+ * error messages: "FILE:LINE", "environment APX_KEY", or "FILE (default;
+ * set KEY there or APX_KEY)". Always a NUL-terminated string.
+ */
+void	 apx_conf_where(const struct apx_conf *, const char *, char *, size_t);
 
 int	 apx_strlist_has(const struct apx_strlist *, const char *);
 

@@ -71,7 +71,7 @@ apx_route_auth_register(struct apx_ctx *c)
 		return 0;
 	if (apx_route_string(c, body, "email", MAX_EMAIL, 1, &email,
 	    NULL) != 0 ||
-	    apx_route_string(c, body, "name", MAX_NAME, 1, &name, NULL) != 0 ||
+	    apx_route_name(c, body, "name", MAX_NAME, &name) != 0 ||
 	    apx_route_string(c, body, "password", 1024, 1, &pw, &pwlen) != 0)
 		goto out;
 	if ((en = apx_account_email_norm(c->req->arena, email)) == NULL) {

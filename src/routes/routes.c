@@ -28,6 +28,7 @@ static const struct apx_route routes[] = {
 	{ "/.well-known/security.txt", GH, apx_route_security_txt, 0,
 	    "public" },
 	{ "/.well-known/jwks.json", GH, apx_route_jwks, DB, "public" },
+	{ "/api/v1/openapi.json", GH, apx_route_openapi, 0, "public" },
 	{ "/internal/metrics", GET, apx_route_internal_metrics, INT,
 	    "internal" },
 	{ "/internal/settings", GET, apx_route_internal_settings_get,

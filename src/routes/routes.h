@@ -112,6 +112,7 @@ int	 apx_route_internal_metrics(struct apx_ctx *);
 int	 apx_route_internal_settings_get(struct apx_ctx *);
 int	 apx_route_internal_settings_patch(struct apx_ctx *);
 int	 apx_route_jwks(struct apx_ctx *);
+int	 apx_route_openapi(struct apx_ctx *);
 int	 apx_route_auth_register(struct apx_ctx *);
 int	 apx_route_auth_login(struct apx_ctx *);
 int	 apx_route_auth_refresh(struct apx_ctx *);

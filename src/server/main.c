@@ -15,6 +15,7 @@
 
 #include "authz/perm.h"
 #include "core/conf.h"
+#include "store/capacity.h"
 #include "core/log.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -183,12 +184,27 @@ main(int argc, char *argv[])
 		struct apx_vault *v;
 
 		if (apx_vault_get(conf, &v, err, sizeof(err)) != 0) {
-			apx_log_error("%s", err);
+			const char *key = strncmp(err, "vault.current_version",
+			    21) == 0 ? "vault.current_version" : "vault.keys";
+			const char *why = err;
+			char where[512];
+
+			/* FILE:LINE or the variable, as conf.c's errors. */
+			apx_conf_where(conf, key, where, sizeof(where));
+			if (strncmp(why, key, strlen(key)) == 0 &&
+			    why[strlen(key)] == ':')
+				why += strlen(key) + 1;
+			while (*why == ' ')
+				why++;
+			apx_log_error("%s: key '%s': %s", where, key, why);
 			apx_conf_free(conf);
 			return 1;
 		}
 		apx_vault_release();
 	}
+	/* Once per process (not per request): can the servers hold us? */
+	(void)apx_capacity_check(conf, so.listen != NULL ? so.workers :
+	    conf->capacity_processes);
 	if (check) {
 		printf("%s: configuration OK\n", so.config_path);
 		apx_conf_free(conf);

@@ -200,6 +200,7 @@ purge_org(struct apx_db *ctl, struct apx_tenants *tenants, int64_t org,
 		n = json_integer_value(json_object_get(got, "n"));
 		if (n == 0) {
 			apx_db_rollback(t);
+			json_decref(got);
 			break;
 		}
 		ids = json_string_value(json_object_get(got, "ids"));

@@ -77,6 +77,23 @@ def config_dict(path):
     return {k: v for _, k, v in parse_config(path)}
 
 
+def _problem_type_prefix():
+    """The stack's problem `type` base: http.problem_type_base, else
+    http.public_origin + "/problems/" (as the app derives it)."""
+    st = stack_env()
+    if not st or not st.get("APX_CONFIG") or not Path(st["APX_CONFIG"]).exists():
+        return PROBLEM_TYPE_PREFIX
+    conf = config_dict(st["APX_CONFIG"])
+    if conf.get("http.problem_type_base"):
+        return conf["http.problem_type_base"]
+    if conf.get("http.public_origin"):
+        return conf["http.public_origin"] + "/problems/"
+    return PROBLEM_TYPE_PREFIX
+
+
+PROBLEM_TYPE_PREFIX = _problem_type_prefix()
+
+
 def resolve_secret(value):
     """`file:/path` values hold the secret in that file (trailing newline stripped)."""
     if value.startswith("file:"):

@@ -176,3 +176,13 @@ def refuse_audit(stack):
     for n in installed:
         psql(stack, "DROP TRIGGER IF EXISTS %s ON audit_log; DROP FUNCTION IF EXISTS %s();"
              % (n, n))
+
+
+@pytest.fixture(scope="module")
+def routes(stack):
+    """The route table of the stack's binary (`accupredix-fcgi --routes`)."""
+    from orghelp import RouteTableError, route_table
+    try:
+        return route_table(stack)
+    except RouteTableError as e:
+        pytest.fail(str(e))

@@ -79,6 +79,7 @@ DOC_ROUTES = {
     ("GET", "/readyz"): ("public", None),
     ("GET", "/.well-known/security.txt"): ("public", None),
     ("GET", "/.well-known/jwks.json"): ("public", None),
+    ("GET", "/api/v1/openapi.json"): ("public", None),
     ("POST", "/api/v1/auth/register"): ("public", None),
     ("POST", "/api/v1/auth/login"): ("public", None),
     ("POST", "/api/v1/auth/refresh"): ("public", None),

@@ -212,6 +212,18 @@ def test_register_password_length_counts_bytes(http, stack):
     assert_problem(r, 422, slug="weak-password", field="password", stack=stack)
 
 
+def test_register_name_counts_characters(http, stack):
+    """docs/openapi.json: name is at most 200 characters (not bytes), no
+    control characters (found by the OpenAPI contract run: the handler
+    counted bytes, refusing 200 characters of non-ASCII)."""
+    r = register(http, unique_email(), strong_password(), "é" * 200, expect=None)
+    assert r.status_code == 201, "200 two-byte characters refused%s" % describe(r)
+    r = register(http, unique_email(), strong_password(), "é" * 201, expect=None)
+    assert_problem(r, 422, slug="invalid-field", field="name", stack=stack)
+    r = register(http, unique_email(), strong_password(), "Bad\u0007Name", expect=None)
+    assert_problem(r, 422, slug="invalid-field", field="name", stack=stack)
+
+
 def _weak_cases():
     tag = uuid.uuid4().hex[:8]
     local = "ada.lovelace-" + tag

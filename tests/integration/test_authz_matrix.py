@@ -150,14 +150,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("cell", _cells())
 
 
-@pytest.fixture(scope="module")
-def routes(stack):
-    try:
-        return route_table(stack)
-    except RouteTableError as e:
-        pytest.fail(str(e))
-
-
 # ------------------------------------------------------------------ the world the cells run in
 
 class World:

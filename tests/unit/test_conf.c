@@ -30,6 +30,8 @@ static const char *const all_keys[] = {
 	"security.preferred_languages", "security.canonical",
 	"security.acknowledgments", "security.hiring", "security.encryption",
 	"worker.max_requests", "log.level", "org.regions",
+	"http.public_origin", "jwt.issuer", "vault.keys",
+	"capacity.processes", "http.problem_type_base",
 	"regions.eu.conninfo", "regions.us.conninfo",
 	"regions.us-east.conninfo",
 };
@@ -42,7 +44,8 @@ static const char *const all_keys[] = {
 	"db.conninfo = dbname=apx\n" \
 	"security.contact = mailto:security@example.test\n" \
 	"security.expires = " FUTURE "\n" \
-	"regions.eu.conninfo = dbname=postgres\n"
+	"regions.eu.conninfo = dbname=postgres\n" \
+	"http.public_origin = https://app.example.test\n"
 
 static int	 clear_env(void **);
 static int	 parse(const char *, int, struct apx_conf **, char *, size_t);
@@ -132,7 +135,8 @@ test_full_valid(void **state)
 	    "security.hiring = https://example.test/jobs\n"
 	    "security.encryption = https://example.test/pgp.asc\n"
 	    "worker.max_requests = 0\n"
-	    "\tlog.level = debug\r\n";
+	    "\tlog.level = debug\r\n"
+	    "http.public_origin = https://app.example.test\n";
 	struct apx_conf *c = NULL;
 	char err[256] = "";
 	int use_env = *(int *)*state;
@@ -188,8 +192,12 @@ test_defaults(void **state)
 	assert_true(c->worker_max_requests == 10000);
 	assert_true(c->hsts_max_age == 31536000);
 	assert_int_equal(c->log_level, APX_LOG_INFO);
+	/* The product's URLs come from http.public_origin, never from a
+	 * built-in host name. */
 	assert_string_equal(c->problem_base,
-	    "https://accupredix.test/problems/");
+	    "https://app.example.test/problems/");
+	assert_string_equal(c->jwt_issuer, "https://app.example.test");
+	assert_true(c->capacity_processes == 32);
 	/* db.admin_conninfo defaults to db.conninfo (a copy). */
 	assert_non_null(c->db_admin_conninfo);
 	assert_ptr_not_equal(c->db_admin_conninfo, c->db_conninfo);
@@ -212,7 +220,7 @@ test_unknown_key(void **state)
 	expect_error("db.conninfo = x\n# comment\n\nnot.a.key = 1\n", use_env,
 	    "t.conf:4: key 'not.a.key': unknown key");
 	expect_error(MINIMAL "db.conninfox = 1\n", use_env,
-	    "t.conf:5: key 'db.conninfox': unknown key");
+	    "t.conf:6: key 'db.conninfox': unknown key");
 }
 
 static void
@@ -222,7 +230,7 @@ test_duplicate_key(void **state)
 
 	expect_error(MINIMAL "worker.max_requests = 5\n"
 	    "worker.max_requests = 5\n", use_env,
-	    "t.conf:6: key 'worker.max_requests': set twice");
+	    "t.conf:7: key 'worker.max_requests': set twice");
 	expect_error("db.conninfo = a\ndb.conninfo = a\n", use_env,
 	    "t.conf:2: key 'db.conninfo': set twice");
 }
@@ -233,18 +241,18 @@ test_bad_int(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "http.max_body_bytes = abc\n", use_env,
-	    "t.conf:5: key 'http.max_body_bytes': must be a whole number "
+	    "t.conf:6: key 'http.max_body_bytes': must be a whole number "
 	    "from 1024 to 67108864");
 	expect_error(MINIMAL "http.max_body_bytes = 1023\n", use_env,
-	    "t.conf:5: key 'http.max_body_bytes': must be a whole number");
+	    "t.conf:6: key 'http.max_body_bytes': must be a whole number");
 	expect_error(MINIMAL "http.max_body_bytes = 67108865\n", use_env,
-	    "t.conf:5: key 'http.max_body_bytes': must be a whole number");
+	    "t.conf:6: key 'http.max_body_bytes': must be a whole number");
 	expect_error(MINIMAL "worker.max_requests = -1\n", use_env,
-	    "t.conf:5: key 'worker.max_requests': must be a whole number");
+	    "t.conf:6: key 'worker.max_requests': must be a whole number");
 	expect_error(MINIMAL "worker.max_requests = 99999999999999999999\n",
-	    use_env, "t.conf:5: key 'worker.max_requests'");
+	    use_env, "t.conf:6: key 'worker.max_requests'");
 	expect_error(MINIMAL "http.hsts_max_age = 1 0\n", use_env,
-	    "t.conf:5: key 'http.hsts_max_age': must be a whole number");
+	    "t.conf:6: key 'http.hsts_max_age': must be a whole number");
 }
 
 static void
@@ -253,21 +261,21 @@ test_bad_values(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "log.level = loud\n", use_env,
-	    "t.conf:5: key 'log.level': must be one of");
+	    "t.conf:6: key 'log.level': must be one of");
 	expect_error(MINIMAL "db.app_role = Apx-App\n", use_env,
-	    "t.conf:5: key 'db.app_role': must be a lower-case SQL identifier");
+	    "t.conf:6: key 'db.app_role': must be a lower-case SQL identifier");
 	expect_error(MINIMAL "db.app_role = 1app\n", use_env,
 	    "key 'db.app_role'");
 	expect_error(MINIMAL "security.policy = http://example.test/p\n",
 	    use_env,
-	    "t.conf:5: key 'security.policy': must be an https:// URL");
+	    "t.conf:6: key 'security.policy': must be an https:// URL");
 	expect_error(MINIMAL "security.preferred_languages = en\x01\n",
-	    use_env, "t.conf:5: key 'security.preferred_languages': contains "
+	    use_env, "t.conf:6: key 'security.preferred_languages': contains "
 	    "control characters");
 	expect_error(MINIMAL "log.level =\n", use_env,
-	    "t.conf:5: key 'log.level': empty value");
+	    "t.conf:6: key 'log.level': empty value");
 	expect_error(MINIMAL "justakey\n", use_env,
-	    "t.conf:5: key 'justakey': expected 'key = value'");
+	    "t.conf:6: key 'justakey': expected 'key = value'");
 	expect_error("security.expires = 2099-02-30T00:00:00Z\n", use_env,
 	    "t.conf:1: key 'security.expires': must be an RFC 3339 UTC time");
 }
@@ -301,6 +309,69 @@ test_missing_required(void **state)
 	    "security.contact = mailto:a@example.test\n",
 	    use_env, "t.conf: key 'security.expires': required but not set");
 	expect_error("", use_env, "required but not set");
+	/* Each names the file and the variable that would set it. */
+	expect_error("security.contact = mailto:a@example.test\n"
+	    "security.expires = " FUTURE "\n", use_env,
+	    "required but not set (set it in t.conf or as APX_DB_CONNINFO)");
+}
+
+/* Issuer and problem base come from the configuration, never a default
+ * host: without http.public_origin both must be set. */
+static void
+test_public_origin(void **state)
+{
+	struct apx_conf *c = NULL;
+	char err[256] = "";
+	int use_env = *(int *)*state;
+	static const char base[] =
+	    "db.conninfo = x\nsecurity.contact = mailto:a@example.test\n"
+	    "security.expires = " FUTURE "\nregions.eu.conninfo = y\n";
+
+	expect_error(base, use_env, "t.conf: key 'http.public_origin': "
+	    "required unless jwt.issuer and http.problem_type_base are both "
+	    "set (they derive from it): set it in t.conf or as "
+	    "APX_HTTP_PUBLIC_ORIGIN");
+	expect_error(MINIMAL "jwt.issuer = https://id.example.test\n"
+	    "http.public_origin = https://b.example.test\n", use_env,
+	    "t.conf:7: key 'http.public_origin': set twice");
+	/* Explicit values win over the derived ones. */
+	if (parse(MINIMAL "jwt.issuer = https://id.example.test\n"
+	    "http.problem_type_base = https://docs.example.test/p/\n",
+	    use_env, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(c->jwt_issuer, "https://id.example.test");
+	assert_string_equal(c->problem_base, "https://docs.example.test/p/");
+	apx_conf_free(c);
+}
+
+/* apx_conf_where names FILE:LINE, the variable, or the default. */
+static void
+test_where(void **state)
+{
+	struct apx_conf *c = NULL;
+	char err[256] = "", w[256];
+
+	(void)state;
+	assert_int_equal(setenv("APX_VAULT_KEYS", "1:x", 1), 0);
+	if (parse(MINIMAL "regions.us-east.conninfo = z\n", 1, &c, err,
+	    sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	apx_conf_where(c, "security.expires", w, sizeof(w));
+	assert_string_equal(w, "t.conf:3");
+	apx_conf_where(c, "regions.us-east.conninfo", w, sizeof(w));
+	assert_string_equal(w, "t.conf:6");
+	apx_conf_where(c, "vault.keys", w, sizeof(w));
+	assert_string_equal(w, "environment APX_VAULT_KEYS");
+	apx_conf_where(c, "log.level", w, sizeof(w));
+	assert_string_equal(w, "t.conf (default; set log.level there or as "
+	    "APX_LOG_LEVEL)");
+	apx_conf_free(c);
+	unsetenv("APX_VAULT_KEYS");
+	/* org.regions from the environment: its error names the variable. */
+	assert_int_equal(setenv("APX_ORG_REGIONS", "eu mars", 1), 0);
+	expect_error(MINIMAL, 1, "environment APX_ORG_REGIONS: key "
+	    "'org.regions': region 'mars' has no regions.mars.conninfo");
+	unsetenv("APX_ORG_REGIONS");
 }
 
 static void
@@ -328,7 +399,8 @@ test_expires_future(void **state)
 	snprintf(text, sizeof(text), "db.conninfo = x\n"
 	    "regions.eu.conninfo = y\n"
 	    "security.contact = mailto:a@example.test\n"
-	    "security.expires = %s\n", when);
+	    "security.expires = %s\n"
+	    "http.public_origin = https://app.example.test\n", when);
 	if (parse(text, use_env, &c, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 	assert_true(c->sec_expires == soon);
@@ -352,11 +424,11 @@ test_cors_origins(void **state)
 	apx_conf_free(c);
 
 	expect_error(MINIMAL "http.cors_origins = https://app.example.test/\n",
-	    use_env, "t.conf:5: key 'http.cors_origins': entry 1 is not an "
+	    use_env, "t.conf:6: key 'http.cors_origins': entry 1 is not an "
 	    "origin");
 	expect_error(MINIMAL "http.cors_origins = https://ok.example.test "
 	    "ftp://x.example.test\n", use_env,
-	    "t.conf:5: key 'http.cors_origins': entry 2 is not an origin");
+	    "t.conf:6: key 'http.cors_origins': entry 2 is not an origin");
 	expect_error(MINIMAL "http.cors_origins = *\n", use_env,
 	    "entry 1 is not an origin");
 	expect_error(MINIMAL "http.cors_origins = https://\n", use_env,
@@ -379,7 +451,8 @@ test_contacts(void **state)
 	assert_int_equal(parse("db.conninfo = x\nregions.eu.conninfo = y\n"
 	    "security.expires = " FUTURE
 	    "\nsecurity.contact = mailto:security@example.test "
-	    "https://example.test/sec tel:+15550100\n", use_env, &c, err,
+	    "https://example.test/sec tel:+15550100\n"
+	    "http.public_origin = https://app.example.test\n", use_env, &c, err,
 	    sizeof(err)), 0);
 	assert_int_equal(c->sec_contact.n, 3);
 	assert_string_equal(c->sec_contact.v[0],
@@ -435,22 +508,22 @@ test_secret_file_unreadable(void **state)
 	int use_env = *(int *)*state;
 
 	expect_error(MINIMAL "internal.secret = file:/nonexistent/apx-secret\n",
-	    use_env, "t.conf:5: key 'internal.secret': cannot read secret "
+	    use_env, "t.conf:6: key 'internal.secret': cannot read secret "
 	    "file /nonexistent/apx-secret");
 	/* A directory is not a secret file. */
 	assert_non_null(mkdtemp(dir));
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    dir);
-	expect_error(text, use_env, "t.conf:5: key 'internal.secret': cannot "
+	expect_error(text, use_env, "t.conf:6: key 'internal.secret': cannot "
 	    "read secret file");
 	rmdir(dir);
 	/* An empty file, or one with only a newline, is an empty secret. */
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    empty);
-	expect_error(text, use_env, "t.conf:5: key 'internal.secret': empty");
+	expect_error(text, use_env, "t.conf:6: key 'internal.secret': empty");
 	snprintf(text, sizeof(text), MINIMAL "internal.secret = file:%s\n",
 	    nl);
-	expect_error(text, use_env, "t.conf:5: key 'internal.secret': empty");
+	expect_error(text, use_env, "t.conf:6: key 'internal.secret': empty");
 	unlink(empty);
 	unlink(nl);
 	free(empty);
@@ -508,8 +581,8 @@ test_regions(void **state)
 	/* Without org.regions: the configured regions, "eu" first. */
 	if (parse("db.conninfo = x\nsecurity.contact = mailto:a@example.test\n"
 	    "security.expires = " FUTURE "\nregions.us.conninfo = dbname=u\n"
-	    "regions.eu.conninfo = dbname=e\nregions.ap-2.conninfo = a\n",
-	    use_env, &c, err, sizeof(err)) != 0)
+	    "regions.eu.conninfo = dbname=e\nregions.ap-2.conninfo = a\n"
+	    "http.public_origin = https://app.example.test\n", use_env, &c, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 	assert_int_equal(c->org_regions.n, 3);
 	assert_string_equal(c->org_regions.v[0], "eu");
@@ -531,19 +604,27 @@ test_regions(void **state)
 	assert_non_null(apx_conf_region(c, "eu"));
 	apx_conf_free(c);
 
+	/* Every error names FILE:LINE or the variable to set. */
 	expect_error(MINIMAL "org.regions = eu us\n", use_env,
-	    "key 'org.regions': region 'us' has no regions.us.conninfo");
+	    "t.conf:6: key 'org.regions': region 'us' has no "
+	    "regions.us.conninfo");
+	expect_error(MINIMAL "org.regions = eu us\n", use_env,
+	    "set it in t.conf or as APX_REGIONS_US_CONNINFO");
+	expect_error(MINIMAL "org.regions = eu us-east\n", use_env,
+	    "or as APX_REGIONS_US_EAST_CONNINFO");
 	expect_error("db.conninfo = x\nsecurity.contact = mailto:a@example.test"
 	    "\nsecurity.expires = " FUTURE "\n", use_env,
-	    "key 'org.regions': region 'eu' has no regions.eu.conninfo");
+	    "t.conf: key 'org.regions': region 'eu' (the default) has no "
+	    "regions.eu.conninfo (the PostgreSQL server of its tenant "
+	    "databases): set it in t.conf or as APX_REGIONS_EU_CONNINFO");
 	expect_error(MINIMAL "regions.eu.conninfo = again\n", use_env,
-	    "t.conf:5: key 'regions.eu.conninfo': set twice");
+	    "t.conf:6: key 'regions.eu.conninfo': set twice");
 	expect_error(MINIMAL "regions.EU.conninfo = x\n", use_env,
-	    "t.conf:5: key 'regions.EU.conninfo': unknown key");
+	    "t.conf:6: key 'regions.EU.conninfo': unknown key");
 	expect_error(MINIMAL "regions..conninfo = x\n", use_env,
 	    "unknown key");
 	expect_error(MINIMAL "regions.us.conninfo =\n", use_env,
-	    "t.conf:5: key 'regions.us.conninfo': empty value");
+	    "t.conf:6: key 'regions.us.conninfo': empty value");
 	expect_error(MINIMAL "regions.us.password = x\n", use_env,
 	    "unknown key");
 	expect_error(MINIMAL "regions.a1.conninfo = 1\nregions.a2.conninfo = 1\n"
@@ -596,6 +677,8 @@ test_env_supplies_required(void **state)
 	    "mailto:env@example.test", 1), 0);
 	assert_int_equal(setenv("APX_REGIONS_EU_CONNINFO", "dbname=eu", 1),
 	    0);
+	assert_int_equal(setenv("APX_HTTP_PUBLIC_ORIGIN",
+	    "https://env.example.test", 1), 0);
 	if (parse("security.expires = " FUTURE "\n", 1, &c, err,
 	    sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
@@ -704,6 +787,8 @@ main(void)
 		BOTH(test_bad_values),
 		BOTH(test_nul_byte_refused),
 		BOTH(test_missing_required),
+		BOTH(test_public_origin),
+		T(test_where, 1),
 		BOTH(test_expires_past),
 		BOTH(test_expires_future),
 		BOTH(test_cors_origins),

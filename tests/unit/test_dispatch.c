@@ -35,7 +35,9 @@
 	"https://example.test/security\n" \
 	"security.expires = 2099-01-01T00:00:00Z\n" \
 	"security.policy = https://example.test/policy\n" \
-	"http.cors_origins = " ORIGIN "\n"
+	"http.cors_origins = " ORIGIN "\n" \
+	"jwt.issuer = https://accupredix.test\n" \
+	"http.problem_type_base = " BASE "\n"
 
 static struct apx_conf	*conf_secret;	/* internal.secret set */
 static struct apx_conf	*conf_nosecret;	/* internal.secret unset */
