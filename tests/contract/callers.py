@@ -7,6 +7,13 @@ write one Newman environment per caller (OUTDIR/<caller>.env.json, mode
   user       a signed-in user of no organisation
   admin      an admin member of a growth-plan org (made by its owner)
   apikey     an admin-role API key of that org
+  superuser  the stack's platform operator (ADMIN_EMAIL, ADMIN_PASSWORD)
+
+Each operation that changes or deletes something gets an object of its own,
+made here (a workspace to rename, one to delete, a key to revoke, one the
+admin rotates, members to re-role and remove, an invitation, an upload, a
+forecast, an impersonation to end), named in the environments as
+id_<operationId> / ws_<operationId> / user_<operationId>.
 
 usage: callers.py STACK_ENV OUTDIR
 """
@@ -58,6 +65,14 @@ class Api:
         tok = self.call("POST", "/api/v1/auth/login", json={"email": email, "password": pw})
         return email, tok["access_token"]
 
+    def member(self, o, owner, role):
+        """A new member of org path O with ROLE: its user id."""
+        email, tok = self.person(role)
+        inv = self.call("POST", o + "/invitations", owner, json={"email": email, "role": role},
+                        expect=(201,))
+        self.call("POST", "/api/v1/invitations/accept", tok, json={"token": inv["token"]})
+        return self.call("GET", "/api/v1/me", tok)["user"]["id"]
+
 
 def main():
     stack = env_file(sys.argv[1])
@@ -88,7 +103,38 @@ def main():
     common = {"baseUrl": stack["BASE_URL"], "org": slug, "ws": str(ws),
               "member": str(members[0]["user_id"]), "id_getApiKey": str(key_id),
               "id_getUpload": str(up), "id_getUploadContent": str(up), "id_getForecast": str(fc)}
-    tokens = {"anonymous": "", "user": user, "admin": admin, "apikey": key}
+    common["id_deleteSession"] = "987654321012"        # no such session
+    # throwaway objects of the operations that change or delete
+    for op in ("renameWorkspace", "deleteWorkspace"):
+        common["ws_" + op] = str(api.call("POST", o + "/workspaces", owner,
+                                          json={"name": "contract %s" % uuid.uuid4().hex[:8]},
+                                          expect=(201,))["workspace"]["id"])
+    common["ws_putIpAllowlist"] = common["ws_renameWorkspace"]
+    common["id_revokeApiKey"] = str(api.call("POST", o + "/api-keys", owner, json={
+        "name": "contract revoke", "role": "viewer"}, expect=(201,))["api_key"]["id"])
+    common["id_rotateApiKey"] = str(api.call("POST", o + "/api-keys", admin, json={
+        "name": "contract rotate", "role": "viewer"}, expect=(201,))["api_key"]["id"])
+    common["id_revokeInvitation"] = str(api.call("POST", o + "/invitations", owner, json={
+        "email": "contract-revoke-%s@example.test" % uuid.uuid4().hex[:8], "role": "viewer"},
+        expect=(201,))["invitation"]["id"])
+    common["user_setMemberRole"] = str(api.member(o, owner, "viewer"))
+    common["user_removeMember"] = str(api.member(o, owner, "viewer"))
+    up2 = api.call("POST", w + "/uploads", owner, params={"name": "contract delete"}, data=CSV,
+                   headers={"Content-Type": "text/csv"}, expect=(201,))["upload"]["id"]
+    common["id_deleteUpload"] = str(up2)
+    common["id_deleteForecast"] = str(api.call("POST", w + "/forecasts", owner, json={
+        "name": "contract delete", "upload_id": up,
+        "parameters": {"method": "mean", "value_column": "v", "horizon": 3}},
+        expect=(201,))["forecast"]["id"])
+    # the platform operator, impersonating the user caller once (ended by the run)
+    su = api.call("POST", "/api/v1/auth/login", json={"email": stack["ADMIN_EMAIL"],
+                                                      "password": stack["ADMIN_PASSWORD"]})
+    su = su["access_token"]
+    user_id = api.call("GET", "/api/v1/me", user)["user"]["id"]
+    common["id_adminEndImpersonation"] = str(api.call("POST", "/admin/api/impersonate", su, json={
+        "user_id": user_id, "reason": "contract test"}, expect=(201,))["impersonation_id"])
+    settings = api.call("GET", "/admin/api/settings", su)["settings"]
+    tokens = {"anonymous": "", "user": user, "admin": admin, "apikey": key, "superuser": su}
     for caller, tok in tokens.items():
         values = dict(common, bearerToken=tok)
         path = os.path.join(out, caller + ".env.json")
@@ -97,8 +143,10 @@ def main():
             json.dump({"name": caller, "values": [{"key": k, "value": v, "enabled": True}
                                                   for k, v in values.items()]}, f)
     with open(os.path.join(out, "ids.json"), "w") as f:
-        json.dump({"org": slug, "ws": ws}, f)
-    print("callers: anonymous, user, admin (org %s, growth), apikey (admin role)" % slug)
+        json.dump({"org": slug, "ws": ws, "user_id": user_id,
+                   "access_token_lifetime": settings["access_token_lifetime"]}, f)
+    print("callers: anonymous, user, admin (org %s, growth), apikey (admin role), superuser"
+          % slug)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,16 @@ PLAN = {
         "getOrg": 401, "listWorkspaces": 401, "listApiKeys": 401, "orgAuditLog": 401,
         "listUploads": 401, "adminListOrgs": 401, "adminAuditLog": 401,
         "getInternalSettings": 404, "getInternalMetrics": 404, "runRetention": 404,
-        "register": 422, "login": 401,
+        "register": 422, "login": 401, "refresh": 401,
+        "patchInternalSettings": 404, "runPiiSeal": 404,
     },
     "user": {
         "getMe": 200, "listSessions": 200, "listOrgs": 200, "exportMe": 200,
         "getOrg": 404, "listMembers": 404, "adminListOrgs": 404, "adminGetSettings": 404,
         "getInternalSettings": 404,
         "acceptInvitation": 404,
+        "createOrg": 201, "leaveOrg": 404, "renameOrg": 404,
+        "changePassword": 422, "deleteMe": 422, "deleteSession": 404,
     },
     "admin": {
         "getOrg": 200, "getOrgSettings": 200, "listMembers": 200, "listInvitations": 200,
@@ -37,12 +40,24 @@ PLAN = {
         "privacyExport": 200, "createWorkspace": 201,
         "invite": 201, "createApiKey": 201, "putRetention": 200, "createForecast": 422,
         "getMe": 200,
+        # changes and deletions, each on an object of its own (callers.py)
+        "renameOrg": 200, "patchOrgSettings": 200, "setMemberRole": 204,
+        "removeMember": 204, "revokeInvitation": 204, "renameWorkspace": 200,
+        "putIpAllowlist": 200, "deleteWorkspace": 204, "revokeApiKey": 204,
+        "rotateApiKey": 200, "deleteUpload": 204, "deleteForecast": 204,
+        "privacyErasure": 200,
     },
     "apikey": {
         "getOrg": 200, "listWorkspaces": 200, "getWorkspace": 200, "orgAuditLog": 200,
         "getRetention": 200, "listUploads": 200, "getUpload": 200, "listForecasts": 200,
         "getForecast": 200,
         "listApiKeys": 403, "listMembers": 200, "getMe": 403,
+        "setMemberRole": 403, "createOrg": 403,
+    },
+    "superuser": {
+        "adminListOrgs": 200, "adminGetOrg": 200, "adminListUsers": 200,
+        "adminAuditLog": 200, "adminGetSettings": 200, "adminPatchSettings": 200,
+        "adminSetPlan": 200, "adminImpersonate": 201, "adminEndImpersonation": 204,
     },
 }
 # fuzzed (required fields, bounds of numbers and lengths): every variation must be 422
@@ -64,6 +79,28 @@ BODIES = {
     "createForecast": {"name": "contract", "upload_id": 987654321012,
                        "parameters": {"method": "mean", "value_column": "v", "horizon": 3}},
     "acceptInvitation": {"token": "no-such-invitation-token"},
+    "refresh": {"refresh_token": "no-such-refresh-token"},
+    "createOrg": {"name": "Contract user org", "slug": "ctu_{{$timestamp}}{{$randomInt}}",
+                  "plan": "free", "region": None},
+    "renameOrg": {"name": "Contract org {{$randomInt}}"},
+    "patchOrgSettings": {"api_key_max_age_days": 60},
+    "setMemberRole": {"role": "analyst"},
+    "renameWorkspace": {"name": "renamed {{$randomInt}}"},
+    "putIpAllowlist": {"cidrs": ["203.0.113.0/24", "2001:db8::/32"]},
+    "privacyErasure": {"subject": {"column": "email", "value": "nobody@example.test"}},
+    "changePassword": {"current_password": "not-the-password", "new_password": "x" * 20},
+    "deleteMe": {"password": "not-the-password"},
+    "adminSetPlan": {"plan": "growth"},
+    "adminPatchSettings": {"access_token_lifetime": "@atl"},
+    "adminImpersonate": {"user_id": "@user", "reason": "contract test"},
+}
+# path variables of an operation's own object (callers.py): {param: env var}
+PATHVARS = {
+    "renameWorkspace": {"ws": "ws_renameWorkspace"},
+    "putIpAllowlist": {"ws": "ws_putIpAllowlist"},
+    "deleteWorkspace": {"ws": "ws_deleteWorkspace"},
+    "setMemberRole": {"user": "user_setMemberRole"},
+    "removeMember": {"user": "user_removeMember"},
 }
 
 
@@ -72,7 +109,9 @@ def main():
     doc = json.load(open(doc_path))
     base = json.load(open(cfg_path))
     ids = json.load(open("%s/ids.json" % out))
-    bodies = json.loads(json.dumps(BODIES).replace('"@ws"', str(int(ids["ws"]))))
+    bodies = json.loads(json.dumps(BODIES).replace('"@ws"', str(int(ids["ws"]))).replace(
+        '"@user"', str(int(ids["user_id"]))).replace(
+        '"@atl"', str(int(ids["access_token_lifetime"]))))
     for caller, ops in PLAN.items():
         d = copy.deepcopy(doc)
         for path in list(d["paths"]):
@@ -113,6 +152,13 @@ def main():
                         "overwriteRequestPathVariables": [
                             {"key": "id", "value": "{{id_%s}}" % o["operationId"],
                              "overwrite": True, "insert": False}]})
+        for op_id, pv in PATHVARS.items():
+            if op_id in ops:
+                cfg["overwrites"].append({
+                    "openApiOperationId": op_id,
+                    "overwriteRequestPathVariables": [
+                        {"key": k, "value": "{{%s}}" % v, "overwrite": True, "insert": False}
+                        for k, v in pv.items()]})
         for op_id, b in bodies.items():
             if op_id in ops:
                 cfg["overwrites"].append({"openApiOperationId": op_id, "overwriteRequestBody": [
