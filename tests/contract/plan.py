@@ -45,7 +45,7 @@ PLAN = {
         "removeMember": 204, "revokeInvitation": 204, "renameWorkspace": 200,
         "putIpAllowlist": 200, "deleteWorkspace": 204, "revokeApiKey": 204,
         "rotateApiKey": 200, "deleteUpload": 204, "deleteForecast": 204,
-        "privacyErasure": 200,
+        "privacyErasure": 200, "createUpload": 201,
     },
     "apikey": {
         "getOrg": 200, "listWorkspaces": 200, "getWorkspace": 200, "orgAuditLog": 200,
@@ -93,6 +93,11 @@ BODIES = {
     "adminSetPlan": {"plan": "growth"},
     "adminPatchSettings": {"access_token_lifetime": "@atl"},
     "adminImpersonate": {"user_id": "@user", "reason": "contract test"},
+}
+# query parameters: {name: value, or None to leave it out}
+QUERY = {
+    "createUpload": {"name": "contract {{$randomInt}}", "filename": None,
+                     "personal_data": None},
 }
 # path variables of an operation's own object (callers.py): {param: env var}
 PATHVARS = {
@@ -152,6 +157,13 @@ def main():
                         "overwriteRequestPathVariables": [
                             {"key": "id", "value": "{{id_%s}}" % o["operationId"],
                              "overwrite": True, "insert": False}]})
+        for op_id, q in QUERY.items():
+            if op_id in ops:
+                cfg["overwrites"].append({
+                    "openApiOperationId": op_id,
+                    "overwriteRequestQueryParams": [
+                        {"key": k, "remove": True} if v is None else
+                        {"key": k, "value": v, "overwrite": True} for k, v in q.items()]})
         for op_id, pv in PATHVARS.items():
             if op_id in ops:
                 cfg["overwrites"].append({
