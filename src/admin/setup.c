@@ -22,6 +22,10 @@
  */
 #include "config.h"
 
+#ifndef APX_PLUGINDIR
+#define APX_PLUGINDIR	"/usr/local/lib/accupredix/plugins"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -627,11 +631,15 @@ write_files(struct setup *s, const char *app_pw, const char *owner_pw)
 	    "\"Capacity\")\n"
 	    "capacity.processes = 16\n"
 	    "tenant.max_connections = 4\n"
+	    "# connector plugins; each is offered once its "
+	    "connectors.<name>.* keys are set\n"
+	    "plugins.dir = %s\n"
 	    "%s"
 	    "org.regions = %s\n",
 	    s->secrets, h, s->control.port, DB_NAME, OWNER_ROLE, s->secrets,
 	    APP_ROLE, s->secrets, s->secrets, s->origin, s->origin, s->origin,
-	    s->contact, expires, regions, names) >= sizeof(conf)) {
+	    s->contact, expires, APX_PLUGINDIR, regions, names) >=
+	    sizeof(conf)) {
 		fail("configuration too long");
 		goto out;
 	}

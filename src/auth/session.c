@@ -13,7 +13,7 @@
 #include "auth/session.h"
 #include "authz/perm.h"
 #include "core/log.h"
-#include "routes/routes.h"
+#include "http/ctx.h"
 #include "store/admin.h"
 #include "store/apikeys.h"
 #include "store/settings.h"

@@ -53,6 +53,9 @@ static const struct apx_perm perms[] = {
 	{ "uploads.write",	ORG,	AN,	FREE,	0 },
 	{ "forecasts.read",	ORG,	V,	FREE,	0 },
 	{ "forecasts.write",	ORG,	AN,	FREE,	0 },
+	{ "connectors.read",	ORG,	A,	FREE,	0 },
+	{ "connectors.write",	ORG,	A,	FREE,	0 },
+	{ "connectors.connect",	ORG,	A,	FREE,	1 },
 };
 
 static const char *const roles[] = { "none", "viewer", "analyst", "admin",

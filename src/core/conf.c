@@ -106,6 +106,8 @@ static const struct key keys[] = {
 	    256LL * 1024 * 1024 },
 	{ "uploads.max_rows", K_INT, O(upload_max_rows), 0, "50000", 1,
 	    10000000 },
+	/* Connector plugins (.so) loaded at worker start; unset: none. */
+	{ "plugins.dir", K_PATH, O(plugins_dir), 0, NULL, 0, 0 },
 };
 
 struct apx_conf_origin {
@@ -135,6 +137,9 @@ static int	 region_name(const char *, char *);
 static int	 set_region(struct parse *, struct apx_conf *, const char *,
 		    const char *, const char *, size_t);
 static int	 regions_env(struct parse *, struct apx_conf *);
+static int	 connector_key(const char *);
+static int	 set_connector(struct parse *, struct apx_conf *, const char *,
+		    const char *, const char *, size_t);
 static int	 regions_check(struct parse *, struct apx_conf *, int);
 static int	 derive(struct parse *, struct apx_conf *);
 static void	 where_key(const struct parse *, const char *, char *, size_t);
@@ -205,6 +210,81 @@ set_region(struct parse *p, struct apx_conf *c, const char *key,
 	k.off = O(regions) + i * sizeof(struct apx_region) +
 	    offsetof(struct apx_region, conninfo);
 	return set_value(p, c, &k, where, value, line);
+}
+
+/* connectors.NAME.FIELD, both [a-z][a-z0-9_]{0,31}: 1, else 0. */
+static int
+connector_key(const char *key)
+{
+	static const char pre[] = "connectors.";
+	const char *s;
+	int part, n;
+
+	if (strncmp(key, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	s = key + sizeof(pre) - 1;
+	for (part = 0; part < 2; part++) {
+		if (!(*s >= 'a' && *s <= 'z'))
+			return 0;
+		for (n = 0; (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')
+		    || *s == '_'; s++)
+			if (++n > 32)
+				return 0;
+		if (part == 0 && *s++ != '.')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+/*
+ * KEY = VALUE where KEY is connectors.NAME.FIELD (file only; a secret
+ * field as "file:/path"): APX_ENOTFOUND when KEY is not of that form.
+ */
+static int
+set_connector(struct parse *p, struct apx_conf *c, const char *key,
+    const char *value, const char *where, size_t line)
+{
+	struct key k;
+	size_t i;
+
+	if (!connector_key(key))
+		return APX_ENOTFOUND;
+	for (i = 0; i < c->nconnector_keys; i++)
+		if (strcmp(c->connector_keys[i].key, key) == 0)
+			return fail(p, where, line, key, "set twice");
+	if (i == APX_CONNECTOR_KEYS_MAX)
+		return fail(p, where, line, key, "more than %d connector keys",
+		    APX_CONNECTOR_KEYS_MAX);
+	if (apx_strlcpy_chk(c->connector_keys[i].key, key,
+	    sizeof(c->connector_keys[i].key)) != 0)
+		return fail(p, where, line, key, "key too long");
+	c->connector_keys[i].line = line;
+	c->nconnector_keys++;
+	memset(&k, 0, sizeof(k));
+	k.name = key;
+	k.type = K_SECRET;
+	k.off = O(connector_keys) + i * sizeof(struct apx_conf_connector_key) +
+	    offsetof(struct apx_conf_connector_key, value);
+	return set_value(p, c, &k, where, value, line);
+}
+
+const struct apx_secret *
+apx_conf_connector(const struct apx_conf *c, const char *name,
+    const char *field, size_t *line)
+{
+	char key[APX_CONNECTOR_KEY_MAX + 16];
+	size_t i;
+
+	if ((size_t)snprintf(key, sizeof(key), "connectors.%s.%s", name,
+	    field) >= sizeof(key))
+		return NULL;
+	for (i = 0; i < c->nconnector_keys; i++)
+		if (strcmp(c->connector_keys[i].key, key) == 0) {
+			if (line != NULL)
+				*line = c->connector_keys[i].line;
+			return c->connector_keys[i].value;
+		}
+	return NULL;
 }
 
 /* APX_REGIONS_<NAME>_CONNINFO for the regions named in the file or in
@@ -829,6 +909,9 @@ apx_conf_parse(const char *name, const char *text, size_t len, int use_env,
 			rc = buf[0] == '\0' ? fail(&p, name, lineno, key,
 			    "empty value") : set_region(&p, c, key, buf, name,
 			    lineno);
+			if (rc == APX_ENOTFOUND)
+				rc = set_connector(&p, c, key, buf, name,
+				    lineno);
 			apx_wipe(buf, sizeof(buf));
 			if (rc == APX_ENOTFOUND)
 				rc = fail(&p, name, lineno, key, "unknown key");
@@ -983,6 +1066,9 @@ apx_conf_free(struct apx_conf *c)
 	free_list(&c->org_regions);
 	for (i = 0; i < c->nregions; i++)
 		apx_secret_free(c->regions[i].conninfo);
+	for (i = 0; i < c->nconnector_keys; i++)
+		apx_secret_free(c->connector_keys[i].value);
+	free(c->plugins_dir);
 	free(c);
 }
 

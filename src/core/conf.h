@@ -29,6 +29,18 @@ struct apx_region {
 	size_t			 line;		/* 0: from the environment */
 };
 
+/* connectors.<name>.<field>: what a connector plugin's SERVER fields are
+ * set to (every value is kept as a secret: which fields are secret is
+ * known only once the plugins are loaded). */
+#define APX_CONNECTOR_KEYS_MAX	128
+#define APX_CONNECTOR_KEY_MAX	76	/* "connectors." + 32 + "." + 32 */
+
+struct apx_conf_connector_key {
+	char			 key[APX_CONNECTOR_KEY_MAX + 1];
+	struct apx_secret	*value;
+	size_t			 line;
+};
+
 struct apx_conf_origin;	/* where each key's value came from */
 
 struct apx_conf {
@@ -76,6 +88,10 @@ struct apx_conf {
 	long long		 upload_max_bytes;
 	long long		 upload_max_rows;
 
+	char			*plugins_dir;	/* NULL: no connectors */
+	struct apx_conf_connector_key connector_keys[APX_CONNECTOR_KEYS_MAX];
+	size_t			 nconnector_keys;
+
 	struct apx_conf_origin	*origin;
 };
 
@@ -98,6 +114,10 @@ int	 apx_conf_env_name(const char *, char *, size_t);
 void	 apx_conf_where(const struct apx_conf *, const char *, char *, size_t);
 
 int	 apx_strlist_has(const struct apx_strlist *, const char *);
+
+/* connectors.NAME.FIELD, or NULL when not set (*LINE: its line). */
+const struct apx_secret *apx_conf_connector(const struct apx_conf *,
+	    const char *, const char *, size_t *);
 
 /* The region called NAME, or NULL when the configuration has none. */
 const struct apx_region *apx_conf_region(const struct apx_conf *,

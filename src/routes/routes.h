@@ -12,32 +12,7 @@
 #include "http/response.h"
 #include "http/router.h"
 
-struct apx_db;
-struct apx_tenants;
-struct apx_auth;
-struct apx_perm;
-
-/* The organisation of an /api/v1/orgs/{org} route, as authz resolved it. */
-struct apx_org {
-	int64_t		 id;
-	const char	*slug;
-	const char	*name;
-	const char	*region;
-	int		 plan;		/* enum apx_plan */
-	int		 role;		/* the caller's effective role */
-	int64_t		 ws;		/* {ws} of the path, 0 if none */
-};
-
-struct apx_ctx {
-	struct apx_request	*req;
-	struct apx_response	*resp;
-	const struct apx_conf	*conf;
-	struct apx_db		*db;
-	struct apx_tenants	*tenants;	/* tenant databases (LRU) */
-	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
-	struct apx_org		*org;	/* set for organisation routes */
-	const struct apx_perm	*perm;	/* the matched route's row */
-};
+#include "http/ctx.h"
 
 const struct apx_route *apx_routes(size_t *);
 /*
@@ -158,5 +133,14 @@ int	 apx_route_admin_settings_patch(struct apx_ctx *);
 int	 apx_route_admin_impersonate(struct apx_ctx *);
 int	 apx_route_admin_impersonate_end(struct apx_ctx *);
 int	 apx_route_admin_audit_log(struct apx_ctx *);
+int	 apx_route_connectors_list(struct apx_ctx *);
+int	 apx_route_connector_callback(struct apx_ctx *);
+int	 apx_route_connector_config_get(struct apx_ctx *);
+int	 apx_route_connector_config_put(struct apx_ctx *);
+int	 apx_route_connector_connect(struct apx_ctx *);
+int	 apx_route_connections_list(struct apx_ctx *);
+int	 apx_route_connection_get(struct apx_ctx *);
+int	 apx_route_connection_delete(struct apx_ctx *);
+int	 apx_route_connection_check(struct apx_ctx *);
 
 #endif

@@ -16,6 +16,7 @@
 #include "authz/perm.h"
 #include "core/conf.h"
 #include "store/capacity.h"
+#include "connect/connect.h"
 #include "core/log.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -206,6 +207,20 @@ main(int argc, char *argv[])
 	(void)apx_capacity_check(conf, so.listen != NULL ? so.workers :
 	    conf->capacity_processes);
 	if (check) {
+		/* The connector plugins, as a worker will load them. */
+		size_t loaded = 0, refused = 0, i;
+		json_t *report = json_array(), *r;
+
+		(void)apx_connect_load(conf, &loaded, &refused, report);
+		json_array_foreach(report, i, r)
+			printf("plugin %s: %s%s%s\n",
+			    json_string_value(json_object_get(r, "file")),
+			    json_string_value(json_object_get(r, "status")),
+			    json_object_get(r, "reason") != NULL ? ": " : "",
+			    json_object_get(r, "reason") != NULL ?
+			    json_string_value(json_object_get(r, "reason")) : "");
+		json_decref(report);
+		apx_connect_unload();
 		printf("%s: configuration OK\n", so.config_path);
 		apx_conf_free(conf);
 		return 0;

@@ -11,6 +11,7 @@
 
 #include "auth/password.h"
 #include "vault/vault.h"
+#include "connect/connect.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "http/response.h"
@@ -166,6 +167,16 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		if (apx_password_dummy_prepare(&pp) != 0)
 			apx_log_warn("cannot prepare the dummy password hash");
 	}
+	{
+		/* Connector plugins: a .so dropped into the folder is used
+		 * from the next worker on. */
+		size_t loaded, refused;
+
+		if (apx_connect_load(conf, &loaded, &refused, NULL) == 0 &&
+		    (loaded > 0 || refused > 0))
+			apx_log_info("connectors: %zu loaded, %zu refused",
+			    loaded, refused);
+	}
 	if (apx_worker_inherited_restarts > 0)
 		apx_metrics_inc("apx_worker_restarts_total",
 		    (double)apx_worker_inherited_restarts);
@@ -237,6 +248,7 @@ out:
 	apx_tenants_free(tenants);
 	apx_db_free(db);
 	apx_arena_free(arena);
+	apx_connect_unload();
 	apx_vault_release();	/* keys wiped */
 	return status;
 }

@@ -104,6 +104,8 @@ def main():
               "member": str(members[0]["user_id"]), "id_getApiKey": str(key_id),
               "id_getUpload": str(up), "id_getUploadContent": str(up), "id_getForecast": str(fc)}
     common["id_deleteSession"] = "987654321012"        # no such session
+    for op in ("getConnection", "disconnectConnection", "checkConnection"):
+        common["id_" + op] = "987654321012"            # no such connection
     # throwaway objects of the operations that change or delete
     for op in ("renameWorkspace", "deleteWorkspace"):
         common["ws_" + op] = str(api.call("POST", o + "/workspaces", owner,

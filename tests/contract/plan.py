@@ -23,6 +23,7 @@ PLAN = {
         "getInternalSettings": 404, "getInternalMetrics": 404, "runRetention": 404,
         "register": 422, "login": 401, "refresh": 401,
         "patchInternalSettings": 404, "runPiiSeal": 404,
+        "listConnectors": 401, "connectorCallback": 400,
     },
     "user": {
         "getMe": 200, "listSessions": 200, "listOrgs": 200, "exportMe": 200,
@@ -31,6 +32,9 @@ PLAN = {
         "acceptInvitation": 404,
         "createOrg": 201, "leaveOrg": 404, "renameOrg": 404,
         "changePassword": 422, "deleteMe": 422, "deleteSession": 404,
+        "listConnectors": 200, "getConnectorConfig": 404, "putConnectorConfig": 404,
+        "connectConnector": 404, "listConnections": 404, "getConnection": 404,
+        "disconnectConnection": 404, "checkConnection": 404,
     },
     "admin": {
         "getOrg": 200, "getOrgSettings": 200, "listMembers": 200, "listInvitations": 200,
@@ -46,6 +50,11 @@ PLAN = {
         "putIpAllowlist": 200, "deleteWorkspace": 204, "revokeApiKey": 204,
         "rotateApiKey": 200, "deleteUpload": 204, "deleteForecast": 204,
         "privacyErasure": 200, "createUpload": 201,
+        # connectors: Shopify's shop is set by putConnectorConfig, which the
+        # collection runs before connectConnector (the document's order)
+        "listConnectors": 200, "getConnectorConfig": 200, "putConnectorConfig": 200,
+        "connectConnector": 200, "listConnections": 200,
+        "getConnection": 404, "disconnectConnection": 404, "checkConnection": 404,
     },
     "apikey": {
         "getOrg": 200, "listWorkspaces": 200, "getWorkspace": 200, "orgAuditLog": 200,
@@ -53,6 +62,8 @@ PLAN = {
         "getForecast": 200,
         "listApiKeys": 403, "listMembers": 200, "getMe": 403,
         "setMemberRole": 403, "createOrg": 403,
+        "listConnectors": 403, "connectConnector": 403, "listConnections": 200,
+        "getConnectorConfig": 200,
     },
     "superuser": {
         "adminListOrgs": 200, "adminGetOrg": 200, "adminListUsers": 200,
@@ -93,12 +104,19 @@ BODIES = {
     "adminSetPlan": {"plan": "growth"},
     "adminPatchSettings": {"access_token_lifetime": "@atl"},
     "adminImpersonate": {"user_id": "@user", "reason": "contract test"},
+    "putConnectorConfig": {"shop": "contract-shop.myshopify.com"},
 }
 # query parameters: {name: value, or None to leave it out}
 QUERY = {
     "createUpload": {"name": "contract {{$randomInt}}", "filename": None,
                      "personal_data": None},
+    # no state, no code, no provider parameters (and no binding cookie): 400
+    "connectorCallback": {k: None for k in ("state", "code", "error", "shop", "hmac",
+                                            "timestamp", "host", "realmId")},
 }
+# the connector of the connector operations ({name}): one of the stack's
+# plugins (scripts/stack: CONNECTORS)
+CONNECTOR = "shopify"
 # path variables of an operation's own object (callers.py): {param: env var}
 PATHVARS = {
     "renameWorkspace": {"ws": "ws_renameWorkspace"},
@@ -157,6 +175,13 @@ def main():
                         "overwriteRequestPathVariables": [
                             {"key": "id", "value": "{{id_%s}}" % o["operationId"],
                              "overwrite": True, "insert": False}]})
+                if isinstance(o, dict) and any(
+                        p.get("$ref", "").endswith("/connector") for p in o.get("parameters", [])):
+                    cfg["overwrites"].append({
+                        "openApiOperationId": o["operationId"],
+                        "overwriteRequestPathVariables": [
+                            {"key": "name", "value": CONNECTOR, "overwrite": True,
+                             "insert": False}]})
         for op_id, q in QUERY.items():
             if op_id in ops:
                 cfg["overwrites"].append({

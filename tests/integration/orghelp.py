@@ -70,6 +70,9 @@ PERMS = {
     "uploads.write": ("analyst", "free", True),
     "forecasts.read": ("viewer", "free", True),
     "forecasts.write": ("analyst", "free", True),
+    "connectors.read": ("admin", "free", True),
+    "connectors.write": ("admin", "free", True),
+    "connectors.connect": ("admin", "free", False),
 }
 
 _O = "/api/v1/orgs/{org}"
@@ -145,6 +148,16 @@ DOC_ROUTES = {
     ("POST", "/internal/pii/run"): ("internal", None),
     ("GET", "/api/v1/me/export"): ("user", None),
     ("DELETE", "/api/v1/me"): ("user", None),
+    # docs/api.md "Connectors"
+    ("GET", "/api/v1/connectors"): ("user", None),
+    ("GET", "/api/v1/connectors/{name}/callback"): ("public", None),
+    ("GET", _O + "/connectors/{name}/config"): ("org", "connectors.read"),
+    ("PUT", _O + "/connectors/{name}/config"): ("org", "connectors.write"),
+    ("POST", _O + "/connectors/{name}/connect"): ("org", "connectors.connect"),
+    ("GET", _O + "/connections"): ("org", "connectors.read"),
+    ("GET", _O + "/connections/{id}"): ("org", "connectors.read"),
+    ("DELETE", _O + "/connections/{id}"): ("org", "connectors.write"),
+    ("POST", _O + "/connections/{id}/check"): ("org", "connectors.write"),
 }
 
 ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
@@ -156,7 +169,10 @@ ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
                # docs/api.md "Forecast data", "Retention", "Privacy"
                "upload.create", "upload.download", "upload.delete", "forecast.create",
                "forecast.delete", "retention.update", "retention.purge", "privacy.export",
-               "privacy.erasure.subject", "privacy.erasure.org", "member.account_deleted")
+               "privacy.erasure.subject", "privacy.erasure.org", "member.account_deleted",
+               # docs/api.md "Connectors"
+               "connector.config.update", "connector.connect", "connector.reauth",
+               "connector.needs_reauth", "connector.disconnect")
 
 KEY_RE = r"apx_[a-z2-7]{12}_[a-z2-7]{52}"
 ENTRY_KEYS = {"seq", "at", "actor_type", "actor_id", "action", "target", "client_addr",
@@ -234,7 +250,8 @@ def norm_pattern(pattern):
     """A pattern with every {param} named after what it stands for (the segment
     before it), so that the tests do not depend on the binary's param names."""
     segs = pattern.split("/")
-    names = {"orgs": "{org}", "workspaces": "{ws}", "members": "{user}"}
+    names = {"orgs": "{org}", "workspaces": "{ws}", "members": "{user}",
+             "connectors": "{name}"}
     out = []
     for i, s in enumerate(segs):
         if s.startswith("{") and s.endswith("}"):

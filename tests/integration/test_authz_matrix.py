@@ -236,6 +236,10 @@ class World:
                 ups[wname], fcs[wname] = up["id"], fc["forecast"]["id"]
             self.read_ids[column]["uploads"] = ups
             self.read_ids[column]["forecasts"] = fcs
+            # a connection (no tokens) for the reads of .../connections/{id}
+            out = psql(self.stack, "INSERT INTO connections (org_id, connector) VALUES "
+                       "(%d, 'matrix') RETURNING id" % int(self.orgs[column]["id"])).stdout
+            self.read_ids[column]["connections"] = int(out.split()[0])
 
     def principal(self, name):
         if name not in self.principals:
@@ -315,6 +319,8 @@ PROBE_BODIES = {
     ("POST", _o("/privacy/erasure")): {},
     # no password: 422, the account stays
     ("DELETE", "/api/v1/me"): {},
+    # a setting the connector does not have: 422
+    ("PUT", _o("/connectors/{name}/config")): {"no_such_setting": "x"},
 }
 
 # Allowed cells of these routes must be refused by the handler's validation
@@ -371,7 +377,7 @@ def test_matrix(cell, world, http, stack):
     p = world.principal(name)
     org = world.orgs[column]
     values = {"org": org["slug"], "ws": world.ws[column][spec.get("ws", "main")],
-              "user": MISSING_ID, "id": MISSING_ID}
+              "user": MISSING_ID, "id": MISSING_ID, "name": "shopify"}
     body = probe_body(method, pattern)
     after = []
     route = (method, pattern)

@@ -1,0 +1,831 @@
+/*
+ * Shopify connector: OAuth 2.0 authorization code grant with expiring
+ * offline tokens, the callback's hmac, and the webhook signature.
+ *
+ * Everything goes through the host's service table (connector.h): no
+ * library but libc is linked, and every URL is built from the configured
+ * shop_base, so tests point it at a local stand-in.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <accupredix/connector.h>
+
+#define SHOP_SUFFIX	".myshopify.com"
+#define SHOP_MAX	255
+#define LABEL_MAX	63	/* one DNS label */
+#define PARAMS_MAX	64	/* callback parameters taken into the hmac */
+#define CLOCK_SKEW	90	/* seconds a callback timestamp may be off */
+
+static const struct apx_host *host;
+
+static int	 shopify_init(const struct apx_host *, struct apx_cx *);
+static void	 shopify_fini(void);
+static int	 shopify_authorize(struct apx_cx *,
+		    const struct apx_authorize *, const char **);
+static int	 shopify_exchange(struct apx_cx *, const struct apx_callback *,
+		    struct apx_exchange *);
+static int	 shopify_refresh(struct apx_cx *, const char *,
+		    struct apx_tokens *);
+static int	 shopify_revoke(struct apx_cx *, const struct apx_tokens *);
+static int	 shopify_check(struct apx_cx *, const char *, const char *);
+static int	 shopify_webhook_verify(struct apx_cx *,
+		    const struct apx_webhook *);
+static int	 shopify_webhook_route(struct apx_cx *,
+		    const struct apx_webhook *,
+		    const struct apx_webhook_event **, size_t *);
+static int	 shopify_webhook_handle(struct apx_cx *,
+		    const struct apx_webhook_event *);
+static int	 shopify_sync(struct apx_cx *, const struct apx_sync *,
+		    const char **);
+
+static int	 lc(int);
+static int	 ieq(const char *, const char *);
+static char	*lower_dup(struct apx_cx *, const char *, size_t);
+static int	 shop_label(struct apx_cx *, const char *, char **);
+static int	 shop_base(struct apx_cx *, const char *, char **);
+static int	 org_base(struct apx_cx *, char **);
+static int	 form_add(struct apx_cx *, char **, const char *, const char *);
+static const char *param_get(const struct apx_param *, size_t, const char *);
+static int	 param_cmp(const void *, const void *);
+static int	 callback_hmac_ok(struct apx_cx *, const struct apx_callback *,
+		    const char *);
+static int	 timestamp_ok(const char *, int64_t);
+static int	 parse_i64(const char *, int64_t *);
+static const char *safe_text(struct apx_cx *, const char *);
+static void	 log_answer(struct apx_cx *, const char *,
+		    const struct apx_http_response *);
+static int	 token_call(struct apx_cx *, const char *, const char *,
+		    struct apx_tokens *);
+static const char *header_get(const struct apx_webhook *, const char *);
+static int	 webhook_sig_ok(struct apx_cx *, const struct apx_webhook *,
+		    const char *, const char *);
+
+static const struct apx_connector_field fields[] = {
+	{ "client_id", APX_FIELD_STRING, APX_FIELD_SERVER, 1, NULL,
+	    "API key of the Shopify app", 0 },
+	{ "client_secret", APX_FIELD_SECRET, APX_FIELD_SERVER, 1, NULL,
+	    "API secret key of the Shopify app", 0 },
+	{ "shop_base", APX_FIELD_URL, APX_FIELD_SERVER, 0,
+	    "https://{shop}.myshopify.com",
+	    "base URL of a shop; {shop} is the store label", 0 },
+	{ "api_version", APX_FIELD_STRING, APX_FIELD_SERVER, 0, "2024-10",
+	    "Admin API version", 0 },
+	{ "webhook_secret_previous", APX_FIELD_SECRET, APX_FIELD_SERVER, 0,
+	    NULL, "previous app secret during a rotation; used by webhooks",
+	    0 },
+	{ "shop", APX_FIELD_STRING, APX_FIELD_ORG, 1, NULL,
+	    "your-store.myshopify.com", SHOP_MAX },
+};
+
+static const char *const scopes[] = { "read_orders", "read_products" };
+
+static const struct apx_connector shopify = {
+	.magic = APX_CONNECTOR_MAGIC,
+	.abi_major = APX_CONNECTOR_ABI_MAJOR,
+	.abi_minor = APX_CONNECTOR_ABI_MINOR,
+	.size = sizeof(struct apx_connector),
+	.name = "shopify",
+	.version = "1.0.0",
+	.display_name = "Shopify",
+	.fields = fields,
+	.nfields = sizeof(fields) / sizeof(fields[0]),
+	.scopes = scopes,
+	.nscopes = sizeof(scopes) / sizeof(scopes[0]),
+	.pkce = 0,
+	.init = shopify_init,
+	.fini = shopify_fini,
+	.authorize = shopify_authorize,
+	.exchange = shopify_exchange,
+	.refresh = shopify_refresh,
+	.revoke = shopify_revoke,
+	.check = shopify_check,
+	.webhook_verify = shopify_webhook_verify,
+	.webhook_route = shopify_webhook_route,
+	.webhook_handle = shopify_webhook_handle,
+	.sync = shopify_sync,
+};
+
+const struct apx_connector *
+apx_connector_entry(void)
+{
+	return &shopify;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+lc(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+}
+
+static int
+ieq(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++)
+		if (lc((unsigned char)*a) != lc((unsigned char)*b))
+			return 0;
+	return *a == *b;
+}
+
+static char *
+lower_dup(struct apx_cx *cx, const char *s, size_t n)
+{
+	char	*d;
+	size_t	 i;
+
+	if ((d = host->dup(cx, s, n)) == NULL)
+		return NULL;
+	for (i = 0; d[i] != '\0'; i++)
+		d[i] = (char)lc((unsigned char)d[i]);
+	return d;
+}
+
+/*
+ * SHOP must match ^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$ (the label
+ * at most one DNS label long); *LABEL is its store label, lower-cased.
+ */
+static int
+shop_label(struct apx_cx *cx, const char *shop, char **label)
+{
+	size_t	 len, n, i, slen = sizeof(SHOP_SUFFIX) - 1;
+	int	 c;
+
+	*label = NULL;
+	if (shop == NULL || (len = strlen(shop)) <= slen || len > SHOP_MAX)
+		return APX_C_EINVAL;
+	n = len - slen;
+	if (n > LABEL_MAX || !ieq(shop + n, SHOP_SUFFIX))
+		return APX_C_EINVAL;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)shop[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (c == '-' && i > 0)
+			continue;
+		return APX_C_EINVAL;
+	}
+	if ((*label = lower_dup(cx, shop, n)) == NULL)
+		return APX_C_ENOMEM;
+	return 0;
+}
+
+/* The base URL of SHOP: shop_base with "{shop}" replaced by its label. */
+static int
+shop_base(struct apx_cx *cx, const char *shop, char **base)
+{
+	const char	*tmpl, *p;
+	char		*label, *b;
+	size_t		 n;
+	int		 rc;
+
+	*base = NULL;
+	if ((rc = shop_label(cx, shop, &label)) != 0)
+		return rc;
+	if ((tmpl = host->config(cx, "shop_base")) == NULL || *tmpl == '\0')
+		return APX_C_EINVAL;
+	if ((p = strstr(tmpl, "{shop}")) != NULL)
+		b = host->fmt(cx, "%.*s%s%s", (int)(p - tmpl), tmpl, label,
+		    p + sizeof("{shop}") - 1);
+	else
+		b = host->dup(cx, tmpl, strlen(tmpl));
+	if (b == NULL)
+		return APX_C_ENOMEM;
+	if ((n = strlen(b)) > 0 && b[n - 1] == '/')
+		b[n - 1] = '\0';
+	*base = b;
+	return 0;
+}
+
+/* The base URL of the shop the context's org configured. */
+static int
+org_base(struct apx_cx *cx, char **base)
+{
+	int	 rc;
+
+	if ((rc = shop_base(cx, host->config(cx, "shop"), base)) != 0)
+		host->log_msg(cx, APX_C_LOG_ERROR,
+		    "%s: the org's shop is unset or not *.myshopify.com",
+		    __func__);
+	return rc;
+}
+
+/* Append NAME=VALUE (VALUE urlencoded) to the form or query *FORM. */
+static int
+form_add(struct apx_cx *cx, char **form, const char *name, const char *value)
+{
+	char	*enc;
+
+	if (value == NULL)
+		return APX_C_EINVAL;
+	if ((enc = host->urlencode(cx, value)) == NULL)
+		return APX_C_ENOMEM;
+	if (*form == NULL)
+		*form = host->fmt(cx, "%s=%s", name, enc);
+	else
+		*form = host->fmt(cx, "%s&%s=%s", *form, name, enc);
+	return *form == NULL ? APX_C_ENOMEM : 0;
+}
+
+static const char *
+param_get(const struct apx_param *p, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].name != NULL && strcmp(p[i].name, name) == 0)
+			return p[i].value != NULL ? p[i].value : "";
+	return NULL;
+}
+
+/* By name in byte order, then by value, so that repeats sort stably. */
+static int
+param_cmp(const void *a, const void *b)
+{
+	const struct apx_param	*pa = *(const struct apx_param *const *)a;
+	const struct apx_param	*pb = *(const struct apx_param *const *)b;
+	int			 r;
+
+	if ((r = strcmp(pa->name, pb->name)) != 0)
+		return r;
+	return strcmp(pa->value != NULL ? pa->value : "",
+	    pb->value != NULL ? pb->value : "");
+}
+
+/*
+ * Shopify's callback hmac: every parameter but hmac and signature, sorted
+ * by name, joined as name=value with '&', HMAC-SHA256 with the client
+ * secret, in lower-case hex. 1 when GIVEN is that hmac.
+ */
+static int
+callback_hmac_ok(struct apx_cx *cx, const struct apx_callback *cb,
+    const char *given)
+{
+	static const char		 hexd[] = "0123456789abcdef";
+	const struct apx_param		**sorted;
+	const char			*secret, *v;
+	unsigned char			 mac[32];
+	char				 hex[65], *msg, *want;
+	size_t				 i, n = 0, len = 0, off = 0;
+	int				 ok = 0;
+
+	if ((secret = host->config(cx, "client_secret")) == NULL ||
+	    cb->nparams == 0 || cb->nparams > PARAMS_MAX)
+		goto out;
+	if ((sorted = host->alloc(cx, cb->nparams * sizeof(*sorted))) == NULL)
+		goto out;
+	for (i = 0; i < cb->nparams; i++) {
+		if (cb->params[i].name == NULL ||
+		    strcmp(cb->params[i].name, "hmac") == 0 ||
+		    strcmp(cb->params[i].name, "signature") == 0)
+			continue;
+		sorted[n++] = &cb->params[i];
+		v = cb->params[i].value != NULL ? cb->params[i].value : "";
+		len += strlen(cb->params[i].name) + 1 + strlen(v) + 1;
+	}
+	qsort(sorted, n, sizeof(*sorted), param_cmp);
+	if ((msg = host->alloc(cx, len + 1)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		v = sorted[i]->value != NULL ? sorted[i]->value : "";
+		if (i > 0)
+			msg[off++] = '&';
+		memcpy(msg + off, sorted[i]->name, strlen(sorted[i]->name));
+		off += strlen(sorted[i]->name);
+		msg[off++] = '=';
+		memcpy(msg + off, v, strlen(v));
+		off += strlen(v);
+	}
+	msg[off] = '\0';
+	if (host->hmac_sha256(secret, strlen(secret), msg, off, mac) != 0)
+		goto out;
+	for (i = 0; i < sizeof(mac); i++) {
+		hex[2 * i] = hexd[mac[i] >> 4];
+		hex[2 * i + 1] = hexd[mac[i] & 0x0f];
+	}
+	hex[64] = '\0';
+	if ((want = lower_dup(cx, given, strlen(given))) == NULL)
+		goto out;
+	ok = strlen(want) == 64 && host->ct_equal(hex, 64, want, 64) == 1;
+ out:
+	return ok;
+}
+
+/* 1 when TS is a decimal time within CLOCK_SKEW seconds of NOW. */
+static int
+timestamp_ok(const char *ts, int64_t now)
+{
+	int64_t	 t;
+
+	if (parse_i64(ts, &t) != 0)
+		return 0;
+	return t - now <= CLOCK_SKEW && now - t <= CLOCK_SKEW;
+}
+
+/* A non-negative decimal of at most 15 digits. */
+static int
+parse_i64(const char *s, int64_t *v)
+{
+	size_t	 i;
+
+	*v = 0;
+	if (s == NULL || *s == '\0')
+		return APX_C_EINVAL;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 15)
+			return APX_C_EINVAL;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* At most 64 characters of a provider's error code, nothing odd in it. */
+static const char *
+safe_text(struct apx_cx *cx, const char *s)
+{
+	char	*d;
+	size_t	 i;
+
+	if (s == NULL)
+		return "-";
+	if ((d = host->dup(cx, s, 64)) == NULL)
+		return "-";
+	for (i = 0; d[i] != '\0'; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') ||
+		    (d[i] >= 'A' && d[i] <= 'Z') ||
+		    (d[i] >= '0' && d[i] <= '9') ||
+		    d[i] == '_' || d[i] == '-' || d[i] == '.'))
+			d[i] = '?';
+	return d;
+}
+
+/* A failed answer: its status and "error" code, never its body. */
+static void
+log_answer(struct apx_cx *cx, const char *what,
+    const struct apx_http_response *r)
+{
+	const char	*err = NULL;
+
+	if (r->body != NULL)
+		err = host->json_get(cx, r->body, r->body_len, "error");
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: HTTP %ld, error %s", what,
+	    r->status, safe_text(cx, err));
+}
+
+/* POST FORM to the token URL at BASE and read the token answer. */
+static int
+token_call(struct apx_cx *cx, const char *base, const char *form,
+    struct apx_tokens *t)
+{
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	const char			*err, *v;
+	char				*url, *scope, *p;
+	int				 rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	memset(t, 0, sizeof(*t));
+	if ((url = host->fmt(cx, "%s/admin/oauth/access_token", base)) ==
+	    NULL) {
+		rc = APX_C_ENOMEM;
+		goto fail;
+	}
+	req.method = "POST";
+	req.url = url;
+	req.body = form;
+	req.body_len = strlen(form);
+	req.content_type = "application/x-www-form-urlencoded";
+	if ((rc = host->http(cx, &req, &resp)) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: token request: %d",
+		    __func__, rc);
+		goto fail;
+	}
+	if (resp.status != 200) {
+		log_answer(cx, __func__, &resp);
+		err = resp.body == NULL ? NULL :
+		    host->json_get(cx, resp.body, resp.body_len, "error");
+		rc = APX_C_EPROVIDER;
+		if ((resp.status == 400 || resp.status == 401) &&
+		    err != NULL && strcmp(err, "invalid_grant") == 0)
+			rc = APX_C_EGRANT;
+		goto fail;
+	}
+	rc = APX_C_EINVAL;
+	if (resp.body == NULL || (t->access_token = host->json_get(cx,
+	    resp.body, resp.body_len, "access_token")) == NULL ||
+	    *t->access_token == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: no access_token",
+		    __func__);
+		goto fail;
+	}
+	v = host->json_get(cx, resp.body, resp.body_len, "refresh_token");
+	t->refresh_token = (v != NULL && *v != '\0') ? v : NULL;
+	if ((v = host->json_get(cx, resp.body, resp.body_len,
+	    "expires_in")) != NULL && parse_i64(v, &t->expires_in) != 0)
+		goto bad;
+	if ((v = host->json_get(cx, resp.body, resp.body_len,
+	    "refresh_token_expires_in")) != NULL &&
+	    parse_i64(v, &t->refresh_expires_in) != 0)
+		goto bad;
+	/* Shopify separates scopes with commas; the host wants spaces. */
+	if ((v = host->json_get(cx, resp.body, resp.body_len, "scope")) !=
+	    NULL) {
+		if ((scope = host->dup(cx, v, strlen(v))) == NULL) {
+			rc = APX_C_ENOMEM;
+			goto fail;
+		}
+		for (p = scope; *p != '\0'; p++)
+			if (*p == ',')
+				*p = ' ';
+		t->scope = scope;
+	}
+	return 0;
+ bad:
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: malformed expiry", __func__);
+ fail:
+	memset(t, 0, sizeof(*t));
+	return rc;
+}
+
+static const char *
+header_get(const struct apx_webhook *wh, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < wh->nheaders; i++)
+		if (wh->headers[i].name != NULL &&
+		    ieq(wh->headers[i].name, name))
+			return wh->headers[i].value;
+	return NULL;
+}
+
+/* 1 when SIG is the base64 HMAC-SHA256 of the body with SECRET. */
+static int
+webhook_sig_ok(struct apx_cx *cx, const struct apx_webhook *wh,
+    const char *secret, const char *sig)
+{
+	unsigned char	 mac[32];
+	const void	*body = wh->body != NULL ? (const void *)wh->body : "";
+	char		*b64;
+
+	if (secret == NULL || *secret == '\0')
+		return 0;
+	if (host->hmac_sha256(secret, strlen(secret), body, wh->len, mac) != 0)
+		return 0;
+	if ((b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
+		return 0;
+	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
+}
+
+/* ---------------------------------------------------------- callbacks */
+
+static int
+shopify_init(const struct apx_host *h, struct apx_cx *cx)
+{
+	static const char *const required[] = {
+		"client_id", "client_secret", "shop_base", "api_version"
+	};
+	const char	*v;
+	size_t		 i;
+
+	if (h == NULL || h->size < sizeof(*h) ||
+	    h->abi_major != APX_CONNECTOR_ABI_MAJOR)
+		return -1;
+	host = h;
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if ((v = host->config(cx, required[i])) == NULL || *v == '\0') {
+			host->log_msg(cx, APX_C_LOG_ERROR,
+			    "%s: connectors.shopify.%s is not set", __func__,
+			    required[i]);
+			host = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+shopify_fini(void)
+{
+	host = NULL;
+}
+
+static int
+shopify_authorize(struct apx_cx *cx, const struct apx_authorize *az,
+    const char **url)
+{
+	char	*base, *q = NULL, *scope = NULL, *enc, *u;
+	size_t	 i;
+	int	 rc;
+
+	*url = NULL;
+	if ((rc = org_base(cx, &base)) != 0)
+		goto fail;
+	/* Shopify wants the scopes separated by commas. */
+	for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+		if ((enc = host->urlencode(cx, scopes[i])) == NULL ||
+		    (scope = host->fmt(cx, "%s%s%s", scope != NULL ? scope : "",
+		    scope != NULL ? "," : "", enc)) == NULL) {
+			rc = APX_C_ENOMEM;
+			goto fail;
+		}
+	}
+	if ((rc = form_add(cx, &q, "client_id",
+	    host->config(cx, "client_id"))) != 0 ||
+	    (q = host->fmt(cx, "%s&scope=%s", q, scope)) == NULL ||
+	    (rc = form_add(cx, &q, "redirect_uri", az->redirect_uri)) != 0 ||
+	    (rc = form_add(cx, &q, "state", az->state)) != 0) {
+		if (rc == 0)
+			rc = APX_C_ENOMEM;
+		goto fail;
+	}
+	if ((u = host->fmt(cx, "%s/admin/oauth/authorize?%s", base, q)) ==
+	    NULL) {
+		rc = APX_C_ENOMEM;
+		goto fail;
+	}
+	*url = u;
+	return 0;
+ fail:
+	return rc;
+}
+
+static int
+shopify_exchange(struct apx_cx *cx, const struct apx_callback *cb,
+    struct apx_exchange *ex)
+{
+	struct apx_account	*acct;
+	const char		*shop, *hmac, *ts, *code, *conf;
+	char			*base, *label, *form = NULL;
+	int64_t			 now;
+	int			 rc;
+
+	memset(ex, 0, sizeof(*ex));
+	shop = param_get(cb->params, cb->nparams, "shop");
+	hmac = param_get(cb->params, cb->nparams, "hmac");
+	ts = param_get(cb->params, cb->nparams, "timestamp");
+	code = cb->code != NULL ? cb->code :
+	    param_get(cb->params, cb->nparams, "code");
+	rc = APX_C_EUNAUTH;
+	if (shop == NULL || hmac == NULL || ts == NULL || code == NULL ||
+	    *code == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN,
+		    "%s: callback lacks shop, hmac, timestamp or code",
+		    __func__);
+		goto fail;
+	}
+	if (!callback_hmac_ok(cx, cb, hmac)) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: callback hmac is wrong",
+		    __func__);
+		goto fail;
+	}
+	now = cb->now != 0 ? cb->now : host->now();
+	if (!timestamp_ok(ts, now)) {
+		host->log_msg(cx, APX_C_LOG_WARN,
+		    "%s: callback timestamp is more than %d s off", __func__,
+		    CLOCK_SKEW);
+		goto fail;
+	}
+	conf = host->config(cx, "shop");
+	if (shop_label(cx, shop, &label) != 0 || conf == NULL ||
+	    !ieq(shop, conf)) {
+		host->log_msg(cx, APX_C_LOG_WARN,
+		    "%s: callback shop is not the org's shop", __func__);
+		goto fail;
+	}
+	if ((rc = shop_base(cx, shop, &base)) != 0)
+		goto fail;
+	if ((rc = form_add(cx, &form, "client_id",
+	    host->config(cx, "client_id"))) != 0 ||
+	    (rc = form_add(cx, &form, "client_secret",
+	    host->config(cx, "client_secret"))) != 0 ||
+	    (rc = form_add(cx, &form, "code", code)) != 0 ||
+	    (rc = form_add(cx, &form, "expiring", "1")) != 0)
+		goto fail;
+	if ((rc = token_call(cx, base, form, &ex->tokens)) != 0)
+		goto fail;
+	if ((acct = host->alloc(cx, sizeof(*acct))) == NULL ||
+	    (acct->id = lower_dup(cx, shop, strlen(shop))) == NULL) {
+		rc = APX_C_ENOMEM;
+		goto fail;
+	}
+	acct->name = acct->id;
+	ex->accounts = acct;
+	ex->naccounts = 1;
+	return 0;
+ fail:
+	memset(ex, 0, sizeof(*ex));
+	return rc;
+}
+
+static int
+shopify_refresh(struct apx_cx *cx, const char *refresh_token,
+    struct apx_tokens *t)
+{
+	char	*base, *form = NULL;
+	int	 rc;
+
+	memset(t, 0, sizeof(*t));
+	if (refresh_token == NULL || *refresh_token == '\0') {
+		rc = APX_C_EINVAL;
+		goto fail;
+	}
+	if ((rc = org_base(cx, &base)) != 0)
+		goto fail;
+	if ((rc = form_add(cx, &form, "client_id",
+	    host->config(cx, "client_id"))) != 0 ||
+	    (rc = form_add(cx, &form, "client_secret",
+	    host->config(cx, "client_secret"))) != 0 ||
+	    (rc = form_add(cx, &form, "grant_type", "refresh_token")) != 0 ||
+	    (rc = form_add(cx, &form, "refresh_token", refresh_token)) != 0)
+		goto fail;
+	rc = token_call(cx, base, form, t);
+ fail:
+	return rc;
+}
+
+static int
+shopify_revoke(struct apx_cx *cx, const struct apx_tokens *t)
+{
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	struct apx_param		 hdr;
+	char				*base, *url;
+	int				 rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	if (t == NULL || t->access_token == NULL || *t->access_token == '\0') {
+		rc = APX_C_EINVAL;
+		goto out;
+	}
+	if ((rc = org_base(cx, &base)) != 0)
+		goto out;
+	if ((url = host->fmt(cx, "%s/admin/api_permissions/current.json",
+	    base)) == NULL) {
+		rc = APX_C_ENOMEM;
+		goto out;
+	}
+	hdr.name = "X-Shopify-Access-Token";
+	hdr.value = t->access_token;
+	req.method = "DELETE";
+	req.url = url;
+	req.headers = &hdr;
+	req.nheaders = 1;
+	if ((rc = host->http(cx, &req, &resp)) != 0)
+		goto out;
+	switch (resp.status) {
+	case 200:
+	case 204:
+		break;
+	case 401:
+	case 404:
+		/* Already uninstalled or revoked. */
+		host->log_msg(cx, APX_C_LOG_INFO,
+		    "%s: HTTP %ld, the grant was already gone", __func__,
+		    resp.status);
+		break;
+	default:
+		log_answer(cx, __func__, &resp);
+		rc = APX_C_EPROVIDER;
+		break;
+	}
+ out:
+	return rc;
+}
+
+static int
+shopify_check(struct apx_cx *cx, const char *access_token,
+    const char *account_id)
+{
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	struct apx_param		 hdr;
+	const char			*conf, *ver;
+	char				*base, *url;
+	int				 rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	rc = APX_C_EINVAL;
+	if (access_token == NULL || *access_token == '\0')
+		goto out;
+	/* The token is for the shop it was granted by: the org's shop. */
+	conf = host->config(cx, "shop");
+	if (account_id != NULL && (conf == NULL || !ieq(account_id, conf))) {
+		host->log_msg(cx, APX_C_LOG_WARN,
+		    "%s: the account is not the org's configured shop",
+		    __func__);
+		goto out;
+	}
+	if ((rc = org_base(cx, &base)) != 0)
+		goto out;
+	if ((ver = host->config(cx, "api_version")) == NULL) {
+		rc = APX_C_EINVAL;
+		goto out;
+	}
+	if ((url = host->fmt(cx, "%s/admin/api/%s/shop.json", base, ver)) ==
+	    NULL) {
+		rc = APX_C_ENOMEM;
+		goto out;
+	}
+	hdr.name = "X-Shopify-Access-Token";
+	hdr.value = access_token;
+	req.method = "GET";
+	req.url = url;
+	req.headers = &hdr;
+	req.nheaders = 1;
+	if ((rc = host->http(cx, &req, &resp)) != 0)
+		goto out;
+	if (resp.status == 200)
+		rc = 0;
+	else {
+		log_answer(cx, __func__, &resp);
+		rc = resp.status == 401 ? APX_C_EGRANT : APX_C_EPROVIDER;
+	}
+ out:
+	return rc;
+}
+
+static int
+shopify_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
+{
+	const char	*sig;
+
+	if ((sig = header_get(wh, "x-shopify-hmac-sha256")) == NULL ||
+	    *sig == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
+		return APX_C_EUNAUTH;
+	}
+	if (webhook_sig_ok(cx, wh, host->config(cx, "client_secret"), sig))
+		return 0;
+	/* During a rotation, deliveries may be signed with the old secret. */
+	if (webhook_sig_ok(cx, wh, host->config(cx, "webhook_secret_previous"),
+	    sig))
+		return 0;
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
+	return APX_C_EUNAUTH;
+}
+
+/* One delivery is one event of one shop. */
+static int
+shopify_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
+    const struct apx_webhook_event **events, size_t *nevents)
+{
+	struct apx_webhook_event	*ev;
+	const char			*shop, *id, *topic;
+	char				*label;
+	int				 rc;
+
+	*events = NULL;
+	*nevents = 0;
+	shop = header_get(wh, "x-shopify-shop-domain");
+	if ((id = header_get(wh, "x-shopify-event-id")) == NULL || *id == '\0')
+		id = header_get(wh, "x-shopify-webhook-id");
+	topic = header_get(wh, "x-shopify-topic");
+	if (shop_label(cx, shop, &label) != 0 || id == NULL || *id == '\0' ||
+	    topic == NULL || *topic == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN,
+		    "%s: shop domain, event id or topic missing or malformed",
+		    __func__);
+		rc = APX_C_EINVAL;
+		goto fail;
+	}
+	rc = APX_C_ENOMEM;
+	if ((ev = host->alloc(cx, sizeof(*ev))) == NULL ||
+	    (ev->account_id = lower_dup(cx, shop, strlen(shop))) == NULL ||
+	    (ev->event_id = host->dup(cx, id, 256)) == NULL ||
+	    (ev->type = host->dup(cx, topic, 128)) == NULL ||
+	    (ev->payload = host->dup(cx, wh->body != NULL ?
+	    (const char *)wh->body : "", wh->len)) == NULL)
+		goto fail;
+	*events = ev;
+	*nevents = 1;
+	return 0;
+ fail:
+	return rc;
+}
+
+/* Acting on events and syncing come with the data features. */
+static int
+shopify_webhook_handle(struct apx_cx *cx, const struct apx_webhook_event *ev)
+{
+	(void)cx;
+	(void)ev;
+	return APX_C_ENOTFOUND;
+}
+
+static int
+shopify_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
+{
+	(void)cx;
+	(void)s;
+	if (cursor != NULL)
+		*cursor = NULL;
+	return APX_C_ENOTFOUND;
+}

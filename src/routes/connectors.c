@@ -1,0 +1,108 @@
+/*
+ * Connectors: GET /api/v1/connectors (what this server has installed),
+ * the per-provider callback, and per org: settings, connect, connections.
+ * The flows live in connect/flows.c; these handlers only pick the
+ * parameters out.
+ */
+#include "config.h"
+
+#include "connect/connect.h"
+#include "routes/routes.h"
+#include "store/connect.h"
+
+static int	 connection_missing(struct apx_ctx *);
+
+static int
+connection_missing(struct apx_ctx *c)
+{
+	return apx_resp_problem(c->resp, 404, "connection-not-found",
+	    "No such connection in this organisation.", NULL);
+}
+
+int
+apx_route_connectors_list(struct apx_ctx *c)
+{
+	json_t *d;
+
+	if ((d = apx_connect_describe()) == NULL)
+		return APX_ENOMEM;
+	return apx_resp_json(c->resp, 200, d);
+}
+
+int
+apx_route_connector_callback(struct apx_ctx *c)
+{
+	return apx_connect_callback(c, apx_req_param(c->req, "name"));
+}
+
+int
+apx_route_connector_config_get(struct apx_ctx *c)
+{
+	return apx_connect_config_get(c, apx_req_param(c->req, "name"));
+}
+
+int
+apx_route_connector_config_put(struct apx_ctx *c)
+{
+	json_t *body;
+	int rc;
+
+	if (apx_route_json_body(c, &body) != 0)
+		return 0;
+	rc = apx_connect_config_put(c, apx_req_param(c->req, "name"), body);
+	json_decref(body);
+	return rc;
+}
+
+int
+apx_route_connector_connect(struct apx_ctx *c)
+{
+	return apx_connect_start(c, apx_req_param(c->req, "name"));
+}
+
+int
+apx_route_connections_list(struct apx_ctx *c)
+{
+	json_t *l;
+	int rc;
+
+	if ((rc = apx_conn_list(c->db, c->org->id, &l)) != 0)
+		return rc;
+	return apx_resp_json(c->resp, 200, l);
+}
+
+int
+apx_route_connection_get(struct apx_ctx *c)
+{
+	json_t *o;
+	int64_t id;
+	int rc;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		return connection_missing(c);
+	if ((rc = apx_conn_get(c->db, c->org->id, id, &o)) == APX_ENOTFOUND)
+		return connection_missing(c);
+	if (rc != 0)
+		return rc;
+	return apx_resp_json(c->resp, 200, o);
+}
+
+int
+apx_route_connection_delete(struct apx_ctx *c)
+{
+	int64_t id;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		return connection_missing(c);
+	return apx_connect_disconnect(c, id);
+}
+
+int
+apx_route_connection_check(struct apx_ctx *c)
+{
+	int64_t id;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		return connection_missing(c);
+	return apx_connect_check(c, id);
+}
