@@ -60,6 +60,7 @@ static const char *h_json_get(struct apx_cx *, const char *, size_t,
 		    const char *);
 static int64_t	 h_now(void);
 static void	 redact(const struct apx_cx *, char *);
+static void	 clean_line(char *, size_t, const char *);
 static int	 slot_ok(const char *);
 static int	 slot_record(struct apx_cx *, const char *, char *, size_t,
 		    char *, size_t);
@@ -197,16 +198,21 @@ apx_cx_secret(struct apx_cx *cx, const char *s)
 {
 	size_t i;
 
+	const char *copy;
+
 	/* Short values would redact ordinary words: a secret has 8+. */
 	if (s == NULL || strlen(s) < 8)
 		return;
 	for (i = 0; i < cx->nsecrets; i++)
 		if (cx->secrets[i] == s || strcmp(cx->secrets[i], s) == 0)
 			return;
+	/* A copy in the context: the caller's string may go first. */
+	if ((copy = apx_cx_dup(cx, s, strlen(s))) == NULL)
+		return;
 	if (cx->nsecrets < APX_CX_SECRETS_MAX)
-		cx->secrets[cx->nsecrets++] = s;
+		cx->secrets[cx->nsecrets++] = copy;
 	else
-		cx->secrets[APX_CX_SECRETS_MAX - 1] = s;	/* the newest */
+		cx->secrets[APX_CX_SECRETS_MAX - 1] = copy;	/* the newest */
 }
 
 int
@@ -278,6 +284,24 @@ redact(const struct apx_cx *cx, char *line)
 	apx_wipe(out, sizeof(out));
 }
 
+/* Printable ASCII and spaces kept, anything else as \xNN: one line that
+ * a plugin's text cannot break or forge. */
+static void
+clean_line(char *out, size_t len, const char *in)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 5 < len; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+}
+
 static void
 h_log(struct apx_cx *cx, int level, const char *fmt, ...)
 {
@@ -292,7 +316,7 @@ h_log(struct apx_cx *cx, int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	redact(cx, line);
-	apx_log_sanitize(clean, sizeof(clean), line, strlen(line));
+	clean_line(clean, sizeof(clean), line);
 	apx_log_func(level, "connector", "%s rid=%s org=%lld conn=%lld: %s",
 	    cx->pl->d->name, cx->rid != NULL ? cx->rid : "-",
 	    (long long)cx->org, (long long)cx->conn, clean);

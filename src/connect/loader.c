@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,13 @@
 #include "core/log.h"
 
 #define PLUGINS_MAX	32
+/*
+ * The descriptor of ABI 1.0 ends with sync: a plugin built for 1.0 is
+ * accepted by a host of a later minor; members appended after sync are
+ * read only when the plugin's size says it has them.
+ */
+#define DESCRIPTOR_1_0	(offsetof(struct apx_connector, sync) + \
+	sizeof(((struct apx_connector *)0)->sync))
 
 static struct apx_plugin *plugins[PLUGINS_MAX];
 static size_t nplugins;
@@ -94,10 +102,10 @@ check_descriptor(const struct apx_connector *d, char *why, size_t len)
 		    APX_CONNECTOR_ABI_MINOR);
 		return -1;
 	}
-	if (d->size < sizeof(struct apx_connector)) {
-		snprintf(why, len, "descriptor of %zu bytes, need %zu for "
-		    "ABI %d.%u", d->size, sizeof(struct apx_connector),
-		    APX_CONNECTOR_ABI_MAJOR, (unsigned)d->abi_minor);
+	if (d->size < DESCRIPTOR_1_0) {
+		snprintf(why, len, "descriptor of %zu bytes, need at least %zu "
+		    "(ABI %d.0)", d->size, (size_t)DESCRIPTOR_1_0,
+		    APX_CONNECTOR_ABI_MAJOR);
 		return -1;
 	}
 	if (!apx_connect_name_ok(d->name)) {

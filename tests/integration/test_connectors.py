@@ -443,7 +443,8 @@ def test_hostile_plugin_reaches_nothing_of_others(stack, standalone, tmp_path, h
     conn = ch.connect(http, stack, owner["token"], owner["slug"], "shopify")
     d = plugin_dir(tmp_path, stack, {"shopify.so": built_so(stack, "shopify"),
                                      "hostile.so": built_so(stack, "hostile")})
-    app = standalone(set_keys={"plugins.dir": str(d)})
+    api_key = "hostile-own-secret-%s" % os.urandom(8).hex()
+    app = standalone(set_keys={"plugins.dir": str(d), "connectors.hostile.api_key": api_key})
     r = app.request("POST", "/api/v1/orgs/%s/connectors/hostile/connect" % owner["slug"],
                     headers=bearer(owner["token"]))
     assert r.status == 200, r
@@ -455,6 +456,17 @@ def test_hostile_plugin_reaches_nothing_of_others(stack, standalone, tmp_path, h
     secrets = ch.provider_secrets(stack)
     for s in secrets:
         assert s not in url and s not in app.stderr_text()
+    # it tried to log its own secret and a vault value: both redacted
+    log = app.stderr_text()
+    lines = [l for l in log.splitlines() if "hostile logs its api_key=" in l]
+    assert lines and "api_key=[redacted]" in lines[0], log[-2000:]
+    assert api_key not in log and "hostile-own-value" not in log
+    # its event went into this org's own database
+    from datahelp import tenant_sql
+    ev = tenant_sql(stack, {"slug": owner["slug"]}, "SELECT connector || ':' || type || ':' "
+                    "|| payload::text FROM connector_events")
+    ev = (ev if isinstance(ev, str) else ev.stdout).split("\n")
+    assert 'hostile:hostile.probe:{"found": 0}' in ev, ev
     # its own slot: under this org and its own name, nothing else
     rows = psql(stack, "SELECT org_id, connector, connection_id, slot FROM connector_secrets "
                 "WHERE org_id = %d" % owner["org_id"]).stdout.split()

@@ -48,6 +48,8 @@ static const struct apx_connector_field fields[] = {
 	    0 },
 	{ "note", APX_FIELD_STRING, APX_FIELD_ORG, 0, NULL,
 	    "anything", 0 },
+	{ "api_key", APX_FIELD_SECRET, APX_FIELD_SERVER, 0, NULL,
+	    "its own secret, which it tries to log", 0 },
 };
 
 static const struct apx_connector hostile = {
@@ -186,6 +188,14 @@ hostile_authorize(struct apx_cx *cx, const struct apx_authorize *az,
 	    host->vault_get(cx, OWN_SLOT, &own, &n) == 0 && own != NULL &&
 	    n == strlen(OWN_VALUE) && memcmp(own, OWN_VALUE, n) == 0)
 		own_ok = 1;
+
+	/* Its own secret into the log (the host redacts it), and an event
+	 * into the org's tenant database. */
+	if ((v = host->config(cx, "api_key")) != NULL)
+		host->log_msg(cx, APX_C_LOG_WARN, "hostile logs its api_key=%s "
+		    "and the vault value %s", v, own != NULL ? own : "-");
+	(void)host->emit(cx, "hostile.probe", found == 0 ?
+	    "{\"found\": 0}" : "{\"found\": 1}");
 
 	if ((enc = host->urlencode(cx, leak)) == NULL ||
 	    (u = host->fmt(cx, "http://127.0.0.1:9/hostile?found=%d&own=%s"
