@@ -533,3 +533,46 @@ out:
 	parts_free(&p);
 	return rc;
 }
+
+int
+apx_jwt_parts(const char *tok, size_t len, json_t **hdrp, json_t **claimsp,
+    unsigned char **sig, size_t *siglen, size_t *inputlen)
+{
+	struct parts p;
+	int rc;
+
+	*sig = NULL;
+	*siglen = *inputlen = 0;
+	if ((rc = apx_jwt_decode(tok, len, hdrp, claimsp)) != 0)
+		return rc;
+	if ((rc = split(tok, len, &p)) != 0)
+		goto fail;
+	if ((*sig = malloc(p.siglen > 0 ? p.siglen : 1)) == NULL) {
+		parts_free(&p);
+		rc = APX_ENOMEM;
+		goto fail;
+	}
+	memcpy(*sig, p.sig, p.siglen);
+	*siglen = p.siglen;
+	*inputlen = p.inputlen;
+	parts_free(&p);
+	return 0;
+fail:
+	json_decref(*hdrp);
+	json_decref(*claimsp);
+	*hdrp = *claimsp = NULL;
+	return rc;
+}
+
+int
+apx_jwt_b64url_decode(const char *in, size_t n, unsigned char *out,
+    size_t outmax, size_t *outlen)
+{
+	/* N characters decode to N / 4 * 3 bytes, plus 1 or 2 for a last
+	 * group of 2 or 3 characters (1 is no valid encoding). */
+	if (in == NULL || n % 4 == 1)
+		return APX_EINVAL;
+	if (n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1) > outmax)
+		return APX_ETOOBIG;
+	return b64url_decode(in, n, out, outlen) == 0 ? 0 : APX_EINVAL;
+}

@@ -108,5 +108,17 @@ const char *apx_jwt_reason_str(enum apx_jwt_reason);
  * APX_EINVAL (or APX_ENOMEM); outputs may be NULL, and are NULL on failure.
  */
 int	 apx_jwt_decode(const char *, size_t, json_t **, json_t **);
+/*
+ * As apx_jwt_decode (HDR and CLAIMS required), plus the raw signature
+ * (*SIG malloc'd, *SIGLEN bytes) and the length of the signing input
+ * ("header.payload", the first *INPUTLEN bytes of the token). For
+ * verifying tokens of other issuers (auth/oidc.c); no check is made here.
+ */
+int	 apx_jwt_parts(const char *, size_t, json_t **, json_t **,
+	    unsigned char **, size_t *, size_t *);
+/* Strict base64url (no padding, canonical) of N bytes into OUT (at most
+ * OUTMAX bytes): 0, APX_EINVAL or APX_ETOOBIG. */
+int	 apx_jwt_b64url_decode(const char *, size_t, unsigned char *, size_t,
+	    size_t *);
 
 #endif

@@ -40,14 +40,4 @@ int	 apx_connect_callback(struct apx_ctx *, const char *);
 int	 apx_connect_check(struct apx_ctx *, int64_t);
 int	 apx_connect_disconnect(struct apx_ctx *, int64_t);
 
-/*
- * An URL field's origin check: does URL start with an origin of TEMPLATE
- * (scheme://host[:port], where the host may hold one "{x}" placeholder
- * standing for one DNS label)? 1 yes, 0 no. Pure; a fuzz target.
- */
-int	 apx_connect_url_allowed(const char *, const char *);
-/* A base URL value is acceptable for an URL field: https, or http on a
- * loopback host. */
-int	 apx_connect_base_ok(const char *);
-
 #endif

@@ -18,6 +18,7 @@
 #include "core/apx.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/ctx.h"
 #include "store/audit.h"
 #include "store/connect.h"
@@ -371,7 +372,7 @@ apx_connect_start(struct apx_ctx *c, const char *name)
 	/* A connector sends people only to its own configured provider. */
 	for (i = 0; i < pl->d->nfields; i++)
 		if (pl->d->fields[i].type == APX_FIELD_URL &&
-		    pl->server[i] != NULL && apx_connect_url_allowed(url,
+		    pl->server[i] != NULL && apx_url_allowed(url,
 		    apx_secret_str(pl->server[i])))
 			break;
 	if (i == pl->d->nfields) {

@@ -23,6 +23,7 @@
 #include "connect/host_int.h"
 #include "core/apx.h"
 #include "core/log.h"
+#include "core/url.h"
 
 #define PLUGINS_MAX	32
 /*
@@ -212,7 +213,7 @@ check_config(const struct apx_conf *conf, struct apx_plugin *pl, char *why,
 			return -1;
 		}
 		v = apx_secret_str(pl->server[i]);
-		if (f->type == APX_FIELD_URL && (!apx_connect_base_ok(v) ||
+		if (f->type == APX_FIELD_URL && (!apx_url_base_ok(v) ||
 		    strchr(v, '}') != strrchr(v, '}'))) {
 			snprintf(why, len, "connectors.%s.%s%s%s must be an "
 			    "https URL (http only on a loopback address)",

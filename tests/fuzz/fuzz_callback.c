@@ -4,7 +4,7 @@
  * (plugins/shopify/shopify.c, compiled into this binary, its
  * apx_connector_entry an ordinary function) against a mock host
  * (mock_host.c), and the host's origin checks of plugin HTTP
- * (apx_connect_url_allowed, apx_connect_base_ok in src/connect/http.c).
+ * (apx_url_allowed, apx_url_base_ok in src/core/url.c).
  *
  * Input, lines separated by '\n':
  *   1. a callback query string ("code=...&hmac=...&shop=...&timestamp=..."),
@@ -25,15 +25,15 @@
  *     org's configured shop; and code is not empty;
  *   - host->http is called only when all of that holds, at most once, and
  *     only to the token URL of the configured shop, which the host's own
- *     origin check (apx_connect_url_allowed with shop_base) admits;
+ *     origin check (apx_url_allowed with shop_base) admits;
  *   - on success: one account, the configured shop, the canned token;
  *   - conversely a correctly signed, fresh callback for the configured shop
  *     with a code is accepted (within the plugin's documented caps: at most
  *     64 parameters, a timestamp of at most 15 digits);
- *   - apx_connect_url_allowed(url, tpl) == 1 only when url is printable
+ *   - apx_url_allowed(url, tpl) == 1 only when url is printable
  *     ASCII, has the template's scheme (http or https), an authority
  *     without userinfo, and the template's authority, its "{x}" standing
- *     for exactly one DNS label; apx_connect_base_ok(v) == 1 only for
+ *     for exactly one DNS label; apx_url_base_ok(v) == 1 only for
  *     https, or http to 127.0.0.1, localhost or [::1].
  */
 #include "config.h"
@@ -49,7 +49,7 @@
 
 #include <accupredix/connector.h>
 
-#include "connect/connect.h"
+#include "core/url.h"
 #include "core/arena.h"
 #include "fuzz.h"
 #include "http/http.h"
@@ -262,7 +262,7 @@ fuzz_exchange(struct apx_arena *a, const char *q, size_t qlen)
 		__builtin_trap();
 	if (calls > 0 && (strcmp(mock_http_last_url(), TOKEN_URL) != 0 ||
 	    strcmp(mock_http_last_method(), "POST") != 0 ||
-	    apx_connect_url_allowed(mock_http_last_url(), SHOP_BASE) != 1))
+	    apx_url_allowed(mock_http_last_url(), SHOP_BASE) != 1))
 		__builtin_trap();	/* not the configured shop's token URL */
 	if (rc == 0) {
 		if (calls != 1 || ex.naccounts != 1 || ex.accounts == NULL ||
@@ -316,7 +316,7 @@ check_url(const char *url, const char *tpl)
 	const char *us, *ua, *ts, *ta, *open, *close;
 	size_t usl, ual, tsl, tal, pre, suf, i;
 
-	if (apx_connect_url_allowed(url, tpl) != 1)
+	if (apx_url_allowed(url, tpl) != 1)
 		return;
 	for (i = 0; url[i] != '\0'; i++)
 		if ((unsigned char)url[i] <= 0x20 ||
@@ -355,7 +355,7 @@ check_base(const char *v)
 	const char *s, *a;
 	size_t sl, al;
 
-	if (apx_connect_base_ok(v) != 1)
+	if (apx_url_base_ok(v) != 1)
 		return;
 	if (authority(v, &s, &sl, &a, &al) != 0 || al == 0 ||
 	    memchr(a, '@', al) != NULL)

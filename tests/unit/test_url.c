@@ -1,0 +1,105 @@
+/*
+ * Unit tests for core/url.c, the origin checks of the connector host and
+ * the OpenID relying party:
+ * which URLs a plugin's HTTP client may reach for a configured base URL,
+ * and which base URLs the configuration may name.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/url.h"
+
+static void
+test_exact_origin(void **state)
+{
+	const char *t = "https://identity.xero.com/connect/token";
+
+	(void)state;
+	assert_true(apx_url_allowed(
+	    "https://identity.xero.com/connect/revocation", t));
+	assert_true(apx_url_allowed("https://IDENTITY.xero.com/x", t));
+	assert_true(apx_url_allowed("https://identity.xero.com", t));
+	/* another scheme, port, host, or a host that only starts alike */
+	assert_false(apx_url_allowed("http://identity.xero.com/", t));
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com:8443/", t));
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com.evil.example/", t));
+	assert_false(apx_url_allowed("https://evil.example/", t));
+	/* userinfo, whitespace, backslashes, non-ASCII */
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com@evil.example/", t));
+	assert_false(apx_url_allowed(
+	    "https://user@identity.xero.com/", t));
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com /x", t));
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com\\@evil.example/", t));
+	assert_false(apx_url_allowed(
+	    "https://identity.xero.com\xc3\xa9/", t));
+	assert_false(apx_url_allowed("file:///etc/passwd", t));
+	assert_false(apx_url_allowed("ftp://identity.xero.com/", t));
+	assert_false(apx_url_allowed(NULL, t));
+}
+
+static void
+test_label_placeholder(void **state)
+{
+	const char *t = "https://{shop}.myshopify.com";
+
+	(void)state;
+	assert_true(apx_url_allowed(
+	    "https://demo-store.myshopify.com/admin/oauth/access_token", t));
+	assert_true(apx_url_allowed("https://a.myshopify.com/", t));
+	/* exactly one DNS label */
+	assert_false(apx_url_allowed(
+	    "https://evil.example.myshopify.com/", t));
+	assert_false(apx_url_allowed("https://.myshopify.com/", t));
+	assert_false(apx_url_allowed("https://-x.myshopify.com/", t));
+	assert_false(apx_url_allowed(
+	    "https://demo.myshopify.com.evil.example/", t));
+	assert_false(apx_url_allowed("https://myshopify.com/", t));
+	assert_false(apx_url_allowed("https://demo_x.myshopify.com/",
+	    t));
+	/* a placeholder in the path is plain text: the origin is fixed */
+	t = "http://127.0.0.1:8080/shopify/{shop}";
+	assert_true(apx_url_allowed(
+	    "http://127.0.0.1:8080/shopify/demo/admin/oauth/authorize", t));
+	assert_false(apx_url_allowed("http://127.0.0.1:8081/", t));
+}
+
+static void
+test_base_ok(void **state)
+{
+	(void)state;
+	assert_true(apx_url_base_ok("https://login.xero.com/identity"));
+	assert_true(apx_url_base_ok("https://{shop}.myshopify.com"));
+	assert_true(apx_url_base_ok("http://127.0.0.1:9000/intuit"));
+	assert_true(apx_url_base_ok("http://localhost/x"));
+	assert_true(apx_url_base_ok("http://[::1]:80/"));
+	/* plain http leaves the machine: refused */
+	assert_false(apx_url_base_ok("http://login.xero.com/"));
+	assert_false(apx_url_base_ok("http://127.0.0.10/"));
+	assert_false(apx_url_base_ok("http://localhost.evil.example/"));
+	assert_false(apx_url_base_ok("http://127.0.0.1@evil.example/"));
+	assert_false(apx_url_base_ok("ftp://127.0.0.1/"));
+	assert_false(apx_url_base_ok("no scheme"));
+	assert_false(apx_url_base_ok(NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exact_origin),
+		cmocka_unit_test(test_label_placeholder),
+		cmocka_unit_test(test_base_ok),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
