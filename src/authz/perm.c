@@ -22,6 +22,7 @@
 #define A	APX_ROLE_ADMIN
 #define FREE	APX_PLAN_FREE
 #define GROWTH	APX_PLAN_GROWTH
+#define AGENCY	APX_PLAN_AGENCY
 
 static const struct apx_perm perms[] = {
 	/* name			scope	role	plan	user_only */
@@ -56,6 +57,8 @@ static const struct apx_perm perms[] = {
 	{ "connectors.read",	ORG,	A,	FREE,	0 },
 	{ "connectors.write",	ORG,	A,	FREE,	0 },
 	{ "connectors.connect",	ORG,	A,	FREE,	1 },
+	{ "domains.read",	ORG,	A,	AGENCY,	0 },
+	{ "domains.write",	ORG,	A,	AGENCY,	0 },
 };
 
 static const char *const roles[] = { "none", "viewer", "analyst", "admin",

@@ -19,6 +19,7 @@
 #include "authz/cidr.h"
 #include "core/apx.h"
 #include "core/conf.h"
+#include "core/dns.h"
 #include "core/log.h"
 
 #define MAX_FILE	(1024 * 1024)
@@ -108,6 +109,8 @@ static const struct key keys[] = {
 	    10000000 },
 	/* Connector plugins (.so) loaded at worker start; unset: none. */
 	{ "plugins.dir", K_PATH, O(plugins_dir), 0, NULL, 0, 0 },
+	/* Domain verification's resolver, "IPv4[:port]"; unset: the system's. */
+	{ "dns.resolver", K_STRING, O(dns_resolver), 0, NULL, 0, 0 },
 };
 
 struct apx_conf_origin {
@@ -387,7 +390,17 @@ nomem:
 static int
 derive(struct parse *p, struct apx_conf *c)
 {
+	unsigned char a[4];
+	unsigned port;
+	char where[512];
 	size_t len;
+
+	if (c->dns_resolver != NULL &&
+	    apx_dns_resolver_parse(c->dns_resolver, a, &port) != 0) {
+		where_key(p, "dns.resolver", where, sizeof(where));
+		return fail(p, where, 0, "dns.resolver", "must be an IPv4 "
+		    "address with an optional :port, e.g. 127.0.0.1:5353");
+	}
 
 	if ((c->jwt_issuer != NULL && c->problem_base != NULL))
 		return 0;
@@ -1069,6 +1082,7 @@ apx_conf_free(struct apx_conf *c)
 	for (i = 0; i < c->nconnector_keys; i++)
 		apx_secret_free(c->connector_keys[i].value);
 	free(c->plugins_dir);
+	free(c->dns_resolver);
 	free(c);
 }
 

@@ -89,6 +89,7 @@ struct apx_conf {
 	long long		 upload_max_rows;
 
 	char			*plugins_dir;	/* NULL: no connectors */
+	char			*dns_resolver;	/* "IPv4[:port]"; NULL: system */
 	struct apx_conf_connector_key connector_keys[APX_CONNECTOR_KEYS_MAX];
 	size_t			 nconnector_keys;
 

@@ -106,6 +106,8 @@ def main():
     common["id_deleteSession"] = "987654321012"        # no such session
     for op in ("getConnection", "disconnectConnection", "checkConnection"):
         common["id_" + op] = "987654321012"            # no such connection
+    for op in ("verifyDomain", "removeDomain"):
+        common["id_" + op] = "987654321012"            # no such domain
     # throwaway objects of the operations that change or delete
     for op in ("renameWorkspace", "deleteWorkspace"):
         common["ws_" + op] = str(api.call("POST", o + "/workspaces", owner,

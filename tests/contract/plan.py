@@ -24,6 +24,7 @@ PLAN = {
         "register": 422, "login": 401, "refresh": 401,
         "patchInternalSettings": 404, "runPiiSeal": 404,
         "listConnectors": 401, "connectorCallback": 400,
+        "listDomains": 401,
     },
     "user": {
         "getMe": 200, "listSessions": 200, "listOrgs": 200, "exportMe": 200,
@@ -35,6 +36,8 @@ PLAN = {
         "listConnectors": 200, "getConnectorConfig": 404, "putConnectorConfig": 404,
         "connectConnector": 404, "listConnections": 404, "getConnection": 404,
         "disconnectConnection": 404, "checkConnection": 404,
+        # not a member of the admin's org
+        "listDomains": 404, "addDomain": 404, "verifyDomain": 404, "removeDomain": 404,
     },
     "admin": {
         "getOrg": 200, "getOrgSettings": 200, "listMembers": 200, "listInvitations": 200,
@@ -55,6 +58,8 @@ PLAN = {
         "listConnectors": 200, "getConnectorConfig": 200, "putConnectorConfig": 200,
         "connectConnector": 200, "listConnections": 200,
         "getConnection": 404, "disconnectConnection": 404, "checkConnection": 404,
+        # domains need the agency plan; the admin's org is on growth (callers.py)
+        "listDomains": 402, "addDomain": 402, "verifyDomain": 402, "removeDomain": 402,
     },
     "apikey": {
         "getOrg": 200, "listWorkspaces": 200, "getWorkspace": 200, "orgAuditLog": 200,
@@ -64,6 +69,8 @@ PLAN = {
         "setMemberRole": 403, "createOrg": 403,
         "listConnectors": 403, "connectConnector": 403, "listConnections": 200,
         "getConnectorConfig": 200,
+        # the key's org is on growth: below agency
+        "listDomains": 402, "addDomain": 402, "verifyDomain": 402, "removeDomain": 402,
     },
     "superuser": {
         "adminListOrgs": 200, "adminGetOrg": 200, "adminListUsers": 200,
@@ -105,6 +112,8 @@ BODIES = {
     "adminPatchSettings": {"access_token_lifetime": "@atl"},
     "adminImpersonate": {"user_id": "@user", "reason": "contract test"},
     "putConnectorConfig": {"shop": "contract-shop.myshopify.com"},
+    # a name of its own per run (src/core/dns.c apx_dns_name_norm accepts it)
+    "addDomain": {"domain": "contract-{{$guid}}.example.test"},
 }
 # query parameters: {name: value, or None to leave it out}
 QUERY = {

@@ -73,6 +73,8 @@ PERMS = {
     "connectors.read": ("admin", "free", True),
     "connectors.write": ("admin", "free", True),
     "connectors.connect": ("admin", "free", False),
+    "domains.read": ("admin", "agency", True),
+    "domains.write": ("admin", "agency", True),
 }
 
 _O = "/api/v1/orgs/{org}"
@@ -158,6 +160,11 @@ DOC_ROUTES = {
     ("GET", _O + "/connections/{id}"): ("org", "connectors.read"),
     ("DELETE", _O + "/connections/{id}"): ("org", "connectors.write"),
     ("POST", _O + "/connections/{id}/check"): ("org", "connectors.write"),
+    # docs/api.md "Verified domains"
+    ("GET", _O + "/domains"): ("org", "domains.read"),
+    ("POST", _O + "/domains"): ("org", "domains.write"),
+    ("POST", _O + "/domains/{id}/verify"): ("org", "domains.write"),
+    ("DELETE", _O + "/domains/{id}"): ("org", "domains.write"),
 }
 
 ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
@@ -172,7 +179,8 @@ ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
                "privacy.erasure.subject", "privacy.erasure.org", "member.account_deleted",
                # docs/api.md "Connectors"
                "connector.config.update", "connector.connect", "connector.reauth",
-               "connector.needs_reauth", "connector.disconnect")
+               "connector.needs_reauth", "connector.disconnect",
+               "domain.add", "domain.verify", "domain.remove")
 
 KEY_RE = r"apx_[a-z2-7]{12}_[a-z2-7]{52}"
 ENTRY_KEYS = {"seq", "at", "actor_type", "actor_id", "action", "target", "client_addr",
