@@ -33,6 +33,9 @@ const struct apx_plugin *apx_connect_find(const char *);
 json_t	*apx_connect_describe(void);
 
 /* Flows behind the routes; each sets the answer (or a problem). */
+/* 404 connection-not-found, the one answer for a connection that is not
+ * the org's. */
+int	 apx_connect_missing(struct apx_ctx *);
 int	 apx_connect_config_get(struct apx_ctx *, const char *);
 int	 apx_connect_config_put(struct apx_ctx *, const char *, json_t *);
 int	 apx_connect_start(struct apx_ctx *, const char *);

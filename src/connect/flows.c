@@ -168,6 +168,13 @@ settings_view(const struct apx_plugin *pl, json_t *raw)
 }
 
 int
+apx_connect_missing(struct apx_ctx *c)
+{
+	return problem(c, 404, "connection-not-found", "No such connection "
+	    "in this organisation.");
+}
+
+int
 apx_connect_config_get(struct apx_ctx *c, const char *name)
 {
 	const struct apx_plugin *pl;
@@ -785,9 +792,8 @@ apx_connect_check(struct apx_ctx *c, int64_t id)
 	int rc, prc;
 
 	if ((rc = apx_conn_read(c->db, c->org->id, id, 0, &r)) != 0)
-		return rc == APX_ENOTFOUND ? problem(c, 404,
-		    "connection-not-found", "No such connection in this "
-		    "organisation.") : rc;
+		return rc == APX_ENOTFOUND ?
+		    apx_connect_missing(c) : rc;
 	pl = apx_connect_find(r.connector);
 	apx_conn_row_clear(&r);
 	if (vault_or_503(c) == NULL)
@@ -842,9 +848,8 @@ apx_connect_disconnect(struct apx_ctx *c, int64_t id)
 		return rc;
 	if ((rc = apx_conn_read(c->db, c->org->id, id, 1, &r)) != 0) {
 		apx_db_rollback(c->db);
-		return rc == APX_ENOTFOUND ? problem(c, 404,
-		    "connection-not-found", "No such connection in this "
-		    "organisation.") : rc;
+		return rc == APX_ENOTFOUND ?
+		    apx_connect_missing(c) : rc;
 	}
 	if ((rc = apx_conn_get(c->db, c->org->id, id, &before)) != 0)
 		goto fail;

@@ -10,15 +10,6 @@
 #include "routes/routes.h"
 #include "store/connect.h"
 
-static int	 connection_missing(struct apx_ctx *);
-
-static int
-connection_missing(struct apx_ctx *c)
-{
-	return apx_resp_problem(c->resp, 404, "connection-not-found",
-	    "No such connection in this organisation.", NULL);
-}
-
 int
 apx_route_connectors_list(struct apx_ctx *c)
 {
@@ -79,9 +70,9 @@ apx_route_connection_get(struct apx_ctx *c)
 	int rc;
 
 	if (apx_route_id(c, "id", &id) != 0)
-		return connection_missing(c);
+		return apx_connect_missing(c);
 	if ((rc = apx_conn_get(c->db, c->org->id, id, &o)) == APX_ENOTFOUND)
-		return connection_missing(c);
+		return apx_connect_missing(c);
 	if (rc != 0)
 		return rc;
 	return apx_resp_json(c->resp, 200, o);
@@ -93,7 +84,7 @@ apx_route_connection_delete(struct apx_ctx *c)
 	int64_t id;
 
 	if (apx_route_id(c, "id", &id) != 0)
-		return connection_missing(c);
+		return apx_connect_missing(c);
 	return apx_connect_disconnect(c, id);
 }
 
@@ -103,6 +94,6 @@ apx_route_connection_check(struct apx_ctx *c)
 	int64_t id;
 
 	if (apx_route_id(c, "id", &id) != 0)
-		return connection_missing(c);
+		return apx_connect_missing(c);
 	return apx_connect_check(c, id);
 }
