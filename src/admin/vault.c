@@ -23,6 +23,7 @@
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/reseal.h"
+#include "store/sso.h"
 #include "store/tenant.h"
 #include "vault/budget.h"
 #include "vault/pii.h"
@@ -148,7 +149,7 @@ static int
 retire_owner(struct run *r, int64_t org)
 {
 	static const char *const org_purposes[] = { APX_TENANT_PURPOSE,
-	    APX_PII_PURPOSE };
+	    APX_PII_PURPOSE, APX_SSO_PURPOSE };
 	char owner[32];
 	long long n;
 	size_t i;

@@ -535,7 +535,7 @@ const char *
 apx_oidc_reason_str(enum apx_oidc_reason r)
 {
 	static const char *const s[] = {
-		"ok", "malformed", "alg", "unknown kid", "signature", "iss",
+		"ok", "malformed", "alg", "kid", "signature", "iss",
 		"aud", "azp", "exp", "iat", "nonce", "sub", "tid",
 	};
 

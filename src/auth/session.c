@@ -327,20 +327,30 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 	return 0;
 }
 
-int
-apx_session_answer_tokens(struct apx_ctx *c, const struct apx_user *u,
-    int64_t sid, const char *refresh)
+/*
+ * Sign an access token for USER/SID and set the three cookies (access,
+ * refresh, CSRF). *ACCESS (malloc'd; the caller wipes it), CSRF and *LIFE
+ * for an answer that also carries them. A problem is set when the signing
+ * key is missing.
+ */
+static int	 answer(struct apx_ctx *, const struct apx_user *, int64_t,
+		    const char *, const char *);
+
+static int
+issue(struct apx_ctx *c, const struct apx_user *u, int64_t sid,
+    const char *refresh, char **access, char *csrf, size_t csrflen,
+    long long *life)
 {
 	const struct apx_jwt_keyring *kr;
 	const struct apx_jwt_key *key;
 	struct apx_cookie_opts co = { "/", 0, 1, 0 };
 	unsigned char jti[16], csrf_raw[24];
-	char jtis[33], csrf[48], uid[24], *access = NULL;
-	long long life;
+	char jtis[33], uid[24];
 	int64_t now = apx_unix_now();
 	json_t *claims;
 	int rc;
 
+	*access = NULL;
 	if ((rc = apx_keys_get(c->db, c->conf, 0, &kr)) != 0)
 		return rc;
 	if ((key = apx_jwt_keyring_current(kr)) == NULL &&
@@ -348,10 +358,11 @@ apx_session_answer_tokens(struct apx_ctx *c, const struct apx_user *u,
 	    (key = apx_jwt_keyring_current(kr)) == NULL)) {
 		apx_log_error("no signing key: run accupredix-admin jwt rotate");
 		(void)apx_resp_header_set(c->resp, "Retry-After", "30");
-		return apx_resp_problem(c->resp, 503, "signing-key-missing",
+		(void)apx_resp_problem(c->resp, 503, "signing-key-missing",
 		    "Sign-in is not available right now.", NULL);
+		return APX_ENOKEY;
 	}
-	if ((rc = apx_settings_get_int(c->db, "access_token_lifetime", &life))
+	if ((rc = apx_settings_get_int(c->db, "access_token_lifetime", life))
 	    != 0)
 		return rc;
 	apx_random_id(jti, sizeof(jti));
@@ -360,27 +371,68 @@ apx_session_answer_tokens(struct apx_ctx *c, const struct apx_user *u,
 	claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}",
 	    "iss", c->conf->jwt_issuer, "aud", c->conf->jwt_audience,
 	    "sub", uid, "sid", (json_int_t)sid, "iat", (json_int_t)now,
-	    "nbf", (json_int_t)now, "exp", (json_int_t)(now + life),
+	    "nbf", (json_int_t)now, "exp", (json_int_t)(now + *life),
 	    "jti", jtis);
 	if (claims == NULL)
 		return APX_ENOMEM;
-	rc = apx_jwt_sign(key, APX_ACCESS_TYP, claims, &access);
+	rc = apx_jwt_sign(key, APX_ACCESS_TYP, claims, access);
 	json_decref(claims);
 	if (rc != 0)
 		return rc;
 
 	apx_random(csrf_raw, sizeof(csrf_raw));
-	sodium_bin2base64(csrf, sizeof(csrf), csrf_raw, sizeof(csrf_raw),
+	sodium_bin2base64(csrf, csrflen, csrf_raw, sizeof(csrf_raw),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	co.max_age = life;
-	rc = apx_resp_cookie(c->resp, APX_COOKIE_ACCESS, access, &co);
+	co.max_age = *life;
+	rc = apx_resp_cookie(c->resp, APX_COOKIE_ACCESS, *access, &co);
 	co.max_age = c->conf->refresh_lifetime;
 	if (rc == 0)
 		rc = apx_resp_cookie(c->resp, APX_COOKIE_REFRESH, refresh, &co);
 	co.http_only = 0;	/* the page reads it to send X-CSRF-Token */
 	if (rc == 0)
 		rc = apx_resp_cookie(c->resp, APX_COOKIE_CSRF, csrf, &co);
-	if (rc == 0)
+	if (rc != 0) {
+		apx_wipe(*access, strlen(*access));
+		free(*access);
+		*access = NULL;
+	}
+	return rc;
+}
+
+int
+apx_session_answer_tokens(struct apx_ctx *c, const struct apx_user *u,
+    int64_t sid, const char *refresh)
+{
+	return answer(c, u, sid, refresh, NULL);
+}
+
+int
+apx_session_redirect(struct apx_ctx *c, const struct apx_user *u,
+    int64_t sid, const char *refresh, const char *location)
+{
+	return answer(c, u, sid, refresh, location);
+}
+
+/* The tokens as JSON (LOCATION NULL), or a 303 to LOCATION with the
+ * cookies only. */
+static int
+answer(struct apx_ctx *c, const struct apx_user *u, int64_t sid,
+    const char *refresh, const char *location)
+{
+	char csrf[48], *access = NULL;
+	long long life;
+	int rc;
+
+	if ((rc = issue(c, u, sid, refresh, &access, csrf, sizeof(csrf),
+	    &life)) != 0)
+		return rc == APX_ENOKEY ? 0 : rc;
+	if (location != NULL) {
+		if ((rc = apx_resp_header_set(c->resp, "Location", location))
+		    == 0) {
+			c->resp->no_store = 1;
+			c->resp->status = 303;
+		}
+	} else
 		rc = apx_resp_json(c->resp, 200, json_pack(
 		    "{s:s,s:s,s:I,s:s,s:s,s:{s:I,s:s,s:s}}",
 		    "access_token", access, "token_type", "Bearer",

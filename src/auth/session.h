@@ -60,6 +60,13 @@ void	 apx_session_hash_token(const char *, size_t, unsigned char *);
 /* Answer 200 with a fresh access token for USER/SID plus REFRESH. */
 int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
 	    int64_t, const char *);
+/*
+ * The same session cookies as apx_session_answer_tokens, answered as a
+ * 303 to LOCATION with no token in the body or the URL (a browser coming
+ * back from a sign-in provider).
+ */
+int	 apx_session_redirect(struct apx_ctx *, const struct apx_user *,
+	    int64_t, const char *, const char *);
 /* Origin is the product's own or a configured CORS origin. */
 int	 apx_session_origin_ok(const struct apx_ctx *);
 /*

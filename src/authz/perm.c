@@ -59,6 +59,8 @@ static const struct apx_perm perms[] = {
 	{ "connectors.connect",	ORG,	A,	FREE,	1 },
 	{ "domains.read",	ORG,	A,	AGENCY,	0 },
 	{ "domains.write",	ORG,	A,	AGENCY,	0 },
+	{ "sso.read",		ORG,	A,	AGENCY,	0 },
+	{ "sso.write",		ORG,	A,	AGENCY,	1 },
 };
 
 static const char *const roles[] = { "none", "viewer", "analyst", "admin",

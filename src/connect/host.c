@@ -16,6 +16,7 @@
 #include "connect/host_int.h"
 #include "core/apx.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/ctx.h"
 #include "store/connect.h"
 #include "store/db.h"
@@ -614,27 +615,13 @@ h_base64(struct apx_cx *cx, const void *b, size_t n)
 static char *
 h_urlencode(struct apx_cx *cx, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n, i, o = 0;
+	size_t n;
 	char *d;
 
 	if (s == NULL || (n = strlen(s)) > CX_MEM_MAX / 3 ||
 	    (d = apx_cx_alloc(cx, n * 3)) == NULL)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == '~')
-			d[o++] = (char)ch;
-		else {
-			d[o++] = '%';
-			d[o++] = hex[ch >> 4];
-			d[o++] = hex[ch & 15];
-		}
-	}
-	d[o] = '\0';
+	(void)apx_url_encode(s, d);
 	return d;
 }
 

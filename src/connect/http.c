@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "connect/connect.h"
+#include "core/fetch.h"
 #include "core/url.h"
 #include "connect/host_int.h"
 #include "core/apx.h"
@@ -19,20 +18,9 @@
 
 #define BODY_MAX	(1024 * 1024)
 #define TIMEOUT_S	10L
-#define CONNECT_S	5L
 #define HEADERS_MAX	32
 #define HEADER_MAX	4096
 
-struct sink {
-	struct apx_cx	*cx;
-	char		*buf;
-	size_t		 len;
-	size_t		 cap;
-	int		 over;
-};
-
-static size_t	 on_data(char *, size_t, size_t, void *);
-static int	 header_ok(const char *);
 static int	 allowed(const struct apx_plugin *, const char *);
 
 /* The URL is under an origin of one of the plugin's URL fields. */
@@ -49,55 +37,16 @@ allowed(const struct apx_plugin *pl, const char *url)
 	return 0;
 }
 
-static int
-header_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s == '\r' || *s == '\n')
-			return 0;
-	return 1;
-}
-
-static size_t
-on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct sink *s = arg;
-	size_t len = size * n, ncap;
-	char *nb;
-
-	if (s->len + len > BODY_MAX) {
-		s->over = 1;
-		return 0;
-	}
-	if (s->len + len + 1 > s->cap) {
-		ncap = s->cap == 0 ? 4096 : s->cap;
-		while (ncap < s->len + len + 1)
-			ncap *= 2;
-		if ((nb = apx_cx_alloc(s->cx, ncap)) == NULL)
-			return 0;
-		if (s->len > 0)
-			memcpy(nb, s->buf, s->len);
-		s->buf = nb;	/* the old block is freed with the context */
-		s->cap = ncap;
-	}
-	memcpy(s->buf + s->len, p, len);
-	s->len += len;
-	s->buf[s->len] = '\0';
-	return len;
-}
-
 int
 apx_connect_http(struct apx_cx *cx, const struct apx_http_request *rq,
     struct apx_http_response *rs)
 {
-	struct curl_slist *hl = NULL, *t;
-	struct sink sink;
-	char line[HEADER_MAX], *ct = NULL;
-	CURL *h = NULL;
-	CURLcode cc;
-	long status = 0;
-	size_t i;
-	int rc = APX_C_EIO;
+	const char *lines[HEADERS_MAX], *why = NULL;
+	struct apx_fetch f;
+	struct apx_fetch_answer ans;
+	char *buf = NULL;
+	size_t i, n;
+	int rc;
 
 	if (rs != NULL)
 		memset(rs, 0, sizeof(*rs));
@@ -109,120 +58,68 @@ apx_connect_http(struct apx_cx *cx, const struct apx_http_request *rq,
 		    "configured origins refused", cx->pl->d->name);
 		return APX_C_EDENIED;
 	}
-	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0
-	    && strcmp(rq->method, "PUT") != 0 &&
-	    strcmp(rq->method, "DELETE") != 0)
-		return APX_C_EINVAL;
 	if (rq->nheaders > HEADERS_MAX)
 		return APX_C_ETOOBIG;
 	apx_cx_secret(cx, rq->basic_password);
 	apx_cx_secret(cx, rq->bearer);
-	memset(&sink, 0, sizeof(sink));
-	sink.cx = cx;
-	if ((h = curl_easy_init()) == NULL)
-		return APX_C_ENOMEM;
 	for (i = 0; i < rq->nheaders; i++) {
 		const struct apx_param *p = &rq->headers[i];
 
-		if (p->name == NULL || p->value == NULL || !header_ok(p->name)
-		    || !header_ok(p->value) || strchr(p->name, ':') != NULL ||
-		    (size_t)snprintf(line, sizeof(line), "%s: %s", p->name,
-		    p->value) >= sizeof(line)) {
-			rc = APX_C_EINVAL;
-			goto out;
-		}
+		/* CR and LF are refused by apx_fetch, a colon here */
+		if (p->name == NULL || p->value == NULL ||
+		    strchr(p->name, ':') != NULL ||
+		    (n = strlen(p->name) + strlen(p->value) + 3) > HEADER_MAX)
+			return APX_C_EINVAL;
 		/* A credential in a header of its own (Shopify's). */
 		if (strcasestr(p->name, "token") != NULL ||
 		    strcasestr(p->name, "auth") != NULL ||
 		    strcasestr(p->name, "key") != NULL)
 			apx_cx_secret(cx, p->value);
-		if ((t = curl_slist_append(hl, line)) == NULL)
-			goto nomem;
-		hl = t;
+		if ((buf = apx_cx_alloc(cx, n)) == NULL)
+			return APX_C_ENOMEM;
+		snprintf(buf, n, "%s: %s", p->name, p->value);
+		lines[i] = buf;
 	}
-	if (rq->content_type != NULL) {
-		if (!header_ok(rq->content_type))
-			goto bad;
-		snprintf(line, sizeof(line), "Content-Type: %s",
-		    rq->content_type);
-		if ((t = curl_slist_append(hl, line)) == NULL)
-			goto nomem;
-		hl = t;
-	}
-	if (rq->bearer != NULL) {
-		if (!header_ok(rq->bearer) || (size_t)snprintf(line,
-		    sizeof(line), "Authorization: Bearer %s", rq->bearer) >=
-		    sizeof(line))
-			goto bad;
-		t = curl_slist_append(hl, line);
-		apx_wipe(line, sizeof(line));
-		if (t == NULL)
-			goto nomem;
-		hl = t;
-	}
-	if ((t = curl_slist_append(hl, "Expect:")) == NULL)
-		goto nomem;
-	hl = t;
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, TIMEOUT_S);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_S);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)BODY_MAX);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "AccuPredix-connector/1");
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-	if (rq->basic_user != NULL) {
-		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(h, CURLOPT_USERNAME, rq->basic_user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, rq->basic_password != NULL
-		    ? rq->basic_password : "");
-	}
-	if (strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body != NULL ?
-		    rq->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)(rq->body != NULL ? rq->body_len : 0));
-	}
-	if (strcmp(rq->method, "POST") != 0 && strcmp(rq->method, "GET") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	memset(&f, 0, sizeof(f));
+	f.method = rq->method;
+	f.url = rq->url;
+	f.headers = lines;
+	f.nheaders = rq->nheaders;
+	f.body = rq->body;
+	f.body_len = rq->body_len;
+	f.content_type = rq->content_type;
+	f.basic_user = rq->basic_user;
+	f.basic_password = rq->basic_password;
+	f.bearer = rq->bearer;
+	f.user_agent = "AccuPredix-connector/1";
+	f.max = BODY_MAX;
+	f.timeout = TIMEOUT_S;
 	cx->http_calls++;
-	cc = curl_easy_perform(h);
-	if (sink.over || cc == CURLE_FILESIZE_EXCEEDED) {
+	rc = apx_fetch(&f, &ans, &why);
+	switch (rc) {
+	case 0:
+		break;
+	case APX_ETOOBIG:
 		apx_log_warn("connector %s: answer over %d bytes refused",
 		    cx->pl->d->name, BODY_MAX);
-		rc = APX_C_ETOOBIG;
-		goto out;
-	}
-	if (cc != CURLE_OK) {
+		return APX_C_ETOOBIG;
+	case APX_EINVAL:
+		return APX_C_EINVAL;
+	case APX_ENOMEM:
+		return APX_C_ENOMEM;
+	default:
 		apx_log_warn("connector %s: %s %s: %s", cx->pl->d->name,
-		    rq->method, "request failed", curl_easy_strerror(cc));
-		rc = APX_C_EIO;
-		goto out;
+		    rq->method, "request failed", why != NULL ? why :
+		    apx_strerror(rc));
+		return APX_C_EIO;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-	rs->status = status;
-	rs->body = sink.buf != NULL ? sink.buf : apx_cx_dup(cx, "", 0);
-	rs->body_len = sink.len;
-	rs->content_type = ct != NULL ? apx_cx_dup(cx, ct, 256) : NULL;
-	rc = rs->body != NULL ? 0 : APX_C_ENOMEM;
-	goto out;
-bad:
-	rc = APX_C_EINVAL;
-	goto out;
-nomem:
-	rc = APX_C_ENOMEM;
-out:
-	apx_wipe(line, sizeof(line));
-	curl_slist_free_all(hl);
-	if (h != NULL)
-		curl_easy_cleanup(h);
-	return rc;
+	rs->status = ans.status;
+	if ((buf = apx_cx_alloc(cx, ans.len)) != NULL)
+		memcpy(buf, ans.body, ans.len);		/* NUL added by alloc */
+	rs->body = buf;
+	rs->body_len = ans.len;
+	rs->content_type = ans.content_type[0] != '\0' ?
+	    apx_cx_dup(cx, ans.content_type, sizeof(ans.content_type)) : NULL;
+	apx_fetch_answer_clear(&ans);
+	return rs->body != NULL ? 0 : APX_C_ENOMEM;
 }

@@ -73,6 +73,9 @@ int	 apx_rfc3339_parse_us(const char *, int64_t *, int *);
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC); LEN >= 28. */
 void	 apx_rfc3339_format_us(int64_t, int, char *, size_t);
 
+/* A GUID as 8-4-4-4-12 hex digits (either case): 1 yes, 0 no. */
+int	 apx_guid_ok(const char *);
+
 /* Copy with truncation check; 0 or APX_ETOOBIG. */
 int	 apx_strlcpy_chk(char *, const char *, size_t);
 

@@ -21,6 +21,7 @@
 #include "core/conf.h"
 #include "core/dns.h"
 #include "core/log.h"
+#include "core/url.h"
 
 #define MAX_FILE	(1024 * 1024)
 #define MAX_LINE	8192
@@ -111,6 +112,38 @@ static const struct key keys[] = {
 	{ "plugins.dir", K_PATH, O(plugins_dir), 0, NULL, 0, 0 },
 	/* Domain verification's resolver, "IPv4[:port]"; unset: the system's. */
 	{ "dns.resolver", K_STRING, O(dns_resolver), 0, NULL, 0, 0 },
+	/* Sign-in with Google and Microsoft (OpenID Connect): a provider
+	 * without a client_id is off. The discovery URLs and issuers are
+	 * configuration so that tests point them at a local provider. */
+	{ "oidc.google.client_id", K_STRING, O(oidc[0].client_id), 0, NULL,
+	    0, 0 },
+	{ "oidc.google.client_secret", K_SECRET, O(oidc[0].client_secret), 0,
+	    NULL, 0, 0 },
+	{ "oidc.google.discovery_url", K_STRING, O(oidc[0].discovery_url), 0,
+	    "https://accounts.google.com/.well-known/openid-configuration",
+	    0, 0 },
+	{ "oidc.google.issuer", K_STRING, O(oidc[0].issuer), 0,
+	    "https://accounts.google.com", 0, 0 },
+	{ "oidc.microsoft.client_id", K_STRING, O(oidc[1].client_id), 0, NULL,
+	    0, 0 },
+	{ "oidc.microsoft.client_secret", K_SECRET, O(oidc[1].client_secret),
+	    0, NULL, 0, 0 },
+	{ "oidc.microsoft.discovery_url", K_STRING, O(oidc[1].discovery_url),
+	    0, "https://login.microsoftonline.com/common/v2.0/"
+	    ".well-known/openid-configuration", 0, 0 },
+	{ "oidc.microsoft.issuer", K_STRING, O(oidc[1].issuer), 0,
+	    "https://login.microsoftonline.com/{tenantid}/v2.0", 0, 0 },
+	/* Microsoft tenants (tid) allowed to sign in; unset: any. */
+	{ "oidc.microsoft.tenants", K_STRING, O(oidc_ms_tenants), 0, NULL, 0,
+	    0 },
+	/* Discovery documents and JWKS are kept per worker this long. */
+	{ "oidc.cache_ttl", K_INT, O(oidc_cache_ttl), 0, "3600", 10, 86400 },
+	/* An unknown kid refetches a JWKS at most once per this interval. */
+	{ "oidc.kid_refetch_interval", K_INT, O(oidc_kid_refetch), 0, "60", 0,
+	    3600 },
+	/* May an org's IdP be http:// on a loopback host (tests only). */
+	{ "sso.allow_loopback_http", K_BOOL, O(sso_loopback_http), 0, "no", 0,
+	    0 },
 };
 
 struct apx_conf_origin {
@@ -145,6 +178,7 @@ static int	 set_connector(struct parse *, struct apx_conf *, const char *,
 		    const char *, const char *, size_t);
 static int	 regions_check(struct parse *, struct apx_conf *, int);
 static int	 derive(struct parse *, struct apx_conf *);
+static int	 derive_oidc(struct parse *, struct apx_conf *);
 static void	 where_key(const struct parse *, const char *, char *, size_t);
 
 static int
@@ -383,6 +417,63 @@ nomem:
 }
 
 /*
+ * A sign-in provider: its discovery URL and issuer are https (http only on
+ * a loopback host, for tests), a client_id needs its client_secret, and
+ * Microsoft's tenant list holds GUIDs.
+ */
+static int
+derive_oidc(struct parse *p, struct apx_conf *c)
+{
+	static const char *const names[APX_OIDC_PROVIDERS] = { "google",
+	    "microsoft" };
+	char key[64], where[512], *t, *s, *save = NULL;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < APX_OIDC_PROVIDERS; i++) {
+		const struct apx_conf_oidc *o = &c->oidc[i];
+
+		snprintf(key, sizeof(key), "oidc.%s.discovery_url", names[i]);
+		if (o->discovery_url == NULL ||
+		    !apx_url_base_ok(o->discovery_url)) {
+			where_key(p, key, where, sizeof(where));
+			return fail(p, where, 0, key, "must be an https URL "
+			    "(http only on a loopback host)");
+		}
+		snprintf(key, sizeof(key), "oidc.%s.issuer", names[i]);
+		if (o->issuer == NULL || !apx_url_base_ok(o->issuer)) {
+			where_key(p, key, where, sizeof(where));
+			return fail(p, where, 0, key, "must be an https URL "
+			    "(http only on a loopback host)");
+		}
+		if (o->client_id != NULL && o->client_secret == NULL) {
+			snprintf(key, sizeof(key), "oidc.%s.client_secret",
+			    names[i]);
+			where_key(p, key, where, sizeof(where));
+			return fail(p, where, 0, key, "required with "
+			    "oidc.%s.client_id (use file:PATH)", names[i]);
+		}
+	}
+	if (c->oidc_ms_tenants == NULL)
+		return 0;
+	if ((s = strdup(c->oidc_ms_tenants)) == NULL)
+		return fail(p, p->file, 0, "oidc.microsoft.tenants",
+		    "out of memory");
+	ok = 1;
+	for (t = strtok_r(s, ", ", &save); t != NULL;
+	    t = strtok_r(NULL, ", ", &save))
+		if (!apx_guid_ok(t))
+			ok = 0;
+	free(s);
+	if (!ok) {
+		where_key(p, "oidc.microsoft.tenants", where, sizeof(where));
+		return fail(p, where, 0, "oidc.microsoft.tenants", "a list of "
+		    "tenant ids (GUIDs) separated by commas");
+	}
+	return 0;
+}
+
+/*
  * The product's own URLs come from its configuration: jwt.issuer and
  * http.problem_type_base default to http.public_origin (+ "/problems/"),
  * never to a built-in host name.
@@ -401,6 +492,9 @@ derive(struct parse *p, struct apx_conf *c)
 		return fail(p, where, 0, "dns.resolver", "must be an IPv4 "
 		    "address with an optional :port, e.g. 127.0.0.1:5353");
 	}
+
+	if (derive_oidc(p, c) != 0)
+		return APX_ECONFIG;
 
 	if ((c->jwt_issuer != NULL && c->problem_base != NULL))
 		return 0;
@@ -1083,6 +1177,13 @@ apx_conf_free(struct apx_conf *c)
 		apx_secret_free(c->connector_keys[i].value);
 	free(c->plugins_dir);
 	free(c->dns_resolver);
+	for (i = 0; i < APX_OIDC_PROVIDERS; i++) {
+		free(c->oidc[i].client_id);
+		apx_secret_free(c->oidc[i].client_secret);
+		free(c->oidc[i].discovery_url);
+		free(c->oidc[i].issuer);
+	}
+	free(c->oidc_ms_tenants);
 	free(c);
 }
 

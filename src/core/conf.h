@@ -41,6 +41,18 @@ struct apx_conf_connector_key {
 	size_t			 line;
 };
 
+/* oidc.<google|microsoft>.*: a sign-in provider (off without client_id). */
+#define APX_OIDC_PROVIDERS	2
+#define APX_OIDC_GOOGLE		0
+#define APX_OIDC_MICROSOFT	1
+
+struct apx_conf_oidc {
+	char			*client_id;
+	struct apx_secret	*client_secret;
+	char			*discovery_url;
+	char			*issuer;
+};
+
 struct apx_conf_origin;	/* where each key's value came from */
 
 struct apx_conf {
@@ -90,6 +102,11 @@ struct apx_conf {
 
 	char			*plugins_dir;	/* NULL: no connectors */
 	char			*dns_resolver;	/* "IPv4[:port]"; NULL: system */
+	struct apx_conf_oidc	 oidc[APX_OIDC_PROVIDERS]; /* google, microsoft */
+	char			*oidc_ms_tenants; /* tids, comma-separated; NULL: any */
+	long long		 oidc_cache_ttl;
+	long long		 oidc_kid_refetch;
+	int			 sso_loopback_http;
 	struct apx_conf_connector_key connector_keys[APX_CONNECTOR_KEYS_MAX];
 	size_t			 nconnector_keys;
 

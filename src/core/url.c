@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -100,3 +101,42 @@ apx_url_base_ok(const char *v)
 	    a[5] == ':'));
 }
 
+
+size_t
+apx_url_encode(const char *s, char *d)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~')
+			d[o++] = (char)ch;
+		else {
+			d[o++] = '%';
+			d[o++] = hex[ch >> 4];
+			d[o++] = hex[ch & 15];
+		}
+	}
+	d[o] = '\0';
+	return o;
+}
+
+int
+apx_url_remote_ok(const char *url, int loopback_ok)
+{
+	char probe[2048 + 8];
+
+	if (url == NULL || strlen(url) > 2048 || !apx_url_base_ok(url))
+		return 0;
+	if (loopback_ok)
+		return 1;
+	if (strncmp(url, "https://", 8) != 0)
+		return 0;
+	/* https to a loopback host: ask as if it were http */
+	snprintf(probe, sizeof(probe), "http://%s", url + 8);
+	return !apx_url_base_ok(probe);
+}

@@ -340,3 +340,20 @@ apx_hex_digit(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+int
+apx_guid_ok(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (apx_hex_digit((unsigned char)s[i]) < 0)
+			return 0;
+	}
+	return 1;
+}

@@ -12,6 +12,7 @@
 #include "auth/account.h"
 #include "auth/password.h"
 #include "auth/session.h"
+#include "auth/signin.h"
 #include "authz/authz.h"
 #include "core/log.h"
 #include "routes/routes.h"
@@ -25,6 +26,7 @@
 #define LIMIT_ADDR	30
 #define MAX_EMAIL	APX_EMAIL_MAX
 #define MAX_NAME	200
+#define REAUTH_WINDOW	600	/* a fresh sign-in stands for no password */
 
 static int	 throttled(struct apx_ctx *, const char *, int *);
 static int	 confirm_password(struct apx_ctx *, const char *, size_t,
@@ -160,6 +162,13 @@ apx_route_auth_login(struct apx_ctx *c)
 		    "The email address or the password is wrong.", NULL);
 		goto out;
 	}
+	/* An org that enforces its SSO: its users use it (owners may
+	 * break the glass, audited). */
+	if ((rc = apx_signin_password_allowed(c, &u)) != 0) {
+		if (rc == APX_EUNAUTH)
+			rc = 0;		/* answered 403 sso-required */
+		goto out;
+	}
 	if (apx_password_needs_rehash(u.password_hash, &pp)) {
 		char nh[APX_PASSWORD_HASH_MAX];
 
@@ -274,14 +283,15 @@ apx_route_me_password(struct apx_ctx *c)
 	const struct apx_user *u = &c->auth->user;
 	const char *cur, *nw, *reason;
 	char hash[APX_PASSWORD_HASH_MAX];
-	size_t curlen, nwlen;
+	size_t curlen = 0, nwlen;
 	json_t *body;
 	int rc, n = 0;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (apx_route_string(c, body, "current_password", 1024, 1, &cur,
-	    &curlen) != 0 || apx_route_string(c, body, "new_password", 1024, 1,
+	if (apx_route_string(c, body, "current_password", 1024,
+	    u->password_hash != NULL, &cur, &curlen) != 0 ||
+	    apx_route_string(c, body, "new_password", 1024, 1,
 	    &nw, &nwlen) != 0) {
 		json_decref(body);
 		return 0;
@@ -338,12 +348,27 @@ confirm_password(struct apx_ctx *c, const char *pw, size_t len,
 	en = apx_account_email_norm(c->req->arena, u->email);
 	snprintf(key, sizeof(key), "%s|%s", en != NULL ? en : "",
 	    c->req->remote_addr);
+	if (u->password_hash == NULL) {
+		/*
+		 * An account a provider made has no password: a sign-in of
+		 * the last REAUTH_WINDOW seconds stands for it.
+		 */
+		if ((rc = apx_session_fresh(c->db, u->id, c->auth->sid,
+		    REAUTH_WINDOW)) < 0)
+			return rc;
+		if (rc == 1)
+			return 0;
+		(void)apx_resp_problem(c->resp, 422,
+		    "reauthentication-required", "This account has no "
+		    "password: sign in again through your provider, then "
+		    "retry within 10 minutes.", field);
+		return APX_EINVAL;
+	}
 	if ((rc = throttled(c, key, &hit)) != 0)
 		return rc;
 	if (hit)
 		return APX_EINVAL;
-	if (u->password_hash != NULL &&
-	    apx_password_verify(u->password_hash, pw, len) == 0)
+	if (pw != NULL && apx_password_verify(u->password_hash, pw, len) == 0)
 		return 0;
 	if ((rc = apx_throttle_fail(c->db, "acct_addr", key, WINDOW)) != 0)
 		return rc;
@@ -361,15 +386,16 @@ int
 apx_route_me_delete(struct apx_ctx *c)
 {
 	struct apx_audit_entry e;
-	const char *pw;
+	const char *pw = NULL;
 	char org[64] = "";
-	size_t len;
+	size_t len = 0;
 	json_t *body;
 	int rc;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
 		return 0;
-	if (apx_route_string(c, body, "password", 1024, 1, &pw, &len) != 0) {
+	if (apx_route_string(c, body, "password", 1024,
+	    c->auth->user.password_hash != NULL, &pw, &len) != 0) {
 		json_decref(body);
 		return 0;
 	}

@@ -138,6 +138,19 @@ int	 apx_route_domains_list(struct apx_ctx *);
 int	 apx_route_domains_create(struct apx_ctx *);
 int	 apx_route_domain_verify(struct apx_ctx *);
 int	 apx_route_domain_delete(struct apx_ctx *);
+/* signin.c */
+int	 apx_route_oauth_start(struct apx_ctx *);
+int	 apx_route_oauth_callback(struct apx_ctx *);
+int	 apx_route_sso_start(struct apx_ctx *);
+int	 apx_route_sso_callback(struct apx_ctx *);
+int	 apx_route_sso_lookup(struct apx_ctx *);
+int	 apx_route_me_identities(struct apx_ctx *);
+int	 apx_route_me_identity_link(struct apx_ctx *);
+int	 apx_route_me_identity_delete(struct apx_ctx *);
+/* sso.c */
+int	 apx_route_sso_get(struct apx_ctx *);
+int	 apx_route_sso_put(struct apx_ctx *);
+int	 apx_route_sso_delete(struct apx_ctx *);
 int	 apx_route_connector_callback(struct apx_ctx *);
 int	 apx_route_connector_config_get(struct apx_ctx *);
 int	 apx_route_connector_config_put(struct apx_ctx *);

@@ -11,6 +11,7 @@
 
 #include "auth/password.h"
 #include "vault/vault.h"
+#include "auth/oidc_rp.h"
 #include "connect/connect.h"
 #include "core/log.h"
 #include "http/http.h"
@@ -249,6 +250,7 @@ out:
 	apx_db_free(db);
 	apx_arena_free(arena);
 	apx_connect_unload();
+	apx_oidc_rp_cache_clear();
 	apx_vault_release();	/* keys wiped */
 	return status;
 }

@@ -342,6 +342,27 @@ apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
 }
 
 int
+apx_session_fresh(struct apx_db *db, int64_t uid, int64_t sid, int seconds)
+{
+	char us[24], ss[24], secs[16];
+	const char *p[3] = { us, ss, secs };
+	PGresult *res;
+	int rc;
+
+	snprintf(us, sizeof(us), "%lld", (long long)uid);
+	snprintf(ss, sizeof(ss), "%lld", (long long)sid);
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT 1 FROM sessions"
+	    " WHERE id = $2::bigint AND user_id = $1::bigint AND revoked_at IS"
+	    " NULL AND created_at > now() - make_interval(secs => $3::int)",
+	    3, p)) != 0)
+		return rc;
+	rc = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+}
+
+int
 apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
     int64_t sid, const char *slug, int64_t ws, struct apx_user *u,
     struct apx_org_access *acc)

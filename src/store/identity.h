@@ -64,6 +64,9 @@ int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
  */
 int	 apx_session_user(struct apx_db *, struct apx_arena *, int64_t,
 	    int64_t, struct apx_user *);
+/* Was session SID of UID made (signed in) less than SECONDS ago? 1, 0,
+ * or an error. */
+int	 apx_session_fresh(struct apx_db *, int64_t, int64_t, int);
 struct apx_org_access;
 /*
  * apx_session_user and, in the same round trip, what authz needs of org

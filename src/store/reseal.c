@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "store/db.h"
 #include "store/reseal.h"
+#include "store/sso.h"
 #include "store/tenant.h"
 #include "vault/pii.h"
 #include "vault/record.h"
@@ -52,6 +53,11 @@ struct sealed_col {
 	" k.superseded_at IS NULL WHERE s.id = $1::bigint AND"		\
 	UNDER_OLD_KEY("s.tenant_secret", "k.id")
 
+#define SSO_OLD " FROM org_sso s JOIN vault_data_keys k ON k.owner = 'org:'"	\
+	" || s.org_id AND k.purpose = '" APX_SSO_PURPOSE "' AND"	\
+	" k.superseded_at IS NULL WHERE s.org_id = $1::bigint AND"	\
+	UNDER_OLD_KEY("s.client_secret", "k.id")
+
 static const struct sealed_col cols[] = {
 	{ "jwt_keys.private_sealed", "jwt", 1, "",
 	  "SELECT s.kid, s.kid, s.private_sealed" JWT_OLD " AND s.kid > $2"
@@ -66,6 +72,13 @@ static const struct sealed_col cols[] = {
 	  "UPDATE orgs SET tenant_secret = $2::bytea WHERE id = $1::bigint AND"
 	  " tenant_secret = $3::bytea",
 	  "SELECT count(*)" ORG_OLD },
+	{ "org_sso.client_secret", APX_SSO_PURPOSE, 0, "0",
+	  "SELECT s.org_id::text, '" APX_SSO_RECORD "', s.client_secret" SSO_OLD
+	  " AND s.org_id > $2::bigint ORDER BY s.org_id LIMIT $3::int FOR NO"
+	  " KEY UPDATE OF s SKIP LOCKED",
+	  "UPDATE org_sso SET client_secret = $2::bytea WHERE org_id ="
+	  " $1::bigint AND client_secret = $3::bytea",
+	  "SELECT count(*)" SSO_OLD },
 };
 
 static int	 count_left(struct apx_db *, const char *, int,

@@ -25,6 +25,7 @@ PLAN = {
         "patchInternalSettings": 404, "runPiiSeal": 404,
         "listConnectors": 401, "connectorCallback": 400,
         "listDomains": 401,
+        "ssoLookup": 200, "listIdentities": 401, "getOrgSso": 401,
     },
     "user": {
         "getMe": 200, "listSessions": 200, "listOrgs": 200, "exportMe": 200,
@@ -38,6 +39,7 @@ PLAN = {
         "disconnectConnection": 404, "checkConnection": 404,
         # not a member of the admin's org
         "listDomains": 404, "addDomain": 404, "verifyDomain": 404, "removeDomain": 404,
+        "getOrgSso": 404, "listIdentities": 200,
     },
     "admin": {
         "getOrg": 200, "getOrgSettings": 200, "listMembers": 200, "listInvitations": 200,
@@ -60,6 +62,7 @@ PLAN = {
         "getConnection": 404, "disconnectConnection": 404, "checkConnection": 404,
         # domains need the agency plan; the admin's org is on growth (callers.py)
         "listDomains": 402, "addDomain": 402, "verifyDomain": 402, "removeDomain": 402,
+        "getOrgSso": 402, "putOrgSso": 402, "deleteOrgSso": 402,
     },
     "apikey": {
         "getOrg": 200, "listWorkspaces": 200, "getWorkspace": 200, "orgAuditLog": 200,
@@ -71,6 +74,7 @@ PLAN = {
         "getConnectorConfig": 200,
         # the key's org is on growth: below agency
         "listDomains": 402, "addDomain": 402, "verifyDomain": 402, "removeDomain": 402,
+        "getOrgSso": 402,
     },
     "superuser": {
         "adminListOrgs": 200, "adminGetOrg": 200, "adminListUsers": 200,
@@ -114,6 +118,8 @@ BODIES = {
     "putConnectorConfig": {"shop": "contract-shop.myshopify.com"},
     # a name of its own per run (src/core/dns.c apx_dns_name_norm accepts it)
     "addDomain": {"domain": "contract-{{$guid}}.example.test"},
+    "ssoLookup": {"email": "contract@example.test"},
+    "putOrgSso": {"issuer": "https://idp.example.test", "client_id": "contract"},
 }
 # query parameters: {name: value, or None to leave it out}
 QUERY = {

@@ -75,6 +75,8 @@ PERMS = {
     "connectors.connect": ("admin", "free", False),
     "domains.read": ("admin", "agency", True),
     "domains.write": ("admin", "agency", True),
+    "sso.read": ("admin", "agency", True),
+    "sso.write": ("admin", "agency", False),
 }
 
 _O = "/api/v1/orgs/{org}"
@@ -165,6 +167,18 @@ DOC_ROUTES = {
     ("POST", _O + "/domains"): ("org", "domains.write"),
     ("POST", _O + "/domains/{id}/verify"): ("org", "domains.write"),
     ("DELETE", _O + "/domains/{id}"): ("org", "domains.write"),
+    # docs/api.md "Sign-in with Google, Microsoft and SSO"
+    ("GET", _O + "/sso"): ("org", "sso.read"),
+    ("PUT", _O + "/sso"): ("org", "sso.write"),
+    ("DELETE", _O + "/sso"): ("org", "sso.write"),
+    ("GET", "/api/v1/auth/oauth/{provider}/start"): ("public", None),
+    ("GET", "/api/v1/auth/oauth/{provider}/callback"): ("public", None),
+    ("POST", "/api/v1/auth/sso/lookup"): ("public", None),
+    ("GET", "/api/v1/auth/sso/{org}/start"): ("public", None),
+    ("GET", "/api/v1/auth/sso/{org}/oidc/callback"): ("public", None),
+    ("GET", "/api/v1/me/identities"): ("user", None),
+    ("POST", "/api/v1/me/identities"): ("user", None),
+    ("DELETE", "/api/v1/me/identities/{id}"): ("user", None),
 }
 
 ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
@@ -180,7 +194,10 @@ ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
                # docs/api.md "Connectors"
                "connector.config.update", "connector.connect", "connector.reauth",
                "connector.needs_reauth", "connector.disconnect",
-               "domain.add", "domain.verify", "domain.remove")
+               "domain.add", "domain.verify", "domain.remove",
+               # docs/api.md "Sign-in with Google, Microsoft and SSO"
+               "sso.update", "sso.delete", "sso.login", "sso.login_failed", "sso.jit_join",
+               "sso.break_glass")
 
 KEY_RE = r"apx_[a-z2-7]{12}_[a-z2-7]{52}"
 ENTRY_KEYS = {"seq", "at", "actor_type", "actor_id", "action", "target", "client_addr",
@@ -259,7 +276,7 @@ def norm_pattern(pattern):
     before it), so that the tests do not depend on the binary's param names."""
     segs = pattern.split("/")
     names = {"orgs": "{org}", "workspaces": "{ws}", "members": "{user}",
-             "connectors": "{name}"}
+             "connectors": "{name}", "sso": "{org}", "oauth": "{provider}"}
     out = []
     for i, s in enumerate(segs):
         if s.startswith("{") and s.endswith("}"):

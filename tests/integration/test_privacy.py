@@ -525,7 +525,8 @@ def test_me_export(http, stack):
     assert "attachment" in r.headers.get("Content-Disposition", ""), describe(r)
     b = r.json()
     assert b["format"] == EXPORT_FORMAT, b
-    for k in ("generated_at", "account", "sessions", "memberships", "api_keys", "audit_entries"):
+    for k in ("generated_at", "account", "sessions", "identities", "memberships", "api_keys",
+              "audit_entries"):
         assert k in b, (k, list(b))
     a = b["account"]
     assert (a["id"], a["email"], a["name"]) == (u["id"], u["email"], u["name"]), a

@@ -732,6 +732,53 @@ test_env_expires_past_names_environment(void **state)
 	    "'security.expires': is in the past");
 }
 
+/* Sign-in providers: defaults, a loopback stand-in, and what is refused. */
+static void
+test_oidc(void **state)
+{
+	struct apx_conf *c = NULL;
+	char err[512] = "";
+	int use_env = *(int *)*state;
+
+	if (parse(MINIMAL, use_env, &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_null(c->oidc[APX_OIDC_GOOGLE].client_id);
+	assert_string_equal(c->oidc[APX_OIDC_GOOGLE].issuer,
+	    "https://accounts.google.com");
+	assert_string_equal(c->oidc[APX_OIDC_MICROSOFT].issuer,
+	    "https://login.microsoftonline.com/{tenantid}/v2.0");
+	assert_int_equal(c->oidc_cache_ttl, 3600);
+	assert_int_equal(c->oidc_kid_refetch, 60);
+	assert_false(c->sso_loopback_http);
+	apx_conf_free(c);
+
+	if (parse(MINIMAL "oidc.google.client_id = g\n"
+	    "oidc.google.client_secret = s3cret\n"
+	    "oidc.google.discovery_url = http://127.0.0.1:4000/.well-known/"
+	    "openid-configuration\noidc.google.issuer = http://127.0.0.1:4000\n"
+	    "oidc.microsoft.tenants = 11111111-1111-4111-8111-111111111111, "
+	    "22222222-2222-4222-8222-222222222222\n"
+	    "sso.allow_loopback_http = yes\n", use_env, &c, err,
+	    sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(c->oidc[APX_OIDC_GOOGLE].client_id, "g");
+	assert_string_equal(apx_secret_str(c->oidc[APX_OIDC_GOOGLE].
+	    client_secret), "s3cret");
+	assert_true(c->sso_loopback_http);
+	apx_conf_free(c);
+
+	expect_error(MINIMAL "oidc.google.client_id = g\n", use_env,
+	    "oidc.google.client_secret': required with oidc.google.client_id");
+	expect_error(MINIMAL "oidc.google.issuer = http://accounts.google.com"
+	    "\n", use_env, "oidc.google.issuer': must be an https URL");
+	expect_error(MINIMAL "oidc.microsoft.discovery_url = ftp://x/\n",
+	    use_env, "oidc.microsoft.discovery_url': must be an https URL");
+	expect_error(MINIMAL "oidc.microsoft.tenants = common\n", use_env,
+	    "oidc.microsoft.tenants': a list of tenant ids");
+	expect_error(MINIMAL "oidc.cache_ttl = 5\n", use_env,
+	    "oidc.cache_ttl");
+}
+
 static void
 test_env_name(void **state)
 {
@@ -798,6 +845,7 @@ main(void)
 		BOTH(test_secret_not_in_error),
 		T(test_env_overrides_file, 1),
 		BOTH(test_regions),
+		BOTH(test_oidc),
 		T(test_regions_env, 1),
 		T(test_env_supplies_required, 1),
 		T(test_env_bad_value, 1),

@@ -92,6 +92,41 @@ test_base_ok(void **state)
 	assert_false(apx_url_base_ok(NULL));
 }
 
+/* What an org's own IdP may make us fetch. */
+static void
+test_remote_ok(void **state)
+{
+	(void)state;
+	assert_true(apx_url_remote_ok("https://idp.example.com/o", 0));
+	assert_false(apx_url_remote_ok("http://idp.example.com/o", 0));
+	assert_false(apx_url_remote_ok("http://127.0.0.1:4000/o", 0));
+	assert_false(apx_url_remote_ok("https://127.0.0.1:4000/o", 0));
+	assert_false(apx_url_remote_ok("https://localhost/o", 0));
+	assert_false(apx_url_remote_ok("https://[::1]/o", 0));
+	assert_false(apx_url_remote_ok("https://user@idp.example.com/", 0));
+	/* test stacks: http on loopback */
+	assert_true(apx_url_remote_ok("http://127.0.0.1:4000/o", 1));
+	assert_true(apx_url_remote_ok("https://127.0.0.1:4000/o", 1));
+	assert_false(apx_url_remote_ok("http://idp.example.com/o", 1));
+	assert_false(apx_url_remote_ok(NULL, 1));
+}
+
+static void
+test_encode(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(apx_url_encode("aZ09-._~", out), 8);
+	assert_string_equal(out, "aZ09-._~");
+	assert_int_equal(apx_url_encode("a b&c=d/e+f%", out), 24);
+	assert_string_equal(out, "a%20b%26c%3Dd%2Fe%2Bf%25");
+	apx_url_encode("\xc3\xa9\r\n", out);
+	assert_string_equal(out, "%C3%A9%0D%0A");
+	apx_url_encode("", out);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -99,6 +134,8 @@ main(void)
 		cmocka_unit_test(test_exact_origin),
 		cmocka_unit_test(test_label_placeholder),
 		cmocka_unit_test(test_base_ok),
+		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_remote_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -393,10 +393,27 @@ test_strerror(void **state)
 	assert_string_equal(apx_strerror(INT_MIN + 1), "unknown error");
 }
 
+static void
+test_guid(void **state)
+{
+	(void)state;
+	assert_true(apx_guid_ok("11111111-1111-4111-8111-111111111111"));
+	assert_true(apx_guid_ok("9188040d-6c67-4c5b-b112-36a304b66dad"));
+	assert_true(apx_guid_ok("ABCDEF01-2345-6789-ABCD-EF0123456789"));
+	assert_false(apx_guid_ok("11111111-1111-4111-8111-11111111111"));
+	assert_false(apx_guid_ok("11111111-1111-4111-8111-1111111111111"));
+	assert_false(apx_guid_ok("111111111111-4111-8111-1111111111111"));
+	assert_false(apx_guid_ok("g1111111-1111-4111-8111-111111111111"));
+	assert_false(apx_guid_ok("common"));
+	assert_false(apx_guid_ok(""));
+	assert_false(apx_guid_ok(NULL));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_guid),
 		cmocka_unit_test(test_parse_ll_valid),
 		cmocka_unit_test(test_parse_ll_bounds),
 		cmocka_unit_test(test_parse_ll_garbage),

@@ -28,6 +28,7 @@ REDIRECT = {
 }
 T1 = "11111111-1111-4111-8111-111111111111"
 T2 = "22222222-2222-4222-8222-222222222222"
+T3 = "33333333-3333-4333-8333-333333333333"
 
 CONFIG = {
     "google": {
@@ -51,6 +52,7 @@ CONFIG = {
             {"email": "carol@contoso.test", "password": "carol-pw", "name": "Carol", "tid": T1,
              "oid": "c0c0c0c0-0000-4000-8000-00000000ca01"},
             {"email": "dave@fabrikam.test", "password": "dave-pw", "name": "Dave", "tid": T2},
+            {"email": "trudy@contoso.test", "password": "trudy-pw", "name": "Trudy", "tid": T1, "iss_tid": T3},
         ],
     },
     "orgidp": {
@@ -236,6 +238,21 @@ def test_microsoft_second_tenant_and_post_auth(server):
     assert claims["iss"] == disc["issuer"].replace("{tenantid}", T2)
     assert re.fullmatch(r"[0-9a-f-]{36}", claims["oid"])
     # discovery stays a template after tokens were issued
+    assert discovery(server, "microsoft")["issuer"] == disc["issuer"]
+
+
+def test_microsoft_iss_tid_differs_from_tid(server):
+    disc = discovery(server, "microsoft")
+    q, _n, v = login(disc, "m-client", REDIRECT["microsoft"], "trudy@contoso.test", "trudy-pw")
+    tok = exchange(disc, CLIENT["microsoft"], q["code"], v, REDIRECT["microsoft"]).json()
+    _h, claims = decode_jwt(tok["id_token"])
+    assert claims["tid"] == T1
+    assert claims["iss"] == disc["issuer"].replace("{tenantid}", T3)
+    assert "iss_tid" not in claims
+    ui = requests.get(disc["userinfo_endpoint"], headers={"Authorization": "Bearer " + tok["access_token"]},
+                      timeout=5).json()
+    assert ui["tid"] == T1 and "iss_tid" not in ui
+    # discovery keeps the {tenantid} template
     assert discovery(server, "microsoft")["issuer"] == disc["issuer"]
 
 

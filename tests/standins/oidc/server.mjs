@@ -186,7 +186,12 @@ function normaliseUser(name, u) {
     if (!claims.oid) claims.oid = guidFrom(hashHex('oid', login));
     if (!claims.preferred_username) claims.preferred_username = login;
   }
-  return { login: String(login).toLowerCase(), password: u.password, claims };
+  // iss_tid (microsoft, optional): the tenant put in the ID token's iss instead of tid,
+  // for a token whose tid claim and issuer disagree. Not a claim itself.
+  if (u.iss_tid !== undefined && (name !== 'microsoft' || typeof u.iss_tid !== 'string' || !u.iss_tid)) {
+    throw new Error(`${name} user ${login}: iss_tid must be a non-empty string, microsoft only`);
+  }
+  return { login: String(login).toLowerCase(), password: u.password, claims, issTid: u.iss_tid };
 }
 
 function normaliseClient(c) {
@@ -355,11 +360,12 @@ function buildProvider(p) {
     const { validate } = provider.IdToken;
     provider.IdToken.validate = function patchedValidate(jwt, client) {
       let tid;
+      let sub;
       try {
-        tid = JSON.parse(Buffer.from(String(jwt).split('.')[1], 'base64url')).tid;
+        ({ tid, sub } = JSON.parse(Buffer.from(String(jwt).split('.')[1], 'base64url')));
       } catch { tid = undefined; }
       if (typeof tid !== 'string') return validate.call(this, jwt, client);
-      return issuerAls.run(tenantIssuer(p, tid), () => validate.call(this, jwt, client));
+      return issuerAls.run(tenantIssuer(p, issuerTid(p, sub, tid)), () => validate.call(this, jwt, client));
     };
   }
 
@@ -370,7 +376,8 @@ function buildProvider(p) {
       if (this.available[k] !== undefined) this.set(k, this.available[k]);
     }
     if (p.name === 'microsoft' && typeof this.available.tid === 'string') {
-      return issuerAls.run(tenantIssuer(p, this.available.tid), () => issue.call(this, opts));
+      const tid = issuerTid(p, this.available.sub, this.available.tid);
+      return issuerAls.run(tenantIssuer(p, tid), () => issue.call(this, opts));
     }
     return issue.call(this, opts);
   };
@@ -380,6 +387,11 @@ function buildProvider(p) {
 
 function tenantIssuer(p, tid) {
   return p.issuerTemplate.replace('{tenantid}', tid);
+}
+
+// the tenant of a user's ID token iss: the user's iss_tid when set, else the token's tid
+function issuerTid(p, sub, tid) {
+  return p.usersBySub.get(sub)?.issTid ?? tid;
 }
 
 // ---------------------------------------------------------------------------
