@@ -23,6 +23,10 @@ APX_DEB_PACKAGES=(
 	john-data
 	# tests and bench
 	python3 python3-pytest python3-requests wrk
+	# the SAML IdP of the tests (SimpleSAMLphp on PHP's own server; naming
+	# php8.2-cgi keeps apt from pulling libapache2-mod-php) and the tools
+	# that sign crafted SAML answers
+	simplesamlphp php8.2-cgi php8.2-xml xmlsec1 python3-xmlsec python3-lxml
 	# used by these scripts
 	curl procps coreutils
 )
