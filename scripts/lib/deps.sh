@@ -16,7 +16,7 @@ APX_DEB_PACKAGES=(
 	build-essential autoconf automake autoconf-archive libtool pkg-config
 	libfcgi-dev libpq-dev libssl-dev libxml2-dev libxmlsec1-dev
 	liboauth2-dev libcjose-dev libjansson-dev libsodium-dev
-	libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev
+	libcurl4-openssl-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 	# run
 	postgresql-15 apache2 libapache2-mod-fcgid lighttpd lighttpd-mod-openssl openssl
 	# data: common-password list (/usr/share/john/password.lst)

@@ -57,14 +57,22 @@ record_of(const unsigned char *hash, char *out)
 int
 apx_oauth_browser(struct apx_ctx *c, int with_new, const char **value)
 {
-	struct apx_cookie_opts o = { "/", APX_OAUTH_TTL_MAX, 1, 0 };
+	return apx_oauth_browser_as(c, APX_OAUTH_COOKIE, APX_SAMESITE_LAX,
+	    with_new, value);
+}
+
+int
+apx_oauth_browser_as(struct apx_ctx *c, const char *cookie, int same_site,
+    int with_new, const char **value)
+{
+	struct apx_cookie_opts o = { "/", APX_OAUTH_TTL_MAX, 1, same_site };
 	unsigned char raw[BROWSER_BYTES];
 	char buf[APX_OAUTH_STATE_LEN + 1];
 	const char *v;
 	int rc;
 
 	*value = NULL;
-	v = apx_req_cookie(c->req, APX_OAUTH_COOKIE);
+	v = apx_req_cookie(c->req, cookie);
 	if (v != NULL && well_formed(v, APX_OAUTH_STATE_LEN)) {
 		*value = v;
 		return 0;
@@ -76,7 +84,7 @@ apx_oauth_browser(struct apx_ctx *c, int with_new, const char **value)
 	apx_wipe(raw, sizeof(raw));
 	if ((*value = apx_arena_strdup(c->req->arena, buf)) == NULL)
 		return APX_ENOMEM;
-	rc = apx_resp_cookie(c->resp, APX_OAUTH_COOKIE, buf, &o);
+	rc = apx_resp_cookie(c->resp, cookie, buf, &o);
 	apx_wipe(buf, sizeof(buf));
 	return rc;
 }

@@ -31,6 +31,14 @@ struct apx_vault;
  * WITH_NEW 0: do not make one (a callback): APX_EUNAUTH when absent.
  */
 int	 apx_oauth_browser(struct apx_ctx *, int, const char **);
+/*
+ * The same with cookie COOKIE and SAME_SITE (APX_SAMESITE_*): SAML's
+ * answer comes back as a cross-site POST, which a Lax cookie does not
+ * ride (APX_SAML_COOKIE, SameSite=None, still HttpOnly and Secure).
+ */
+#define APX_SAML_COOKIE		"__Host-apx_saml"
+int	 apx_oauth_browser_as(struct apx_ctx *, const char *, int, int,
+	    const char **);
 
 /*
  * A new state for browser BROWSER, PURPOSE, ORG and USER (0: none),

@@ -21,6 +21,8 @@
 #define NS_P	"urn:oasis:names:tc:SAML:2.0:protocol"
 #define NS_A	"urn:oasis:names:tc:SAML:2.0:assertion"
 #define NS_DS	"http://www.w3.org/2000/09/xmldsig#"
+#define NS_MD	"urn:oasis:names:tc:SAML:2.0:metadata"
+#define REDIRECT "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 #define BEARER	"urn:oasis:names:tc:SAML:2.0:cm:bearer"
 #define SUCCESS	"urn:oasis:names:tc:SAML:2.0:status:Success"
 
@@ -55,6 +57,7 @@ static xmlNodePtr child(const xmlNode *, const char *, const char *,
 		    size_t *);
 static const char *attr(const xmlNode *, const char *);
 static int	 text_of(const xmlNode *, char **, const char **);
+static int	 text_max(const xmlNode *, size_t, char **, const char **);
 static void	 scan(xmlNodePtr, struct scan *, int);
 static int	 verify_one(xmlNodePtr, const char *, const char *,
 		    const char **);
@@ -68,6 +71,8 @@ static int	 check_assertion(const xmlNode *, const xmlNode *,
 		    const char **);
 static int	 attribute(const xmlNode *, const char *const *, size_t,
 		    char **, const char **);
+static xmlDocPtr wary_parse(const char *, size_t, const char **);
+static char	*pem_of(const char *);
 
 static void
 quiet(void *ctx, const char *fmt, ...)
@@ -189,6 +194,12 @@ attr(const xmlNode *n, const char *name)
 static int
 text_of(const xmlNode *n, char **out, const char **why)
 {
+	return text_max(n, APX_SAML_TEXT_MAX, out, why);
+}
+
+static int
+text_max(const xmlNode *n, size_t max, char **out, const char **why)
+{
 	const xmlNode *c;
 	size_t len = 0, l;
 	char *s;
@@ -202,7 +213,7 @@ text_of(const xmlNode *n, char **out, const char **why)
 		}
 		len += c->content != NULL ? strlen((const char *)c->content) :
 		    0;
-		if (len > APX_SAML_TEXT_MAX) {
+		if (len > max) {
 			*why = "text-too-long";
 			return APX_EUNAUTH;
 		}
@@ -719,4 +730,165 @@ apx_saml_result_clear(struct apx_saml_result *r)
 	free(r->name);
 	free(r->session_index);
 	memset(r, 0, sizeof(*r));
+}
+
+/* One parse as for a Response: no DTD, no network, no recovery. */
+static xmlDocPtr
+wary_parse(const char *xml, size_t len, const char **why)
+{
+	xmlParserCtxtPtr pctx;
+	xmlDocPtr doc;
+
+	*why = "parse";
+	if (len == 0 || memchr(xml, '\0', len) != NULL)
+		return NULL;
+	if (memmem(xml, len, "<!DOCTYPE", 9) != NULL ||
+	    memmem(xml, len, "<!ENTITY", 8) != NULL) {
+		*why = "dtd";
+		return NULL;
+	}
+	if (apx_saml_init() != 0 || (pctx = xmlNewParserCtxt()) == NULL)
+		return NULL;
+	doc = xmlCtxtReadMemory(pctx, xml, (int)len, "metadata.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc != NULL && (!pctx->wellFormed || doc->intSubset != NULL ||
+	    doc->extSubset != NULL)) {
+		*why = doc->intSubset != NULL || doc->extSubset != NULL ?
+		    "dtd" : "parse";
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	xmlFreeParserCtxt(pctx);
+	return doc;
+}
+
+/* A base64 DER certificate (whitespace allowed) as PEM, if OpenSSL would
+ * read it: malloc'd, or NULL. */
+static char *
+pem_of(const char *b64)
+{
+	size_t n = strlen(b64), i, o = 0, col = 0;
+	char *out;
+
+	if (n == 0 || n > 16384 || (out = malloc(n + n / 64 + 64)) == NULL)
+		return NULL;
+	o += (size_t)sprintf(out, "-----BEGIN CERTIFICATE-----\n");
+	for (i = 0; i < n; i++) {
+		char ch = b64[i];
+
+		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+			continue;
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/' ||
+		    ch == '=')) {
+			free(out);
+			return NULL;
+		}
+		out[o++] = ch;
+		if (++col == 64) {
+			out[o++] = '\n';
+			col = 0;
+		}
+	}
+	if (col > 0)
+		out[o++] = '\n';
+	o += (size_t)sprintf(out + o, "-----END CERTIFICATE-----\n");
+	out[o] = '\0';
+	return out;
+}
+
+int
+apx_saml_idp_metadata(const char *xml, size_t len, struct apx_saml_idp *out,
+    const char **why)
+{
+	xmlDocPtr doc;
+	xmlNodePtr root, idp, n, kd, ki, xd, xc;
+	const char *v, *use;
+	char *txt = NULL, *pem;
+	size_t count;
+	int rc = APX_EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (len > APX_SAML_MAX) {
+		*why = "too-big";
+		return APX_ETOOBIG;
+	}
+	if ((doc = wary_parse(xml, len, why)) == NULL)
+		return APX_EINVAL;
+	root = xmlDocGetRootElement(doc);
+	if (!is_el(root, NS_MD, "EntityDescriptor") || (v = attr(root,
+	    "entityID")) == NULL || *v == '\0' || strlen(v) > 1024) {
+		*why = "entity-id";
+		goto out;
+	}
+	if ((out->entity_id = strdup(v)) == NULL)
+		goto nomem;
+	if ((idp = child(root, NS_MD, "IDPSSODescriptor", &count)) == NULL ||
+	    count != 1) {
+		*why = "sso-url";
+		goto out;
+	}
+	for (n = idp->children; n != NULL; n = n->next)
+		if (is_el(n, NS_MD, "SingleSignOnService") &&
+		    (v = attr(n, "Binding")) != NULL && strcmp(v, REDIRECT) ==
+		    0 && (v = attr(n, "Location")) != NULL && strlen(v) <= 2048) {
+			if ((out->sso_url = strdup(v)) == NULL)
+				goto nomem;
+			break;
+		}
+	if (out->sso_url == NULL) {
+		*why = "sso-url";
+		goto out;
+	}
+	for (kd = idp->children; kd != NULL; kd = kd->next) {
+		if (!is_el(kd, NS_MD, "KeyDescriptor") ||
+		    ((use = attr(kd, "use")) != NULL && strcmp(use, "signing") !=
+		    0))
+			continue;
+		if ((ki = child(kd, NS_DS, "KeyInfo", NULL)) == NULL ||
+		    (xd = child(ki, NS_DS, "X509Data", NULL)) == NULL ||
+		    (xc = child(xd, NS_DS, "X509Certificate", NULL)) == NULL)
+			continue;
+		if (out->ncerts == APX_SAML_CERTS_MAX) {
+			*why = "too-many-certificates";
+			goto out;
+		}
+		if ((rc = text_max(xc, 16384, &txt, why)) == APX_ENOMEM)
+			goto nomem;
+		rc = APX_EINVAL;
+		if (txt == NULL || (pem = pem_of(txt)) == NULL) {
+			free(txt);
+			*why = "certificate";
+			goto out;
+		}
+		free(txt);
+		txt = NULL;
+		out->certs[out->ncerts++] = pem;
+	}
+	if (out->ncerts == 0) {
+		*why = "certificate";
+		goto out;
+	}
+	*why = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	rc = APX_ENOMEM;
+out:
+	if (rc != 0)
+		apx_saml_idp_clear(out);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+void
+apx_saml_idp_clear(struct apx_saml_idp *p)
+{
+	size_t i;
+
+	free(p->entity_id);
+	free(p->sso_url);
+	for (i = 0; i < p->ncerts; i++)
+		free(p->certs[i]);
+	memset(p, 0, sizeof(*p));
 }

@@ -70,6 +70,23 @@ int	 apx_saml_response_verify(const char *, size_t,
 	    const char **);
 void	 apx_saml_result_clear(struct apx_saml_result *);
 
+/* What an IdP's metadata document says (strings malloc'd). */
+struct apx_saml_idp {
+	char	*entity_id;
+	char	*sso_url;		/* HTTP-Redirect SingleSignOnService */
+	char	*certs[APX_SAML_CERTS_MAX];	/* signing, PEM */
+	size_t	 ncerts;
+};
+/*
+ * Parse an IdP's metadata (an EntityDescriptor with an IDPSSODescriptor)
+ * as warily as a Response: no DTD, no network, the same cap. 0, or
+ * APX_EINVAL with *WHY ("dtd", "parse", "entity-id", "sso-url",
+ * "certificate", "too-many-certificates"), APX_ETOOBIG, APX_ENOMEM.
+ */
+int	 apx_saml_idp_metadata(const char *, size_t, struct apx_saml_idp *,
+	    const char **);
+void	 apx_saml_idp_clear(struct apx_saml_idp *);
+
 /* Initialise libxml2 and xmlsec once per process (idempotent); 0 or
  * APX_ECRYPTO. Called by apx_saml_response_verify too. */
 int	 apx_saml_init(void);

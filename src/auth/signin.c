@@ -1,20 +1,24 @@
 /* Signing in through an OpenID provider (signin.h). */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 #include <sodium.h>
+#include <zlib.h>
 
 #include "auth/account.h"
 #include "auth/oauth_state.h"
+#include "auth/saml.h"
 #include "auth/session.h"
 #include "auth/signin.h"
 #include "store/orgs.h"
 #include "core/apx.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/ctx.h"
 #include "store/audit.h"
 #include "store/db.h"
@@ -43,7 +47,11 @@ static int	 account(struct apx_ctx *, struct apx_signin *,
 		    const struct apx_oidc_identity *, int64_t, int64_t *,
 		    struct failure *);
 static int	 enforced(struct apx_ctx *, const char *, json_t **);
+static int	 finish(struct apx_ctx *, struct apx_signin *,
+		    const struct apx_oidc_identity *, int64_t, int,
+		    const char *);
 static const char *domain_of(const char *);
+static int	 saml_of(struct apx_ctx *, struct apx_signin *);
 
 int
 apx_signin_return_ok(const char *s)
@@ -117,6 +125,45 @@ apx_signin_provider(struct apx_ctx *c, const char *name, struct apx_signin *s)
 	return s->redirect_uri != NULL ? 0 : APX_ENOMEM;
 }
 
+/* The SAML half of apx_signin_org: S->cfg is the org's row. */
+static int
+saml_of(struct apx_ctx *c, struct apx_signin *s)
+{
+	json_t *cfg = s->cfg, *a;
+	size_t i;
+
+	s->saml = 1;
+	s->provider = "saml";
+	s->idp_entity_id = json_string_value(json_object_get(cfg,
+	    "idp_entity_id"));
+	s->idp_sso_url = json_string_value(json_object_get(cfg,
+	    "idp_sso_url"));
+	a = json_object_get(cfg, "idp_certificates");
+	for (i = 0; i < json_array_size(a) && s->ncerts < 2; i++)
+		if (json_is_string(json_array_get(a, i)))
+			s->certs[s->ncerts++] = json_string_value(
+			    json_array_get(a, i));
+	s->attr_email = json_string_value(json_object_get(cfg,
+	    "attribute_email"));
+	s->attr_name = json_string_value(json_object_get(cfg,
+	    "attribute_name"));
+	s->rp.key = apx_arena_printf(c->req->arena, "saml:%s", s->slug);
+	s->sp_entity_id = apx_arena_printf(c->req->arena,
+	    "%s/api/v1/auth/sso/%s/saml/metadata", c->conf->public_origin,
+	    s->slug);
+	s->acs_url = apx_arena_printf(c->req->arena,
+	    "%s/api/v1/auth/sso/%s/saml/acs", c->conf->public_origin, s->slug);
+	s->redirect_uri = s->acs_url;
+	snprintf(s->purpose, sizeof(s->purpose), "signin:saml");
+	if (s->idp_entity_id == NULL || s->idp_sso_url == NULL ||
+	    s->ncerts == 0 || s->rp.key == NULL || s->sp_entity_id == NULL ||
+	    s->acs_url == NULL || s->default_role == NULL) {
+		apx_signin_clear(s);
+		return APX_ENOMEM;
+	}
+	return 0;
+}
+
 int
 apx_signin_org(struct apx_ctx *c, const char *slug, struct apx_signin *s)
 {
@@ -150,6 +197,9 @@ apx_signin_org(struct apx_ctx *c, const char *slug, struct apx_signin *s)
 	s->jit = json_is_true(json_object_get(cfg, "jit"));
 	s->default_role = json_string_value(json_object_get(cfg,
 	    "default_role"));
+	st = json_string_value(json_object_get(cfg, "protocol"));
+	if (st != NULL && strcmp(st, "saml") == 0)
+		return saml_of(c, s);
 	hex = json_string_value(json_object_get(cfg, "secret_hex"));
 	if (hex == NULL || (rc = apx_vault_keyed(c->conf, &v)) != 0 ||
 	    (rc = apx_db_unhex(hex, strlen(hex), &sealed, &slen)) != 0) {
@@ -409,7 +459,8 @@ account(struct apx_ctx *c, struct apx_signin *s,
 			return 0;
 		}
 	}
-	rc = apx_identity_find(c->db, id->issuer, id->subject, &owner, &iid);
+	rc = apx_identity_find(c->db, s->org, id->issuer, id->subject, &owner,
+	    &iid);
 	if (rc != 0 && rc != APX_ENOTFOUND)
 		return rc;
 	if (rc == 0) {
@@ -452,6 +503,13 @@ account(struct apx_ctx *c, struct apx_signin *s,
 	}
 	if (rc != APX_ENOTFOUND)
 		return rc;
+	/* An org's IdP without just-in-time provisioning signs in only its
+	 * members: a new account could not be one. */
+	if (s->org > 0 && !s->jit) {
+		f->code = "not-a-member";
+		f->reason = "not-a-member-jit-off";
+		return 0;
+	}
 	audit_entry(c, &e, 0, 0, "account.create_sso", apx_arena_printf(
 	    c->req->arena, "provider:%s", s->provider));
 	rc = apx_identity_create_user(c->db, en, id->email, id->name != NULL ?
@@ -469,75 +527,29 @@ account(struct apx_ctx *c, struct apx_signin *s,
 	return rc;
 }
 
-int
-apx_signin_callback(struct apx_ctx *c, struct apx_signin *s)
+/*
+ * Who the provider said signed in (ID), after every protocol check: the
+ * account rules, SSO enforcement, just-in-time membership, and the
+ * session (or the link), answered with a 303. LINK: the user who links
+ * (ISLINK); RET: where to go back.
+ */
+static int
+finish(struct apx_ctx *c, struct apx_signin *s,
+    const struct apx_oidc_identity *id, int64_t link, int islink,
+    const char *ret)
 {
-	struct apx_oauth_state st;
-	struct apx_oidc_identity id;
 	struct apx_audit_entry e;
-	struct apx_vault *v;
 	struct apx_user u;
 	struct failure f = { "signin-failed", NULL };
-	const char *browser = NULL, *state, *err, *verifier, *nonce, *ret;
-	const char *why = NULL, *role = NULL;
+	const char *role = NULL;
 	char refresh[64];
 	unsigned char rhash[APX_TOKEN_HASH_LEN];
-	json_t *d = NULL, *enf = NULL;
-	int64_t uid = 0, link = 0, sid;
-	int rc, joined = 0, islink = 0;
+	json_t *enf = NULL;
+	int64_t uid = 0, sid;
+	int rc, joined = 0;
 
-	memset(&st, 0, sizeof(st));
-	memset(&id, 0, sizeof(id));
 	refresh[0] = '\0';
-	state = apx_req_query(c->req, "state");
-	if (apx_vault_keyed(c->conf, &v) != 0) {
-		f.reason = "vault";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	if (apx_oauth_browser(c, 0, &browser) != 0) {
-		f.reason = "state-no-browser-cookie";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	if (state == NULL || apx_oauth_state_consume(c->db, v, browser,
-	    s->purpose, state, &st) != 0) {
-		f.reason = "state";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	/* From here on the flow is a real one of this browser. */
-	if (st.org != s->org || st.data == NULL ||
-	    (d = json_loads(st.data, 0, NULL)) == NULL ||
-	    (verifier = json_string_value(json_object_get(d, "v"))) == NULL ||
-	    (nonce = json_string_value(json_object_get(d, "n"))) == NULL ||
-	    (ret = json_string_value(json_object_get(d, "r"))) == NULL ||
-	    !apx_signin_return_ok(ret)) {
-		f.reason = "state-data";
-		rc = fail(c, s, 0, 0, &f, 1);
-		goto out;
-	}
-	islink = json_is_true(json_object_get(d, "l"));
-	link = islink ? st.user : 0;
-	if (islink && link <= 0) {
-		f.reason = "state-data";
-		rc = fail(c, s, 0, 1, &f, 1);
-		goto out;
-	}
-	if ((err = apx_req_query(c->req, "error")) != NULL) {
-		f.code = strcmp(err, "access_denied") == 0 ?
-		    "signin-cancelled" : "signin-failed";
-		f.reason = "provider-error";
-		rc = fail(c, s, link, islink, &f, 1);
-		goto out;
-	}
-	rc = apx_oidc_rp_finish(&s->rp, apx_req_query(c->req, "code"),
-	    s->redirect_uri, verifier, nonce, &id, &why);
-	if (rc == APX_EUNAUTH || rc == APX_EIO) {
-		f.reason = why != NULL ? why : "provider";
-		rc = fail(c, s, link, islink, &f, 1);
-		goto out;
-	}
-	if (rc != 0)
-		goto out;
-	if ((rc = account(c, s, &id, link, &uid, &f)) != 0)
+	if ((rc = account(c, s, id, link, &uid, &f)) != 0)
 		goto out;
 	if (uid == 0) {
 		rc = fail(c, s, link, islink, &f, 1);
@@ -601,8 +613,76 @@ apx_signin_callback(struct apx_ctx *c, struct apx_signin *s)
 	    c->req->arena, "%s%s", c->conf->public_origin, ret));
 out:
 	apx_wipe(refresh, sizeof(refresh));
-	json_decref(d);
 	json_decref(enf);
+	return rc;
+}
+
+int
+apx_signin_callback(struct apx_ctx *c, struct apx_signin *s)
+{
+	struct apx_oauth_state st;
+	struct apx_oidc_identity id;
+	struct apx_vault *v;
+	struct failure f = { "signin-failed", NULL };
+	const char *browser = NULL, *state, *err, *verifier, *nonce, *ret;
+	const char *why = NULL;
+	json_t *d = NULL;
+	int64_t link = 0;
+	int rc, islink = 0;
+
+	memset(&st, 0, sizeof(st));
+	memset(&id, 0, sizeof(id));
+	state = apx_req_query(c->req, "state");
+	if (apx_vault_keyed(c->conf, &v) != 0) {
+		f.reason = "vault";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	if (apx_oauth_browser(c, 0, &browser) != 0) {
+		f.reason = "state-no-browser-cookie";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	if (state == NULL || apx_oauth_state_consume(c->db, v, browser,
+	    s->purpose, state, &st) != 0) {
+		f.reason = "state";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	/* From here on the flow is a real one of this browser. */
+	if (st.org != s->org || st.data == NULL ||
+	    (d = json_loads(st.data, 0, NULL)) == NULL ||
+	    (verifier = json_string_value(json_object_get(d, "v"))) == NULL ||
+	    (nonce = json_string_value(json_object_get(d, "n"))) == NULL ||
+	    (ret = json_string_value(json_object_get(d, "r"))) == NULL ||
+	    !apx_signin_return_ok(ret)) {
+		f.reason = "state-data";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	islink = json_is_true(json_object_get(d, "l"));
+	link = islink ? st.user : 0;
+	if (islink && link <= 0) {
+		f.reason = "state-data";
+		rc = fail(c, s, 0, 1, &f, 1);
+		goto out;
+	}
+	if ((err = apx_req_query(c->req, "error")) != NULL) {
+		f.code = strcmp(err, "access_denied") == 0 ?
+		    "signin-cancelled" : "signin-failed";
+		f.reason = "provider-error";
+		rc = fail(c, s, link, islink, &f, 1);
+		goto out;
+	}
+	rc = apx_oidc_rp_finish(&s->rp, apx_req_query(c->req, "code"),
+	    s->redirect_uri, verifier, nonce, &id, &why);
+	if (rc == APX_EUNAUTH || rc == APX_EIO) {
+		f.reason = why != NULL ? why : "provider";
+		rc = fail(c, s, link, islink, &f, 1);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	rc = finish(c, s, &id, link, islink, ret);
+out:
+	json_decref(d);
 	apx_oidc_identity_clear(&id);
 	apx_oauth_state_clear(&st);
 	return rc;
@@ -640,4 +720,311 @@ apx_signin_password_allowed(struct apx_ctx *c, const struct apx_user *u)
 out:
 	json_decref(enf);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ SAML */
+
+#define SAML_ID_BYTES	16
+#define SAML_SKEW	60
+#define SAML_REQ_MAX	4096
+
+/* S with &, <, > and " escaped for an XML attribute or text, in A. */
+static const char *
+xml_escape(struct apx_arena *a, const char *s)
+{
+	size_t n = 0, i, o = 0;
+	char *d;
+
+	for (i = 0; s[i] != '\0'; i++)
+		n += strchr("&<>\"", s[i]) != NULL ? 6 : 1;
+	if ((d = apx_arena_alloc(a, n + 1)) == NULL)
+		return NULL;
+	for (i = 0; s[i] != '\0'; i++) {
+		const char *e = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" :
+		    s[i] == '>' ? "&gt;" : s[i] == '"' ? "&quot;" : NULL;
+
+		if (e != NULL) {
+			memcpy(d + o, e, strlen(e));
+			o += strlen(e);
+		} else
+			d[o++] = s[i];
+	}
+	d[o] = '\0';
+	return d;
+}
+
+/* Raw DEFLATE (RFC 1951) of IN, base64, URL-encoded: HTTP-Redirect. */
+static const char *
+redirect_encode(struct apx_arena *a, const char *in)
+{
+	unsigned char z[SAML_REQ_MAX];
+	char b64[sodium_base64_ENCODED_LEN(SAML_REQ_MAX,
+	    sodium_base64_VARIANT_ORIGINAL)], *enc;
+	z_stream zs;
+	int rc;
+
+	memset(&zs, 0, sizeof(zs));
+	if (deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return NULL;
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)strlen(in);
+	zs.next_out = z;
+	zs.avail_out = sizeof(z);
+	rc = deflate(&zs, Z_FINISH);
+	deflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+		return NULL;
+	sodium_bin2base64(b64, sizeof(b64), z, sizeof(z) - zs.avail_out,
+	    sodium_base64_VARIANT_ORIGINAL);
+	if ((enc = apx_arena_alloc(a, 3 * strlen(b64) + 1)) == NULL)
+		return NULL;
+	apx_url_encode(b64, enc);
+	return enc;
+}
+
+int
+apx_signin_saml_begin(struct apx_ctx *c, struct apx_signin *s,
+    const char *return_to, const char **url)
+{
+	struct apx_vault *v;
+	unsigned char raw[SAML_ID_BYTES];
+	char rid[2 * SAML_ID_BYTES + 2], state[APX_OAUTH_STATE_LEN + 1];
+	char instant[32], *data = NULL;
+	const char *browser, *req, *enc;
+	json_t *d;
+	int rc;
+
+	*url = NULL;
+	if (return_to != NULL && !apx_signin_return_ok(return_to)) {
+		(void)apx_resp_problem(c->resp, 422, "invalid-field", "Only a "
+		    "path of this site may be returned to.", "return_to");
+		return APX_EINVAL;
+	}
+	if (apx_vault_keyed(c->conf, &v) != 0) {
+		(void)apx_resp_problem(c->resp, 503, "vault-unavailable",
+		    "Sign-in through a provider needs the vault (vault.keys).",
+		    NULL);
+		return APX_EINVAL;
+	}
+	/* the answer comes back as a cross-site POST: SameSite=None */
+	if ((rc = apx_oauth_browser_as(c, APX_SAML_COOKIE, APX_SAMESITE_NONE,
+	    1, &browser)) != 0)
+		return rc;
+	apx_random(raw, sizeof(raw));
+	rid[0] = '_';
+	sodium_bin2hex(rid + 1, sizeof(rid) - 1, raw, sizeof(raw));
+	apx_rfc3339_format(apx_unix_now(), instant, sizeof(instant));
+	if ((d = json_pack("{s:s,s:s}", "rid", rid, "r", return_to != NULL ?
+	    return_to : "/app")) == NULL || (data = json_dumps(d,
+	    JSON_COMPACT)) == NULL) {
+		json_decref(d);
+		return APX_ENOMEM;
+	}
+	json_decref(d);
+	rc = apx_oauth_state_create(c->db, v, browser, s->purpose, s->org, 0,
+	    data, APX_OAUTH_TTL_DEFAULT, state);
+	free(data);
+	if (rc != 0)
+		return rc;
+	req = apx_arena_printf(c->req->arena,
+	    "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+	    "protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+	    "ID=\"%s\" Version=\"2.0\" IssueInstant=\"%s\" Destination=\"%s\" "
+	    "AssertionConsumerServiceURL=\"%s\" ProtocolBinding=\"urn:oasis:"
+	    "names:tc:SAML:2.0:bindings:HTTP-POST\"><saml:Issuer>%s"
+	    "</saml:Issuer><samlp:NameIDPolicy AllowCreate=\"true\"/>"
+	    "</samlp:AuthnRequest>", rid, instant, xml_escape(c->req->arena,
+	    s->idp_sso_url), xml_escape(c->req->arena, s->acs_url),
+	    xml_escape(c->req->arena, s->sp_entity_id));
+	if (req == NULL || strlen(req) >= SAML_REQ_MAX ||
+	    (enc = redirect_encode(c->req->arena, req)) == NULL) {
+		apx_wipe(state, sizeof(state));
+		return APX_ENOMEM;
+	}
+	/* the state is the RelayState: base64url, nothing to encode */
+	*url = apx_arena_printf(c->req->arena, "%s%cSAMLRequest=%s&RelayState=%s",
+	    s->idp_sso_url, strchr(s->idp_sso_url, '?') != NULL ? '&' : '?', enc,
+	    state);
+	apx_wipe(state, sizeof(state));
+	apx_log_info("rid=%s sso %s: SAML AuthnRequest %s", c->req->request_id,
+	    s->slug, rid);
+	return *url != NULL ? 0 : APX_ENOMEM;
+}
+
+int
+apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
+{
+	static const char *const email_default[] = { "email",
+	    "urn:oid:0.9.2342.19200300.100.1.3",
+	    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress" };
+	static const char *const name_default[] = { "displayName",
+	    "urn:oid:2.16.840.1.113730.3.1.241",
+	    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name" };
+	struct apx_saml_expect ex;
+	struct apx_saml_result res;
+	struct apx_oauth_state st;
+	struct apx_oidc_identity id;
+	struct apx_kvlist form;
+	struct apx_vault *v;
+	struct failure f = { "signin-failed", NULL };
+	const struct apx_kv *resp, *relay;
+	const char *browser = NULL, *rid, *ret, *why = NULL;
+	const char *emails[1], *names[1];
+	unsigned char *xml = NULL;
+	size_t xlen = 0;
+	json_t *d = NULL;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	memset(&res, 0, sizeof(res));
+	memset(&id, 0, sizeof(id));
+	if (apx_http_form(c->req, c->resp, &form) != 0)
+		return 0;	/* 415 or 400 answered */
+	resp = apx_kv_find(&form, "SAMLResponse");
+	relay = apx_kv_find(&form, "RelayState");
+	if (apx_vault_keyed(c->conf, &v) != 0) {
+		f.reason = "vault";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	/* Unsolicited (IdP-initiated) answers are refused: no state. */
+	if (relay == NULL || resp == NULL) {
+		f.reason = relay == NULL ? "unsolicited" : "no-response";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	if (apx_oauth_browser_as(c, APX_SAML_COOKIE, APX_SAMESITE_NONE, 0,
+	    &browser) != 0) {
+		f.reason = "state-no-browser-cookie";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	if (apx_oauth_state_consume(c->db, v, browser, s->purpose,
+	    relay->value, &st) != 0) {
+		f.reason = "state";
+		return fail(c, s, 0, 0, &f, 0);
+	}
+	/* From here on the flow is a real one of this browser. */
+	if (st.org != s->org || st.data == NULL ||
+	    (d = json_loads(st.data, 0, NULL)) == NULL ||
+	    (rid = json_string_value(json_object_get(d, "rid"))) == NULL ||
+	    (ret = json_string_value(json_object_get(d, "r"))) == NULL ||
+	    !apx_signin_return_ok(ret)) {
+		f.reason = "state-data";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	if (resp->vlen > 2 * APX_SAML_MAX || (xml = malloc(resp->vlen)) ==
+	    NULL || sodium_base642bin(xml, resp->vlen, resp->value, resp->vlen,
+	    " \t\r\n", &xlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+		f.reason = resp->vlen > 2 * APX_SAML_MAX ? "too-big" :
+		    "base64";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	memset(&ex, 0, sizeof(ex));
+	ex.idp_entity_id = s->idp_entity_id;
+	ex.sp_entity_id = s->sp_entity_id;
+	ex.acs_url = s->acs_url;
+	ex.certs_pem = s->certs;
+	ex.ncerts = s->ncerts;
+	if (s->attr_email != NULL) {
+		emails[0] = s->attr_email;
+		ex.email_attrs = emails;
+		ex.nemail_attrs = 1;
+	} else {
+		ex.email_attrs = email_default;
+		ex.nemail_attrs = APX_NELEM(email_default);
+	}
+	if (s->attr_name != NULL) {
+		names[0] = s->attr_name;
+		ex.name_attrs = names;
+		ex.nname_attrs = 1;
+	} else {
+		ex.name_attrs = name_default;
+		ex.nname_attrs = APX_NELEM(name_default);
+	}
+	ex.now = apx_unix_now();
+	ex.skew = SAML_SKEW;
+	rc = apx_saml_response_verify((const char *)xml, xlen, &ex, &res,
+	    &why);
+	if (rc == APX_EUNAUTH || rc == APX_ETOOBIG) {
+		f.reason = why != NULL ? why : "saml";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	/* The answer to this browser's own request, once. */
+	if (res.in_response_to == NULL || strcmp(res.in_response_to, rid) !=
+	    0) {
+		f.reason = res.in_response_to == NULL ? "unsolicited" :
+		    "in-response-to";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	if ((rc = apx_saml_assertion_once(c->db, s->org, res.assertion_id,
+	    res.not_on_or_after)) == APX_ECONFLICT) {
+		f.reason = "replay";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	/* (IdP entity id, NameID); the email from its attribute, or the
+	 * NameID when that is an email address */
+	if (strlen(res.name_id) > 255) {
+		f.reason = "subject";
+		rc = fail(c, s, 0, 0, &f, 1);
+		goto out;
+	}
+	rc = APX_ENOMEM;
+	if ((id.issuer = strdup(s->idp_entity_id)) == NULL ||
+	    (id.subject = strdup(res.name_id)) == NULL)
+		goto out;
+	if (res.email != NULL)
+		id.email = strdup(res.email);
+	else if (res.name_id_format != NULL && strcmp(res.name_id_format,
+	    "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress") == 0)
+		id.email = strdup(res.name_id);
+	id.email_verified = id.email != NULL;	/* the org's IdP says so */
+	if (res.name != NULL)
+		id.name = strdup(res.name);
+	rc = finish(c, s, &id, 0, 0, ret);
+out:
+	if (xml != NULL) {
+		apx_wipe(xml, xlen);
+		free(xml);
+	}
+	json_decref(d);
+	apx_saml_result_clear(&res);
+	apx_oidc_identity_clear(&id);
+	apx_oauth_state_clear(&st);
+	return rc;
+}
+
+int
+apx_signin_saml_metadata(struct apx_ctx *c, struct apx_signin *s)
+{
+	const char *doc;
+
+	doc = apx_arena_printf(c->req->arena,
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:"
+	    "metadata\" entityID=\"%s\">\n"
+	    " <md:SPSSODescriptor AuthnRequestsSigned=\"false\" "
+	    "WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:"
+	    "oasis:names:tc:SAML:2.0:protocol\">\n"
+	    "  <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:"
+	    "emailAddress</md:NameIDFormat>\n"
+	    "  <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:"
+	    "persistent</md:NameIDFormat>\n"
+	    "  <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:"
+	    "2.0:bindings:HTTP-POST\" Location=\"%s\" index=\"0\" "
+	    "isDefault=\"true\"/>\n"
+	    " </md:SPSSODescriptor>\n"
+	    "</md:EntityDescriptor>\n", xml_escape(c->req->arena,
+	    s->sp_entity_id), xml_escape(c->req->arena, s->acs_url));
+	if (doc == NULL)
+		return APX_ENOMEM;
+	return apx_resp_text(c->resp, 200, "application/samlmetadata+xml",
+	    doc, strlen(doc));
 }

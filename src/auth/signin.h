@@ -35,6 +35,16 @@ struct apx_signin {
 	json_t			*cfg;		/* owns the strings above */
 	char			*secret;	/* opened client secret */
 	const char		*algs[3];
+	/* an org's SAML IdP (protocol "saml") */
+	int			 saml;
+	const char		*idp_entity_id;
+	const char		*idp_sso_url;
+	const char		*certs[2];
+	size_t			 ncerts;
+	const char		*attr_email;
+	const char		*attr_name;
+	const char		*sp_entity_id;
+	const char		*acs_url;
 };
 
 /*
@@ -57,6 +67,18 @@ int	 apx_signin_begin(struct apx_ctx *, struct apx_signin *, int64_t,
 	    const char *, const char *, const char **);
 /* The provider's redirect back: always answered with a 303. */
 int	 apx_signin_callback(struct apx_ctx *, struct apx_signin *);
+
+/*
+ * SAML (S from apx_signin_org with s->saml set): an AuthnRequest for the
+ * HTTP-Redirect binding (its ID in the state store, bound to this browser
+ * by the SameSite=None cookie APX_SAML_COOKIE; the state is the
+ * RelayState) in *URL; the ACS (HTTP-POST binding, always a 303); the SP
+ * metadata document.
+ */
+int	 apx_signin_saml_begin(struct apx_ctx *, struct apx_signin *,
+	    const char *, const char **);
+int	 apx_signin_saml_acs(struct apx_ctx *, struct apx_signin *);
+int	 apx_signin_saml_metadata(struct apx_ctx *, struct apx_signin *);
 
 /* A path of ours to go back to: "/" then [A-Za-z0-9/._~?=&%-], not "//". */
 int	 apx_signin_return_ok(const char *);

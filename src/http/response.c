@@ -175,7 +175,8 @@ apx_resp_cookie(struct apx_response *r, const char *name, const char *value,
 	line = apx_arena_printf(r->arena, "%s=%s; Path=%s; Secure%s; SameSite=%s%s",
 	    name, value, o->path != NULL ? o->path : "/",
 	    o->http_only ? "; HttpOnly" : "",
-	    o->same_site_strict ? "Strict" : "Lax",
+	    o->same_site == APX_SAMESITE_STRICT ? "Strict" :
+	    o->same_site == APX_SAMESITE_NONE ? "None" : "Lax",
 	    o->max_age == 0 ? "; Max-Age=0" : "");
 	if (line == NULL)
 		return APX_ENOMEM;

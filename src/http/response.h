@@ -26,8 +26,12 @@ struct apx_cookie_opts {
 	const char	*path;		/* default "/" */
 	long long	 max_age;	/* -1: session cookie; 0: delete */
 	int		 http_only;	/* default on: use APX_COOKIE_* */
-	int		 same_site_strict;
+	int		 same_site;	/* APX_SAMESITE_*, default Lax */
 };
+
+#define APX_SAMESITE_LAX	0
+#define APX_SAMESITE_STRICT	1
+#define APX_SAMESITE_NONE	2	/* a cross-site POST (SAML's ACS) */
 
 void	 apx_resp_init(struct apx_response *, struct apx_arena *);
 void	 apx_resp_free(struct apx_response *);

@@ -144,6 +144,8 @@ int	 apx_route_oauth_callback(struct apx_ctx *);
 int	 apx_route_sso_start(struct apx_ctx *);
 int	 apx_route_sso_callback(struct apx_ctx *);
 int	 apx_route_sso_lookup(struct apx_ctx *);
+int	 apx_route_saml_acs(struct apx_ctx *);
+int	 apx_route_saml_metadata(struct apx_ctx *);
 int	 apx_route_me_identities(struct apx_ctx *);
 int	 apx_route_me_identity_link(struct apx_ctx *);
 int	 apx_route_me_identity_delete(struct apx_ctx *);

@@ -66,17 +66,51 @@ apx_route_oauth_callback(struct apx_ctx *c)
 	return rc;
 }
 
+/* The org's SSO when it speaks PROTOCOL (-1: either): 0, or the 404 is
+ * answered and APX_EINVAL returned. */
+static int
+org_sso(struct apx_ctx *c, int saml, struct apx_signin *s)
+{
+	int rc;
+
+	if ((rc = apx_signin_org(c, apx_req_param(c->req, "org"), s)) != 0)
+		return rc;
+	if (saml >= 0 && s->saml != saml) {
+		apx_signin_clear(s);
+		(void)apx_resp_problem(c->resp, 404, "sso-not-configured",
+		    "This organisation does not sign in through SSO of that "
+		    "kind.", NULL);
+		return APX_EINVAL;
+	}
+	return 0;
+}
+
 int
 apx_route_sso_start(struct apx_ctx *c)
 {
 	struct apx_signin s;
+	const char *url = NULL;
 	int rc;
 
-	if ((rc = apx_signin_org(c, apx_req_param(c->req, "org"), &s)) != 0)
+	if ((rc = org_sso(c, -1, &s)) != 0)
 		return rc == APX_EINVAL ? 0 : rc;
-	rc = start(c, &s);
+	if (!s.saml) {
+		rc = start(c, &s);
+		apx_signin_clear(&s);
+		return rc;
+	}
+	rc = apx_signin_saml_begin(c, &s, apx_req_query(c->req, "return_to"),
+	    &url);
 	apx_signin_clear(&s);
-	return rc;
+	if (rc == APX_EINVAL)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if ((rc = apx_resp_header_set(c->resp, "Location", url)) != 0)
+		return rc;
+	c->resp->no_store = 1;
+	c->resp->status = 303;
+	return 0;
 }
 
 int
@@ -85,9 +119,35 @@ apx_route_sso_callback(struct apx_ctx *c)
 	struct apx_signin s;
 	int rc;
 
-	if ((rc = apx_signin_org(c, apx_req_param(c->req, "org"), &s)) != 0)
+	if ((rc = org_sso(c, 0, &s)) != 0)
 		return rc == APX_EINVAL ? 0 : rc;
 	rc = apx_signin_callback(c, &s);
+	apx_signin_clear(&s);
+	return rc;
+}
+
+int
+apx_route_saml_acs(struct apx_ctx *c)
+{
+	struct apx_signin s;
+	int rc;
+
+	if ((rc = org_sso(c, 1, &s)) != 0)
+		return rc == APX_EINVAL ? 0 : rc;
+	rc = apx_signin_saml_acs(c, &s);
+	apx_signin_clear(&s);
+	return rc;
+}
+
+int
+apx_route_saml_metadata(struct apx_ctx *c)
+{
+	struct apx_signin s;
+	int rc;
+
+	if ((rc = org_sso(c, 1, &s)) != 0)
+		return rc == APX_EINVAL ? 0 : rc;
+	rc = apx_signin_saml_metadata(c, &s);
 	apx_signin_clear(&s);
 	return rc;
 }
@@ -170,6 +230,13 @@ apx_route_me_identity_link(struct apx_ctx *c)
 			    "Name the org whose SSO to link.", "org");
 		}
 		rc = apx_signin_org(c, org, &s);
+		if (rc == 0 && s.saml) {
+			apx_signin_clear(&s);
+			return apx_resp_problem(c->resp, 422, "invalid-field",
+			    "A SAML sign-in cannot be linked here yet; sign in "
+			    "through the organisation's SSO instead.",
+			    "provider");
+		}
 	} else if (strcmp(prov, "google") == 0 ||
 	    strcmp(prov, "microsoft") == 0)
 		rc = apx_signin_provider(c, prov, &s);

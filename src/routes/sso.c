@@ -11,8 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "auth/oidc.h"
 #include "auth/oidc_rp.h"
+#include "auth/saml.h"
 #include "auth/session.h"
 #include "authz/authz.h"
 #include "core/log.h"
@@ -117,11 +122,21 @@ with_redirect(struct apx_ctx *c, json_t *v)
 {
 	if (v == NULL)
 		v = json_pack("{s:n,s:b}", "protocol", "enabled", 0);
-	if (v != NULL && c->conf->public_origin != NULL)
+	if (v != NULL && c->conf->public_origin != NULL) {
 		json_object_set_new(v, "redirect_uri", json_string(
 		    apx_arena_printf(c->req->arena,
 		    "%s/api/v1/auth/sso/%s/oidc/callback",
 		    c->conf->public_origin, c->org->slug)));
+		/* what a SAML IdP is told about us */
+		json_object_set_new(v, "sp_entity_id", json_string(
+		    apx_arena_printf(c->req->arena,
+		    "%s/api/v1/auth/sso/%s/saml/metadata",
+		    c->conf->public_origin, c->org->slug)));
+		json_object_set_new(v, "acs_url", json_string(
+		    apx_arena_printf(c->req->arena,
+		    "%s/api/v1/auth/sso/%s/saml/acs",
+		    c->conf->public_origin, c->org->slug)));
+	}
 	return v;
 }
 
@@ -134,6 +149,162 @@ apx_route_sso_get(struct apx_ctx *c)
 	if ((rc = apx_sso_get(c->db, c->org->id, &v)) != 0)
 		return rc;
 	return apx_resp_json(c->resp, 200, with_redirect(c, v));
+}
+
+static const char *const saml_known[] = { "protocol", "enabled",
+    "idp_entity_id", "idp_sso_url", "idp_certificates", "idp_metadata",
+    "attribute_email", "attribute_name", "jit", "default_role", "enforce" };
+
+/*
+ * An IdP metadata document in place of idp_entity_id, idp_sso_url and
+ * idp_certificates: parsed as warily as a Response, its values put into
+ * BODY (a copy the caller owns) for the checks that follow.
+ */
+static int
+saml_from_metadata(struct apx_ctx *c, json_t *body)
+{
+	struct apx_saml_idp idp;
+	const char *xml, *why = NULL;
+	json_t *certs;
+	size_t i;
+	int rc;
+
+	if (json_object_get(body, "idp_entity_id") != NULL ||
+	    json_object_get(body, "idp_sso_url") != NULL ||
+	    json_object_get(body, "idp_certificates") != NULL)
+		return bad(c, "idp_metadata", "Give the IdP's metadata or its "
+		    "entity id, SSO URL and certificates, not both.");
+	if ((xml = json_string_value(json_object_get(body, "idp_metadata"))) ==
+	    NULL)
+		return bad(c, "idp_metadata", "The IdP's metadata is an XML "
+		    "document in a string.");
+	rc = apx_saml_idp_metadata(xml, json_string_length(json_object_get(body,
+	    "idp_metadata")), &idp, &why);
+	if (rc == APX_ENOMEM)
+		return rc;
+	if (rc != 0)
+		return bad(c, "idp_metadata", apx_arena_printf(c->req->arena,
+		    "The IdP's metadata was refused (%s): an EntityDescriptor "
+		    "with an IDPSSODescriptor, an HTTP-Redirect "
+		    "SingleSignOnService and one or two signing certificates, "
+		    "without a DTD.", why != NULL ? why : "parse"));
+	certs = json_array();
+	for (i = 0; i < idp.ncerts; i++)
+		json_array_append_new(certs, json_string(idp.certs[i]));
+	json_object_set_new(body, "idp_entity_id", json_string(idp.entity_id));
+	json_object_set_new(body, "idp_sso_url", json_string(idp.sso_url));
+	json_object_set_new(body, "idp_certificates", certs);
+	json_object_del(body, "idp_metadata");
+	apx_saml_idp_clear(&idp);
+	return 0;
+}
+
+/* A PEM certificate OpenSSL reads, RSA of 2048 bits or more or EC. */
+static int
+cert_ok(const char *pem)
+{
+	BIO *b;
+	X509 *x;
+	EVP_PKEY *k;
+	int ok = 0;
+
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
+		return 0;
+	if ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL &&
+	    (k = X509_get0_pubkey(x)) != NULL)
+		ok = (EVP_PKEY_base_id(k) == EVP_PKEY_RSA &&
+		    EVP_PKEY_bits(k) >= 2048) || EVP_PKEY_base_id(k) ==
+		    EVP_PKEY_EC;
+	X509_free(x);
+	BIO_free(b);
+	return ok;
+}
+
+/*
+ * PUT .../sso with protocol "saml": the IdP's entity id, its
+ * HTTP-Redirect SSO URL, its signing certificates (one, or two during a
+ * rotation; public) and the attributes of the email and the name.
+ */
+static int
+sso_put_saml(struct apx_ctx *c, json_t *body)
+{
+	struct apx_sso_saml_put in;
+	struct apx_audit_entry e;
+	const char *k, *pem;
+	json_t *a, *certs, *out = NULL;
+	char *lit;
+	size_t i, j, n = 2;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	json_object_foreach(body, k, a) {
+		for (i = 0; i < APX_NELEM(saml_known); i++)
+			if (strcmp(k, saml_known[i]) == 0)
+				break;
+		if (i == APX_NELEM(saml_known))
+			return bad(c, k, "Not a field of a SAML configuration.");
+	}
+	if (json_object_get(body, "idp_metadata") != NULL &&
+	    (rc = saml_from_metadata(c, body)) != 0)
+		return rc;
+	in.attr_email = "email";
+	in.attr_name = "displayName";
+	in.default_role = "viewer";
+	if (apx_route_string(c, body, "idp_entity_id", 1024, 1,
+	    &in.idp_entity_id, NULL) != 0 || apx_route_string(c, body,
+	    "idp_sso_url", APX_OIDC_URL_MAX, 1, &in.idp_sso_url, NULL) != 0 ||
+	    (json_object_get(body, "attribute_email") != NULL &&
+	    apx_route_string(c, body, "attribute_email", 256, 1, &in.attr_email,
+	    NULL) != 0) || (json_object_get(body, "attribute_name") != NULL &&
+	    apx_route_string(c, body, "attribute_name", 256, 1, &in.attr_name,
+	    NULL) != 0) || (json_object_get(body, "default_role") != NULL &&
+	    apx_route_string(c, body, "default_role", 16, 1, &in.default_role,
+	    NULL) != 0))
+		return APX_EINVAL;
+	for (k = in.idp_entity_id; *k != '\0'; k++)
+		if ((unsigned char)*k < 0x20 || *k == 0x7f)
+			return bad(c, "idp_entity_id", "The entity id holds a "
+			    "control character.");
+	if (!apx_url_remote_ok(in.idp_sso_url, c->conf->sso_loopback_http))
+		return bad(c, "idp_sso_url", "The IdP's single sign-on URL is "
+		    "an https URL.");
+	if (strcmp(in.default_role, "viewer") != 0 && strcmp(in.default_role,
+	    "analyst") != 0 && strcmp(in.default_role, "admin") != 0)
+		return bad(c, "default_role", "default_role is viewer, analyst "
+		    "or admin.");
+	certs = json_object_get(body, "idp_certificates");
+	if (!json_is_array(certs) || json_array_size(certs) < 1 ||
+	    json_array_size(certs) > 2)
+		return bad(c, "idp_certificates", "One or two PEM certificates "
+		    "(two during a rotation).");
+	json_array_foreach(certs, i, a) {
+		if ((pem = json_string_value(a)) == NULL || strlen(pem) > 8192 ||
+		    strchr(pem, '"') != NULL || strchr(pem, '\\') != NULL ||
+		    !cert_ok(pem))
+			return bad(c, "idp_certificates", "Each entry is a PEM "
+			    "certificate (RSA of 2048 bits or more, or EC).");
+		n += strlen(pem) + 3;
+	}
+	if ((lit = apx_arena_alloc(c->req->arena, n + 1)) == NULL)
+		return APX_ENOMEM;
+	j = 0;
+	lit[j++] = '{';
+	json_array_foreach(certs, i, a)
+		j += (size_t)snprintf(lit + j, n + 1 - j, "%s\"%s\"", i > 0 ?
+		    "," : "", json_string_value(a));
+	snprintf(lit + j, n + 1 - j, "}");
+	in.certs = lit;
+	if ((rc = flag(c, body, "enabled", 1, &in.enabled)) != 0 ||
+	    (rc = flag(c, body, "jit", 0, &in.jit)) != 0 ||
+	    (rc = flag(c, body, "enforce", 0, &in.enforce)) != 0)
+		return rc;
+	in.user = c->auth != NULL ? c->auth->uid : 0;
+	apx_authz_audit(c, &e, "sso.update", "sso:saml");
+	if ((rc = apx_sso_put_saml(c->db, c->org->id, &in, &e, &out)) != 0)
+		return rc;
+	apx_log_info("rid=%s org %lld: SAML configuration saved",
+	    c->req->request_id, (long long)c->org->id);
+	return apx_resp_json(c->resp, 200, with_redirect(c, out));
 }
 
 int
@@ -153,6 +324,13 @@ apx_route_sso_put(struct apx_ctx *c)
 
 	if (apx_route_json_body(c, &body) != 0)
 		return 0;
+	if (json_is_string(json_object_get(body, "protocol")) &&
+	    strcmp(json_string_value(json_object_get(body, "protocol")),
+	    "saml") == 0) {
+		rc = sso_put_saml(c, body);
+		json_decref(body);
+		return rc == APX_EINVAL ? 0 : rc;
+	}
 	memset(&in, 0, sizeof(in));
 	json_object_foreach(body, k, a) {
 		for (i = 0; i < APX_NELEM(known); i++)
@@ -182,7 +360,7 @@ apx_route_sso_put(struct apx_ctx *c)
 		goto out;
 	}
 	if (proto != NULL && strcmp(proto, "oidc") != 0) {
-		rc = bad(c, "protocol", "protocol is oidc.");
+		rc = bad(c, "protocol", "protocol is oidc or saml.");
 		goto out;
 	}
 	if (!apx_url_remote_ok(issuer, c->conf->sso_loopback_http)) {

@@ -1,6 +1,7 @@
 /* Single sign-on rows (sso.h). */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,17 @@
 #include "store/sso.h"
 
 #define SSO_JSON \
-	"json_build_object('protocol', s.protocol, 'enabled', s.enabled," \
-	" 'issuer', s.issuer, 'discovery_url', s.discovery_url, 'client_id'," \
-	" s.client_id, 'client_secret', CASE WHEN s.client_secret IS NULL" \
-	" THEN 'unset' ELSE 'set' END, 'scopes', to_json(s.scopes)," \
-	" 'algorithms', to_json(s.algorithms), 'jit', s.jit, 'default_role'," \
+	"jsonb_strip_nulls(jsonb_build_object('protocol', s.protocol," \
+	" 'enabled', s.enabled, 'issuer', s.issuer, 'discovery_url'," \
+	" s.discovery_url, 'client_id', s.client_id, 'client_secret', CASE" \
+	" WHEN s.protocol <> 'oidc' THEN NULL WHEN s.client_secret IS NULL" \
+	" THEN 'unset' ELSE 'set' END, 'scopes', to_jsonb(s.scopes)," \
+	" 'algorithms', to_jsonb(s.algorithms), 'idp_entity_id'," \
+	" s.idp_entity_id, 'idp_sso_url', s.idp_sso_url, 'idp_certificates'," \
+	" to_jsonb(s.idp_certs), 'attribute_email', s.attr_email," \
+	" 'attribute_name', s.attr_name, 'jit', s.jit, 'default_role'," \
 	" s.default_role, 'enforce', s.enforce, 'updated_at'," \
-	" apx_ts(s.updated_at))"
+	" apx_ts(s.updated_at)))"
 
 int
 apx_sso_get(struct apx_db *db, int64_t org, json_t **out)
@@ -36,7 +41,7 @@ apx_sso_load(struct apx_db *db, const char *slug, json_t **out)
 	return apx_db_json(db, APX_DB_RETRY, out, "SELECT jsonb_build_object("
 	    "'org_id', o.id, 'slug', o.slug, 'name', o.name, 'plan', o.plan,"
 	    " 'status', o.status, 'secret_hex', s.client_secret::text) || "
-	    SSO_JSON "::jsonb FROM org_sso s JOIN orgs o ON o.id = s.org_id"
+	    SSO_JSON " FROM org_sso s JOIN orgs o ON o.id = s.org_id"
 	    " WHERE o.slug = $1", 1, p);
 }
 
@@ -80,13 +85,71 @@ apx_sso_put(struct apx_db *db, int64_t org, const struct apx_sso_put *in,
 	    " EXCLUDED.scopes, algorithms = EXCLUDED.algorithms, enabled ="
 	    " EXCLUDED.enabled, jit = EXCLUDED.jit, default_role ="
 	    " EXCLUDED.default_role, enforce = EXCLUDED.enforce, updated_at ="
-	    " now(), updated_by = EXCLUDED.updated_by RETURNING " SSO_JSON,
-	    12, p);
+	    " now(), updated_by = EXCLUDED.updated_by, idp_entity_id = NULL,"
+	    " idp_sso_url = NULL, idp_certs = NULL, attr_email = NULL,"
+	    " attr_name = NULL RETURNING " SSO_JSON, 12, p);
 	if (hex != NULL) {
 		apx_wipe(hex, strlen(hex));
 		free(hex);
 	}
 	return rc == APX_ENOTFOUND ? APX_EINVAL : rc;
+}
+
+int
+apx_sso_put_saml(struct apx_db *db, int64_t org,
+    const struct apx_sso_saml_put *in, struct apx_audit_entry *e,
+    json_t **out)
+{
+	char os[APX_DB_ID_LEN], us[APX_DB_ID_LEN];
+	const char *p[11];
+
+	p[0] = apx_db_id(org, os);
+	p[1] = in->idp_entity_id;
+	p[2] = in->idp_sso_url;
+	p[3] = in->certs;
+	p[4] = in->attr_email;
+	p[5] = in->attr_name;
+	p[6] = in->enabled ? "t" : "f";
+	p[7] = in->jit ? "t" : "f";
+	p[8] = in->default_role;
+	p[9] = in->enforce ? "t" : "f";
+	p[10] = in->user > 0 ? apx_db_id(in->user, us) : NULL;
+	return apx_audit_change(db, e, 0, out, "INSERT INTO org_sso AS s (org_id,"
+	    " protocol, idp_entity_id, idp_sso_url, idp_certs, attr_email,"
+	    " attr_name, enabled, jit, default_role, enforce, updated_by) VALUES"
+	    " ($1::bigint, 'saml', $2, $3, $4::text[], $5, $6, $7::boolean,"
+	    " $8::boolean, $9, $10::boolean, $11::bigint) ON CONFLICT (org_id)"
+	    " DO UPDATE SET protocol = 'saml', idp_entity_id ="
+	    " EXCLUDED.idp_entity_id, idp_sso_url = EXCLUDED.idp_sso_url,"
+	    " idp_certs = EXCLUDED.idp_certs, attr_email = EXCLUDED.attr_email,"
+	    " attr_name = EXCLUDED.attr_name, enabled = EXCLUDED.enabled, jit ="
+	    " EXCLUDED.jit, default_role = EXCLUDED.default_role, enforce ="
+	    " EXCLUDED.enforce, updated_at = now(), updated_by ="
+	    " EXCLUDED.updated_by, issuer = NULL, discovery_url = NULL,"
+	    " client_id = NULL, client_secret = NULL, scopes = NULL, algorithms"
+	    " = NULL RETURNING " SSO_JSON, 11, p);
+}
+
+int
+apx_saml_assertion_once(struct apx_db *db, int64_t org, const char *id,
+    int64_t expires)
+{
+	char os[APX_DB_ID_LEN], es[APX_DB_ID_LEN];
+	const char *p[3] = { apx_db_id(org, os), id, es };
+	PGresult *res;
+	int rc;
+
+	snprintf(es, sizeof(es), "%lld", (long long)expires);
+	(void)apx_db_do(db, 0, "DELETE FROM saml_assertions WHERE expires_at <"
+	    " now() - interval '5 minutes'", 0, NULL);
+	if ((rc = apx_db_query(db, 0, &res, "INSERT INTO saml_assertions"
+	    " (org_id, assertion_id, expires_at) VALUES ($1::bigint, $2,"
+	    " greatest(to_timestamp($3::bigint), now()) + interval '2 minutes')"
+	    " ON CONFLICT DO NOTHING RETURNING 1", 3, p)) != 0)
+		return rc;
+	rc = PQntuples(res) == 1 ? 0 : APX_ECONFLICT;
+	PQclear(res);
+	return rc;
 }
 
 int
@@ -130,17 +193,19 @@ apx_sso_domain_of(struct apx_db *db, int64_t org, const char *domain)
 }
 
 int
-apx_identity_find(struct apx_db *db, const char *issuer, const char *subject,
-    int64_t *user, int64_t *id)
+apx_identity_find(struct apx_db *db, int64_t org, const char *issuer,
+    const char *subject, int64_t *user, int64_t *id)
 {
-	const char *p[2] = { issuer, subject };
+	char os[APX_DB_ID_LEN];
+	const char *p[3] = { issuer, subject, org > 0 ? apx_db_id(org, os) :
+	    NULL };
 	PGresult *res;
 	long long u, i;
 	int rc;
 
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT user_id, id"
-	    " FROM user_identities WHERE issuer = $1 AND subject = $2", 2,
-	    p)) != 0)
+	    " FROM user_identities WHERE issuer = $1 AND subject = $2 AND"
+	    " org_id IS NOT DISTINCT FROM $3::bigint", 3, p)) != 0)
 		return rc;
 	rc = APX_ENOTFOUND;
 	if (PQntuples(res) == 1 && apx_parse_ll(PQgetvalue(res, 0, 0), 1,
@@ -174,8 +239,8 @@ apx_identity_link(struct apx_db *db, int64_t user, const char *provider,
 
 	rc = apx_audit_change(db, e, 0, &v, "INSERT INTO user_identities AS i"
 	    " (user_id, provider, org_id, issuer, subject, last_used_at) VALUES"
-	    " ($1::bigint, $2, $3::bigint, $4, $5, now()) ON CONFLICT (issuer,"
-	    " subject) DO NOTHING RETURNING " IDENT_JSON, 5, p);
+	    " ($1::bigint, $2, $3::bigint, $4, $5, now()) ON CONFLICT DO"
+	    " NOTHING RETURNING " IDENT_JSON, 5, p);
 	if (rc == APX_ENOTFOUND)
 		return APX_ECONFLICT;
 	if (rc != 0)
@@ -272,7 +337,7 @@ apx_identity_create_user(struct apx_db *db, const char *en, const char *email,
 	    " (email_norm) DO NOTHING RETURNING id), i AS (INSERT INTO"
 	    " user_identities (user_id, provider, org_id, issuer, subject,"
 	    " last_used_at) SELECT id, $4, $5::bigint, $6, $7, now() FROM u ON"
-	    " CONFLICT (issuer, subject) DO NOTHING RETURNING id, user_id)"
+	    " CONFLICT DO NOTHING RETURNING id, user_id)"
 	    " SELECT json_build_object('user', i.user_id, 'identity', i.id,"
 	    " 'provider', $4) FROM i", 7, p)) != 0 || v == NULL) {
 		apx_db_rollback(db);

@@ -56,6 +56,29 @@ struct apx_sso_put {
  */
 int	 apx_sso_put(struct apx_db *, int64_t, const struct apx_sso_put *,
 	    struct apx_audit_entry *, json_t **);
+struct apx_sso_saml_put {
+	const char	*idp_entity_id;
+	const char	*idp_sso_url;
+	const char	*certs;		/* a SQL array literal of PEM */
+	const char	*attr_email;
+	const char	*attr_name;
+	int		 enabled;
+	int		 jit;
+	const char	*default_role;
+	int		 enforce;
+	int64_t		 user;
+};
+/* Create or replace ORG's SAML configuration (an OIDC one goes, its
+ * client secret with it), audited as E with the public shape. */
+int	 apx_sso_put_saml(struct apx_db *, int64_t,
+	    const struct apx_sso_saml_put *, struct apx_audit_entry *,
+	    json_t **);
+/*
+ * Assertion ID of ORG consumed now (kept until EXPIRES, a Unix time, plus
+ * a margin; expired ones purged): 0, or APX_ECONFLICT when it was seen.
+ */
+int	 apx_saml_assertion_once(struct apx_db *, int64_t, const char *,
+	    int64_t);
 /* Remove it, audited; APX_ENOTFOUND. */
 int	 apx_sso_delete(struct apx_db *, int64_t, struct apx_audit_entry *);
 
@@ -69,12 +92,17 @@ int	 apx_sso_domain_of(struct apx_db *, int64_t, const char *);
 
 /* ---- identities */
 
-/* The user and identity id of (ISSUER, SUBJECT): APX_ENOTFOUND. */
-int	 apx_identity_find(struct apx_db *, const char *, const char *,
-	    int64_t *, int64_t *);
 /*
- * Link (ISSUER, SUBJECT) of PROVIDER ("google", "microsoft", "oidc" with
- * ORG) to USER, audited as E. APX_ECONFLICT when it is another user's.
+ * The user and identity id of (ISSUER, SUBJECT) made by ORG's IdP (0:
+ * Google or Microsoft, global): an org's IdP never reaches another org's
+ * identities. APX_ENOTFOUND.
+ */
+int	 apx_identity_find(struct apx_db *, int64_t, const char *,
+	    const char *, int64_t *, int64_t *);
+/*
+ * Link (ISSUER, SUBJECT) of PROVIDER ("google", "microsoft", or "oidc" /
+ * "saml" with ORG) to USER, audited as E. APX_ECONFLICT when it is
+ * another user's.
  */
 int	 apx_identity_link(struct apx_db *, int64_t, const char *, int64_t,
 	    const char *, const char *, struct apx_audit_entry *, int64_t *);

@@ -5,7 +5,8 @@
  * xmlsec's signature processing (transforms and algorithms allow-listed)
  * and the claim checks of a document that reaches them are all exercised.
  * Nothing may crash, leak or be accepted: no input here is signed by the
- * fixed certificate's key, which nobody has.
+ * fixed certificate's key, which nobody has. An odd first byte feeds the
+ * rest to the IdP metadata parser instead.
  */
 #include "config.h"
 
@@ -52,6 +53,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > APX_SAML_MAX + 1)
 		return 0;
+	/* an odd first byte: an IdP metadata document (the rest) */
+	if (size > 0 && (data[0] & 1)) {
+		struct apx_saml_idp idp;
+
+		if (apx_saml_idp_metadata((const char *)data + 1, size - 1,
+		    &idp, &why) == 0) {
+			if (idp.entity_id == NULL || idp.sso_url == NULL ||
+			    idp.ncerts == 0 || idp.ncerts > APX_SAML_CERTS_MAX)
+				__builtin_trap();
+			apx_saml_idp_clear(&idp);
+		}
+		return 0;
+	}
 	if ((doc = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(doc, data, size);

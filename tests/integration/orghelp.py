@@ -176,6 +176,8 @@ DOC_ROUTES = {
     ("POST", "/api/v1/auth/sso/lookup"): ("public", None),
     ("GET", "/api/v1/auth/sso/{org}/start"): ("public", None),
     ("GET", "/api/v1/auth/sso/{org}/oidc/callback"): ("public", None),
+    ("GET", "/api/v1/auth/sso/{org}/saml/metadata"): ("public", None),
+    ("POST", "/api/v1/auth/sso/{org}/saml/acs"): ("public", None),
     ("GET", "/api/v1/me/identities"): ("user", None),
     ("POST", "/api/v1/me/identities"): ("user", None),
     ("DELETE", "/api/v1/me/identities/{id}"): ("user", None),

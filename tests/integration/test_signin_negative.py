@@ -362,6 +362,30 @@ def test_email_of_another_orgs_verified_domain_refused(http, stack, org):
     succeeded(http, stack, org, sign_in(http, stack, org), email=mine["email"])
 
 
+def test_another_org_naming_the_same_issuer_reaches_none_of_its_users(http, stack, org):
+    """Org B's admins configure org A's IdP issuer (an issuer is only a name
+    they type; here even the same provider) and make it speak for A's user's
+    subject with an address of B's own domain: B's sign-in makes a new
+    account of B's domain, never A's user (identities are per org)."""
+    evil = verified_agency(http, stack, "evl")
+    name = oh.unique("neg")
+    redirect_b = "%s/api/v1/auth/sso/%s/oidc/callback" % (stack["PUBLIC_ORIGIN"], evil["slug"])
+    iss = issuer(http, stack, org, extra_uris=(redirect_b,),
+                 user=user_of(name, org["domain"]))
+    tok = succeeded(http, stack, org, sign_in(http, stack, org))
+    victim = http.get("/api/v1/me", headers=bearer(tok)).json()["user"]
+    put_sso(http, evil, iss)
+    r = requests.post("%s/_control/issuers/%s/user" % (stack["BADOP_URL"], iss["name"]),
+                      json=user_of(name, evil["domain"]), timeout=10)    # same sub
+    assert r.status_code == 200, describe(r)
+    tok = succeeded(http, stack, evil, sign_in(http, stack, evil))
+    me = http.get("/api/v1/me", headers=bearer(tok)).json()["user"]
+    assert me["id"] != victim["id"], "org B signed in org A's user: %r" % me
+    assert me["email"].endswith("@" + evil["domain"]), me
+    r = http.get("/api/v1/orgs/%s" % org["slug"], headers=bearer(tok))
+    assert r.status_code == 404, describe(r)
+
+
 def test_microsoft_token_of_another_tenant_refused(http, stack):
     oh.need(stack, "OIDC_MICROSOFT_URL")
     su = superuser(http, stack)

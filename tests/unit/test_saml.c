@@ -724,6 +724,102 @@ test_skew_is_honoured(void **state)
 	refused(make(&r, &idp, 0), "not-yet-valid");
 }
 
+/* ------------------------------------------------------------ metadata */
+
+/* The base64 body of a PEM certificate, on one line. */
+static char *
+der_b64(const char *pem)
+{
+	const char *p = strstr(pem, "-----\n") + 6, *e = strstr(pem,
+	    "-----END");
+	char *o = malloc((size_t)(e - p) + 1);
+	size_t n = 0;
+
+	for (; p < e; p++)
+		if (*p != '\n')
+			o[n++] = *p;
+	o[n] = '\0';
+	return o;
+}
+
+static char *
+metadata(const char *b64a, const char *b64b, const char *binding)
+{
+	char *x = NULL;
+
+	assert_true(asprintf(&x,
+	    "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+	    "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"" IDP "\">"
+	    "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:"
+	    "SAML:2.0:protocol\">"
+	    "<md:KeyDescriptor use=\"encryption\"><ds:KeyInfo><ds:X509Data>"
+	    "<ds:X509Certificate>AAAA</ds:X509Certificate></ds:X509Data>"
+	    "</ds:KeyInfo></md:KeyDescriptor>"
+	    "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data>"
+	    "<ds:X509Certificate>\n%s\n</ds:X509Certificate></ds:X509Data>"
+	    "</ds:KeyInfo></md:KeyDescriptor>%s%s%s"
+	    "<md:SingleSignOnService Binding=\"%s\" Location=\"https://idp."
+	    "example.test/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>",
+	    b64a, b64b != NULL ? "<md:KeyDescriptor><ds:KeyInfo><ds:X509Data>"
+	    "<ds:X509Certificate>" : "", b64b != NULL ? b64b : "", b64b != NULL ?
+	    "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>" :
+	    "", binding) > 0);
+	return x;
+}
+
+static void
+test_idp_metadata(void **state)
+{
+	static const char redirect[] =
+	    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+	struct apx_saml_idp idp_md;
+	struct apx_saml_result res;
+	struct resp r;
+	const char *why = NULL;
+	char *a = der_b64(idp.cert_pem), *b = der_b64(idp2.cert_pem), *x, *y;
+
+	(void)state;
+	x = metadata(a, b, redirect);
+	if (apx_saml_idp_metadata(x, strlen(x), &idp_md, &why) != 0)
+		fail_msg("refused: %s", why);
+	assert_string_equal(idp_md.entity_id, IDP);
+	assert_string_equal(idp_md.sso_url, "https://idp.example.test/sso");
+	assert_int_equal(idp_md.ncerts, 2);	/* the encryption key skipped */
+	/* the certificates it yields verify what their keys signed */
+	defaults(&r);
+	y = make(&r, &idp2, 0);
+	if (check(y, idp_md.certs[0], idp_md.certs[1], &res, &why) != 0)
+		fail_msg("refused with the imported certificates: %s", why);
+	apx_saml_result_clear(&res);
+	free(y);
+	apx_saml_idp_clear(&idp_md);
+	free(x);
+	/* refusals */
+	x = metadata(a, NULL, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST");
+	assert_int_equal(apx_saml_idp_metadata(x, strlen(x), &idp_md, &why),
+	    APX_EINVAL);
+	assert_string_equal(why, "sso-url");
+	free(x);
+	x = metadata("not base64 !", NULL, redirect);
+	assert_int_equal(apx_saml_idp_metadata(x, strlen(x), &idp_md, &why),
+	    APX_EINVAL);
+	assert_string_equal(why, "certificate");
+	free(x);
+	y = metadata(a, NULL, redirect);
+	assert_true(asprintf(&x, "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/"
+	    "passwd\">]>%s", y) > 0);
+	assert_int_equal(apx_saml_idp_metadata(x, strlen(x), &idp_md, &why),
+	    APX_EINVAL);
+	assert_string_equal(why, "dtd");
+	free(x);
+	free(y);
+	assert_int_equal(apx_saml_idp_metadata("<x/>", 4, &idp_md, &why),
+	    APX_EINVAL);
+	assert_string_equal(why, "entity-id");
+	free(a);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -745,6 +841,7 @@ main(void)
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_claims_refused),
 		cmocka_unit_test(test_skew_is_honoured),
+		cmocka_unit_test(test_idp_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -51,6 +51,13 @@ USERS = [  # (username, password, attributes)
     ("frank@example-agency.test", "frank-pw",
      {"email": "frank@example-agency.test", "displayName": "Frank Agency",
       "eduPersonPrincipalName": "frank@example-agency.test"}),
+    # the domain of scripts/stack's demo SAML org
+    ("sam@saml-agency.test", "sam-pw",
+     {"email": "sam@saml-agency.test", "displayName": "Sam Saml",
+      "eduPersonPrincipalName": "sam@saml-agency.test"}),
+    ("sue@saml-agency.test", "sue-pw",
+     {"email": "sue@saml-agency.test", "displayName": "Sue Saml",
+      "eduPersonPrincipalName": "sue@saml-agency.test"}),
 ]
 SP_FIELDS = {"entity_id", "acs", "sign_response", "sign_assertion", "signature_algorithm"}
 SP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -482,6 +489,9 @@ def start_php(idp, log):
     cmd = [PHP, "-d", "display_errors=stderr", "-d", "log_errors=0",
            "-d", "error_reporting=22527",          # E_ALL & ~E_DEPRECATED & ~E_STRICT
            "-d", "session.save_path=" + idp.d["session"],
+           # the control API rewrites metadata files: never serve a
+           # cached compile of the old one
+           "-d", "opcache.enable=0", "-d", "opcache.enable_cli=0",
            "-S", "127.0.0.1:%d" % idp.port, "-t", SSP_WWW]
     proc = subprocess.Popen(cmd, env=env, cwd=idp.root, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
