@@ -22,7 +22,7 @@ APX_DEB_PACKAGES=(
 	# data: common-password list (/usr/share/john/password.lst)
 	john-data
 	# tests and bench
-	python3 python3-pytest python3-requests wrk
+	python3 python3-pytest python3-requests wrk valgrind
 	# the SAML IdP of the tests (SimpleSAMLphp on PHP's own server; naming
 	# php8.2-cgi keeps apt from pulling libapache2-mod-php) and the tools
 	# that sign crafted SAML answers
