@@ -11,6 +11,7 @@
 
 #include <xmlsec/crypto.h>
 #include <xmlsec/errors.h>
+#include <xmlsec/templates.h>
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlsec.h>
 #include <xmlsec/xmltree.h>
@@ -891,4 +892,74 @@ apx_saml_idp_clear(struct apx_saml_idp *p)
 	for (i = 0; i < p->ncerts; i++)
 		free(p->certs[i]);
 	memset(p, 0, sizeof(*p));
+}
+
+int
+apx_saml_sign_root(const char *xml, const char *key_pem, char **out)
+{
+	static const xmlChar *idattrs[] = { BAD_CAST "ID", NULL };
+	xmlDocPtr doc = NULL;
+	xmlNodePtr root, sig, ref;
+	xmlSecDSigCtxPtr ctx = NULL;
+	xmlSecKeyPtr key;
+	xmlChar *dump = NULL;
+	const char *id, *why;
+	char uri[ID_MAX + 2];
+	int len = 0, rc = APX_EINVAL;
+
+	*out = NULL;
+	if ((rc = apx_saml_init()) != 0)
+		return rc;
+	rc = APX_EINVAL;
+	if ((doc = wary_parse(xml, strlen(xml), &why)) == NULL ||
+	    (root = xmlDocGetRootElement(doc)) == NULL ||
+	    (id = attr(root, "ID")) == NULL || strlen(id) > ID_MAX)
+		goto out;
+	rc = APX_ECRYPTO;
+	key = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *)key_pem,
+	    (xmlSecSize)strlen(key_pem), xmlSecKeyDataFormatPem, NULL, NULL,
+	    NULL);
+	if (key == NULL)
+		goto out;
+	if ((ctx = xmlSecDSigCtxCreate(NULL)) == NULL) {
+		xmlSecKeyDestroy(key);
+		goto out;
+	}
+	ctx->signKey = key;
+	xmlSecAddIDs(doc, root, idattrs);
+	sig = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId,
+	    xmlSecKeyGetType(key) != xmlSecKeyDataTypeUnknown &&
+	    xmlSecKeyCheckId(key, xmlSecKeyDataEcdsaId) ?
+	    xmlSecTransformEcdsaSha256Id : xmlSecTransformRsaSha256Id, NULL,
+	    (const xmlChar *)"ds");
+	if (sig == NULL)
+		goto out;
+	/* the Signature comes first in an EntityDescriptor */
+	if (root->children != NULL)
+		xmlAddPrevSibling(root->children, sig);
+	else
+		xmlAddChild(root, sig);
+	snprintf(uri, sizeof(uri), "#%s", id);
+	if ((ref = xmlSecTmplSignatureAddReference(sig, xmlSecTransformSha256Id,
+	    NULL, (const xmlChar *)uri, NULL)) == NULL ||
+	    xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) ==
+	    NULL || xmlSecTmplReferenceAddTransform(ref,
+	    xmlSecTransformExclC14NId) == NULL ||
+	    xmlSecDSigCtxSign(ctx, sig) < 0)
+		goto out;
+	xmlDocDumpMemory(doc, &dump, &len);
+	if (dump == NULL || (*out = strndup((const char *)dump, (size_t)len)) ==
+	    NULL) {
+		rc = APX_ENOMEM;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (dump != NULL)
+		xmlFree(dump);
+	if (ctx != NULL)
+		xmlSecDSigCtxDestroy(ctx);
+	if (doc != NULL)
+		xmlFreeDoc(doc);
+	return rc;
 }

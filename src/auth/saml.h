@@ -87,6 +87,14 @@ int	 apx_saml_idp_metadata(const char *, size_t, struct apx_saml_idp *,
 	    const char **);
 void	 apx_saml_idp_clear(struct apx_saml_idp *);
 
+/*
+ * Sign XML (an SP EntityDescriptor whose root has an ID attribute) with
+ * KEY_PEM (RSA or EC private key), an enveloped Signature as the root's
+ * first child (exclusive C14N, RSA-SHA256 or ECDSA-SHA256, SHA-256).
+ * *OUT is malloc'd. 0, APX_EINVAL (not parsed, no ID), APX_ECRYPTO.
+ */
+int	 apx_saml_sign_root(const char *, const char *, char **);
+
 /* Initialise libxml2 and xmlsec once per process (idempotent); 0 or
  * APX_ECRYPTO. Called by apx_saml_response_verify too. */
 int	 apx_saml_init(void);

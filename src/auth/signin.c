@@ -1001,18 +1001,59 @@ out:
 	return rc;
 }
 
+/* The base64 body of a PEM certificate, without its armour and line
+ * breaks, in A; NULL when PEM is not one. */
+static const char *
+cert_b64(struct apx_arena *a, const char *pem)
+{
+	const char *p = strstr(pem, "-----BEGIN CERTIFICATE-----"), *e;
+	char *o;
+	size_t n = 0;
+
+	if (p == NULL || (e = strstr(p, "-----END CERTIFICATE-----")) == NULL)
+		return NULL;
+	p += strlen("-----BEGIN CERTIFICATE-----");
+	if ((o = apx_arena_alloc(a, (size_t)(e - p) + 1)) == NULL)
+		return NULL;
+	for (; p < e; p++)
+		if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
+			o[n++] = *p;
+	o[n] = '\0';
+	return o;
+}
+
 int
 apx_signin_saml_metadata(struct apx_ctx *c, struct apx_signin *s)
 {
-	const char *doc;
+	const char *doc, *kd = "", *b64;
+	char *signed_doc = NULL;
+	unsigned char raw[SAML_ID_BYTES];
+	char id[2 * SAML_ID_BYTES + 2];
+	int rc;
 
+	/* with an SP key: its certificate listed, the document signed */
+	if (c->conf->saml_sp_cert != NULL) {
+		if ((b64 = cert_b64(c->req->arena,
+		    apx_secret_str(c->conf->saml_sp_cert))) == NULL) {
+			apx_log_error("saml.sp_cert is not a PEM certificate");
+			return APX_ECONFIG;
+		}
+		kd = apx_arena_printf(c->req->arena,
+		    "  <md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds="
+		    "\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data>"
+		    "<ds:X509Certificate>%s</ds:X509Certificate></ds:X509Data>"
+		    "</ds:KeyInfo></md:KeyDescriptor>\n", b64);
+	}
+	apx_random_id(raw, sizeof(raw));
+	id[0] = '_';
+	sodium_bin2hex(id + 1, sizeof(id) - 1, raw, sizeof(raw));
 	doc = apx_arena_printf(c->req->arena,
 	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:"
-	    "metadata\" entityID=\"%s\">\n"
+	    "metadata\" ID=\"%s\" entityID=\"%s\">\n"
 	    " <md:SPSSODescriptor AuthnRequestsSigned=\"false\" "
 	    "WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"urn:"
-	    "oasis:names:tc:SAML:2.0:protocol\">\n"
+	    "oasis:names:tc:SAML:2.0:protocol\">\n%s"
 	    "  <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:"
 	    "emailAddress</md:NameIDFormat>\n"
 	    "  <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:"
@@ -1021,10 +1062,23 @@ apx_signin_saml_metadata(struct apx_ctx *c, struct apx_signin *s)
 	    "2.0:bindings:HTTP-POST\" Location=\"%s\" index=\"0\" "
 	    "isDefault=\"true\"/>\n"
 	    " </md:SPSSODescriptor>\n"
-	    "</md:EntityDescriptor>\n", xml_escape(c->req->arena,
-	    s->sp_entity_id), xml_escape(c->req->arena, s->acs_url));
+	    "</md:EntityDescriptor>\n", id, xml_escape(c->req->arena,
+	    s->sp_entity_id), kd, xml_escape(c->req->arena, s->acs_url));
 	if (doc == NULL)
 		return APX_ENOMEM;
+	if (c->conf->saml_sp_key != NULL) {
+		if ((rc = apx_saml_sign_root(doc, apx_secret_str(
+		    c->conf->saml_sp_key), &signed_doc)) != 0) {
+			apx_log_error("rid=%s the SP metadata could not be signed "
+			    "with saml.sp_key (%s)", c->req->request_id,
+			    apx_strerror(rc));
+			return rc;
+		}
+		rc = apx_resp_text(c->resp, 200, "application/samlmetadata+xml",
+		    signed_doc, strlen(signed_doc));
+		free(signed_doc);
+		return rc;
+	}
 	return apx_resp_text(c->resp, 200, "application/samlmetadata+xml",
 	    doc, strlen(doc));
 }

@@ -144,6 +144,10 @@ static const struct key keys[] = {
 	/* May an org's IdP be http:// on a loopback host (tests only). */
 	{ "sso.allow_loopback_http", K_BOOL, O(sso_loopback_http), 0, "no", 0,
 	    0 },
+	/* The SAML SP's signing key and certificate (PEM, file:): when set,
+	 * the SP metadata is signed and lists the certificate. */
+	{ "saml.sp_key", K_SECRET, O(saml_sp_key), 0, NULL, 0, 0 },
+	{ "saml.sp_cert", K_SECRET, O(saml_sp_cert), 0, NULL, 0, 0 },
 };
 
 struct apx_conf_origin {
@@ -453,6 +457,12 @@ derive_oidc(struct parse *p, struct apx_conf *c)
 			return fail(p, where, 0, key, "required with "
 			    "oidc.%s.client_id (use file:PATH)", names[i]);
 		}
+	}
+	if ((c->saml_sp_key == NULL) != (c->saml_sp_cert == NULL)) {
+		where_key(p, c->saml_sp_key == NULL ? "saml.sp_key" :
+		    "saml.sp_cert", where, sizeof(where));
+		return fail(p, where, 0, c->saml_sp_key == NULL ? "saml.sp_key" :
+		    "saml.sp_cert", "saml.sp_key and saml.sp_cert go together");
 	}
 	if (c->oidc_ms_tenants == NULL)
 		return 0;
@@ -1184,6 +1194,8 @@ apx_conf_free(struct apx_conf *c)
 		free(c->oidc[i].issuer);
 	}
 	free(c->oidc_ms_tenants);
+	apx_secret_free(c->saml_sp_key);
+	apx_secret_free(c->saml_sp_cert);
 	free(c);
 }
 

@@ -107,6 +107,8 @@ struct apx_conf {
 	long long		 oidc_cache_ttl;
 	long long		 oidc_kid_refetch;
 	int			 sso_loopback_http;
+	struct apx_secret	*saml_sp_key;	/* PEM; NULL: metadata unsigned */
+	struct apx_secret	*saml_sp_cert;
 	struct apx_conf_connector_key connector_keys[APX_CONNECTOR_KEYS_MAX];
 	size_t			 nconnector_keys;
 

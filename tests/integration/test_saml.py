@@ -267,6 +267,48 @@ def test_metadata_of_the_demo_org_and_404_for_an_oidc_org(http, stack, saml, su)
     assert_problem(http.get(META % "no-such-org-x9"), 404, "sso-not-configured")
 
 
+def test_metadata_is_signed_with_the_configured_sp_key(http, stack, saml):
+    """With saml.sp_key / saml.sp_cert (scripts/stack sets both) the
+    metadata lists that certificate and its enveloped signature verifies
+    with it, and only with it: a changed document does not."""
+    import xmlsec
+    conf = apxtest_config(stack)
+    if "saml.sp_cert" not in conf:
+        pytest.skip("no saml.sp_key / saml.sp_cert in this stack's configuration")
+    cert_pem = Path(conf["saml.sp_cert"].split(":", 1)[1]).read_text()
+    r = http.get(META % saml["slug"])
+    assert r.status_code == 200, describe(r)
+    root = etree.fromstring(r.content)
+    listed = root.findall(".//{%s}KeyDescriptor//{http://www.w3.org/2000/09/xmldsig#}"
+                          "X509Certificate" % NS_MD)
+    body = "".join(cert_pem.split("-----")[2].split())
+    assert [c.text.strip() for c in listed] == [body], r.text
+    sig = root.find("{http://www.w3.org/2000/09/xmldsig#}Signature")
+    assert sig is not None, r.text
+    ref = sig.find(".//{http://www.w3.org/2000/09/xmldsig#}Reference")
+    assert ref.get("URI") == "#" + root.get("ID"), r.text
+
+    def verifies(doc):
+        xmlsec.tree.add_ids(doc, ["ID"])
+        ctx = xmlsec.SignatureContext()
+        ctx.key = xmlsec.Key.from_memory(cert_pem.encode(), xmlsec.constants.KeyDataFormatCertPem)
+        try:
+            ctx.verify(doc.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+            return True
+        except xmlsec.Error:
+            return False
+
+    assert verifies(etree.fromstring(r.content))
+    changed = etree.fromstring(r.content.replace(saml["acs"].encode(),
+                                                 b"https://evil.example/acs"))
+    assert not verifies(changed)
+
+
+def apxtest_config(stack):
+    from apxtest import config_dict
+    return config_dict(stack["APX_CONFIG"])
+
+
 # ------------------------------------------------------------------ 2. the start
 
 def test_start_redirects_with_an_authn_request_and_relay_state(http, stack, saml, su):

@@ -14,7 +14,6 @@ state or token ever reaches the error log.
 """
 
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import requests
 import oidchelp as oh
 from apxtest import assert_problem, describe, poll
 from authhelp import bearer, remember
-from orghelp import by_request, create_org, new_member, org_audit, platform_audit, superuser
+from orghelp import by_request, org_audit, platform_audit, superuser
 
 SSO = "/api/v1/orgs/%s/sso"
 DOM = "/api/v1/orgs/%s/domains"

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -56,9 +55,6 @@ SP = {"entity_id": "https://app.example.test/saml/sp/example-agency",
       "acs": "https://app.example.test/api/v1/auth/sso/example-agency/saml/acs",
       "sign_response": True, "sign_assertion": True, "signature_algorithm": "rsa-sha256"}
 SEEN_SECRETS = []          # SAMLResponse values and other things that must not be logged
-T0 = time.monotonic()
-
-
 # ---------------------------------------------------------------------------- the stand-in
 
 def start(tmp):
@@ -277,9 +273,7 @@ def test_sp_registration_is_written_to_metadata(idp, sp):
 
 def test_sp_initiated_login(idp, sp):
     relay = "/after-login?x=1&y=<\u00fc>"
-    t = time.monotonic()
     r = login(idp, sp, relay=relay)
-    took = time.monotonic() - t
     assert r["action"] == sp["acs"]
     assert r["relay"] == relay
     doc = r["doc"]
@@ -306,7 +300,6 @@ def test_sp_initiated_login(idp, sp):
         assert sig is not None, el.tag
         assert sig.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm") == RSA_SHA256
         assert sig.find("ds:SignedInfo/ds:Reference/ds:DigestMethod", NS).get("Algorithm") == SHA256
-    assert took < 5, took
 
 
 @needs_xmlsec
@@ -458,7 +451,3 @@ def test_sigterm_and_php_death(tmp_path):
     assert s["proc"].wait(10) != 0
     assert not s["pidfile"].exists()
     assert "php exited" in s["log"].read_text()
-
-
-def test_module_is_quick():
-    assert time.monotonic() - T0 < 30

@@ -820,6 +820,50 @@ test_idp_metadata(void **state)
 	free(b);
 }
 
+/* The SP metadata signed with an SP key verifies with its certificate,
+ * and not once changed. */
+static void
+test_sign_root(void **state)
+{
+	static const xmlChar *ids[] = { BAD_CAST "ID", NULL };
+	static const char md[] = "<md:EntityDescriptor xmlns:md=\"urn:oasis:"
+	    "names:tc:SAML:2.0:metadata\" ID=\"_md1\" entityID=\"" SP "\">"
+	    "<md:SPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:"
+	    "tc:SAML:2.0:protocol\"/></md:EntityDescriptor>";
+	xmlSecDSigCtxPtr ctx;
+	xmlDocPtr doc;
+	xmlNodePtr sig;
+	char *out = NULL;
+	int i;
+
+	(void)state;
+	assert_int_equal(apx_saml_sign_root(md, idp.key_pem, &out), 0);
+	assert_non_null(strstr(out, "<ds:Signature"));
+	for (i = 0; i < 2; i++) {
+		if (i == 1)
+			out = replace(out, "entityID=\"https://", "entityID=\"http://");
+		doc = xmlReadMemory(out, (int)strlen(out), "m.xml", NULL, 0);
+		assert_non_null(doc);
+		xmlSecAddIDs(doc, xmlDocGetRootElement(doc), ids);
+		sig = xmlSecFindNode(xmlDocGetRootElement(doc),
+		    xmlSecNodeSignature, xmlSecDSigNs);
+		assert_non_null(sig);
+		ctx = xmlSecDSigCtxCreate(NULL);
+		ctx->signKey = xmlSecCryptoAppKeyLoadMemory((const xmlSecByte *)
+		    idp.cert_pem, (xmlSecSize)strlen(idp.cert_pem),
+		    xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
+		assert_true(xmlSecDSigCtxVerify(ctx, sig) >= 0);
+		assert_int_equal(ctx->status == xmlSecDSigStatusSucceeded, i == 0);
+		xmlSecDSigCtxDestroy(ctx);
+		xmlFreeDoc(doc);
+	}
+	free(out);
+	assert_int_equal(apx_saml_sign_root("<a/>", idp.key_pem, &out),
+	    APX_EINVAL);
+	assert_int_equal(apx_saml_sign_root(md, "not a key", &out),
+	    APX_ECRYPTO);
+}
+
 int
 main(void)
 {
@@ -842,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_claims_refused),
 		cmocka_unit_test(test_skew_is_honoured),
 		cmocka_unit_test(test_idp_metadata),
+		cmocka_unit_test(test_sign_root),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
