@@ -785,7 +785,7 @@ redirect_encode(struct apx_arena *a, const char *in)
 
 int
 apx_signin_saml_begin(struct apx_ctx *c, struct apx_signin *s,
-    const char *return_to, const char **url)
+    int64_t link_user, const char *return_to, const char **url)
 {
 	struct apx_vault *v;
 	unsigned char raw[SAML_ID_BYTES];
@@ -815,15 +815,16 @@ apx_signin_saml_begin(struct apx_ctx *c, struct apx_signin *s,
 	rid[0] = '_';
 	sodium_bin2hex(rid + 1, sizeof(rid) - 1, raw, sizeof(raw));
 	apx_rfc3339_format(apx_unix_now(), instant, sizeof(instant));
-	if ((d = json_pack("{s:s,s:s}", "rid", rid, "r", return_to != NULL ?
-	    return_to : "/app")) == NULL || (data = json_dumps(d,
-	    JSON_COMPACT)) == NULL) {
+	if ((d = json_pack("{s:s,s:s,s:b}", "rid", rid, "r", return_to != NULL ?
+	    return_to : (link_user > 0 ? "/app/account" : "/app"), "l",
+	    link_user > 0)) == NULL || (data = json_dumps(d, JSON_COMPACT)) ==
+	    NULL) {
 		json_decref(d);
 		return APX_ENOMEM;
 	}
 	json_decref(d);
-	rc = apx_oauth_state_create(c->db, v, browser, s->purpose, s->org, 0,
-	    data, APX_OAUTH_TTL_DEFAULT, state);
+	rc = apx_oauth_state_create(c->db, v, browser, s->purpose, s->org,
+	    link_user, data, APX_OAUTH_TTL_DEFAULT, state);
 	free(data);
 	if (rc != 0)
 		return rc;
@@ -874,7 +875,8 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	unsigned char *xml = NULL;
 	size_t xlen = 0;
 	json_t *d = NULL;
-	int rc;
+	int64_t link = 0;
+	int rc, islink = 0;
 
 	memset(&st, 0, sizeof(st));
 	memset(&res, 0, sizeof(res));
@@ -912,12 +914,19 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 		rc = fail(c, s, 0, 0, &f, 1);
 		goto out;
 	}
+	islink = json_is_true(json_object_get(d, "l"));
+	link = islink ? st.user : 0;
+	if (islink && link <= 0) {
+		f.reason = "state-data";
+		rc = fail(c, s, 0, 1, &f, 1);
+		goto out;
+	}
 	if (resp->vlen > 2 * APX_SAML_MAX || (xml = malloc(resp->vlen)) ==
 	    NULL || sodium_base642bin(xml, resp->vlen, resp->value, resp->vlen,
 	    " \t\r\n", &xlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
 		f.reason = resp->vlen > 2 * APX_SAML_MAX ? "too-big" :
 		    "base64";
-		rc = fail(c, s, 0, 0, &f, 1);
+		rc = fail(c, s, link, islink, &f, 1);
 		goto out;
 	}
 	memset(&ex, 0, sizeof(ex));
@@ -948,7 +957,7 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	    &why);
 	if (rc == APX_EUNAUTH || rc == APX_ETOOBIG) {
 		f.reason = why != NULL ? why : "saml";
-		rc = fail(c, s, 0, 0, &f, 1);
+		rc = fail(c, s, link, islink, &f, 1);
 		goto out;
 	}
 	if (rc != 0)
@@ -958,13 +967,13 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	    0) {
 		f.reason = res.in_response_to == NULL ? "unsolicited" :
 		    "in-response-to";
-		rc = fail(c, s, 0, 0, &f, 1);
+		rc = fail(c, s, link, islink, &f, 1);
 		goto out;
 	}
 	if ((rc = apx_saml_assertion_once(c->db, s->org, res.assertion_id,
 	    res.not_on_or_after)) == APX_ECONFLICT) {
 		f.reason = "replay";
-		rc = fail(c, s, 0, 0, &f, 1);
+		rc = fail(c, s, link, islink, &f, 1);
 		goto out;
 	}
 	if (rc != 0)
@@ -973,7 +982,7 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	 * NameID when that is an email address */
 	if (strlen(res.name_id) > 255) {
 		f.reason = "subject";
-		rc = fail(c, s, 0, 0, &f, 1);
+		rc = fail(c, s, link, islink, &f, 1);
 		goto out;
 	}
 	rc = APX_ENOMEM;
@@ -988,7 +997,7 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	id.email_verified = id.email != NULL;	/* the org's IdP says so */
 	if (res.name != NULL)
 		id.name = strdup(res.name);
-	rc = finish(c, s, &id, 0, 0, ret);
+	rc = finish(c, s, &id, link, islink, ret);
 out:
 	if (xml != NULL) {
 		apx_wipe(xml, xlen);

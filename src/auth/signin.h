@@ -73,10 +73,11 @@ int	 apx_signin_callback(struct apx_ctx *, struct apx_signin *);
  * HTTP-Redirect binding (its ID in the state store, bound to this browser
  * by the SameSite=None cookie APX_SAML_COOKIE; the state is the
  * RelayState) in *URL; the ACS (HTTP-POST binding, always a 303); the SP
- * metadata document.
+ * metadata document. LINK_USER: the signed-in user who links the org's
+ * SAML IdP (0: a sign-in).
  */
 int	 apx_signin_saml_begin(struct apx_ctx *, struct apx_signin *,
-	    const char *, const char **);
+	    int64_t, const char *, const char **);
 int	 apx_signin_saml_acs(struct apx_ctx *, struct apx_signin *);
 int	 apx_signin_saml_metadata(struct apx_ctx *, struct apx_signin *);
 

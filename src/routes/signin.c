@@ -99,8 +99,8 @@ apx_route_sso_start(struct apx_ctx *c)
 		apx_signin_clear(&s);
 		return rc;
 	}
-	rc = apx_signin_saml_begin(c, &s, apx_req_query(c->req, "return_to"),
-	    &url);
+	rc = apx_signin_saml_begin(c, &s, 0, apx_req_query(c->req,
+	    "return_to"), &url);
 	apx_signin_clear(&s);
 	if (rc == APX_EINVAL)
 		return 0;
@@ -230,13 +230,6 @@ apx_route_me_identity_link(struct apx_ctx *c)
 			    "Name the org whose SSO to link.", "org");
 		}
 		rc = apx_signin_org(c, org, &s);
-		if (rc == 0 && s.saml) {
-			apx_signin_clear(&s);
-			return apx_resp_problem(c->resp, 422, "invalid-field",
-			    "A SAML sign-in cannot be linked here yet; sign in "
-			    "through the organisation's SSO instead.",
-			    "provider");
-		}
 	} else if (strcmp(prov, "google") == 0 ||
 	    strcmp(prov, "microsoft") == 0)
 		rc = apx_signin_provider(c, prov, &s);
@@ -248,7 +241,8 @@ apx_route_me_identity_link(struct apx_ctx *c)
 	json_decref(body);
 	if (rc != 0)
 		return rc == APX_EINVAL ? 0 : rc;
-	rc = apx_signin_begin(c, &s, c->auth->uid, NULL, NULL, &url);
+	rc = s.saml ? apx_signin_saml_begin(c, &s, c->auth->uid, NULL, &url) :
+	    apx_signin_begin(c, &s, c->auth->uid, NULL, NULL, &url);
 	if (rc == 0) {
 		rc = apx_resp_json(c->resp, 200, json_pack("{s:s,s:s,s:i}",
 		    "provider", s.provider, "authorize_url", url, "expires_in",

@@ -585,6 +585,63 @@ def test_jit_off_refuses_who_is_not_a_member(http, stack):
 # ------------------------------------------------------------------ 9. logs
 
 @pytest.mark.run_last
+def test_password_account_links_the_org_saml_idp_when_signed_in(http, stack, saml, su):
+    """sue@saml-agency.test has a password account: her first SAML sign-in
+    is account-exists (never linked on email alone); signed in, she links
+    the org's IdP (POST /api/v1/me/identities {provider: sso, org}), and
+    SAML then signs her in as the same user. Unlinked at the end."""
+    import hashlib
+    import hmac
+    email, idp_pw = "sue@saml-agency.test", "sue-pw"
+    pw = "Sq7-" + hmac.new(stack["INTERNAL_SECRET"].encode(), b"test_saml:sue",
+                           hashlib.sha256).hexdigest()[:28]
+    seen(pw, idp_pw)
+    r = http.post("/api/v1/auth/register", json={"email": email, "password": pw,
+                                                 "name": "Sue Password"})
+    assert r.status_code in (201, 409), describe(r)
+    r = http.post("/api/v1/auth/login", json={"email": email, "password": pw})
+    if r.status_code != 200:
+        pytest.fail("%s exists without this suite's password%s" % (email, describe(r)))
+    tok, uid = r.json()["access_token"], r.json()["user"]["id"]
+    http.session.cookies.clear()
+    for i in http.get(ME + "/identities", headers=bearer(tok)).json()["identities"]:
+        assert http.delete(ME + "/identities/%d" % i["id"], headers=bearer(tok)).status_code == 204
+    # not linked: refused, nothing linked
+    url, cookie = sh.start(http, saml["slug"])
+    action, resp, relay = sh.idp_login(url, email, idp_pw)
+    seen(resp)
+    r = sh.acs(http, stack, action, resp, relay, cookie)
+    refused(http, stack, su["h"], saml["slug"], r, "account-exists", "email-of-existing-account")
+    # linked through the signed-in session
+    r = http.post(ME + "/identities", json={"provider": "sso", "org": saml["slug"]},
+                  headers=bearer(tok))
+    assert r.status_code == 200, describe(r)
+    url = r.json()["authorize_url"]
+    assert url.startswith(stack["SAML_IDP_SSO_URL"] + "?SAMLRequest="), url
+    line = [v for k, v in r.raw.headers.items() if k.lower() == "set-cookie"
+            and v.startswith(sh.COOKIE + "=")]
+    assert line and "SameSite=None" in line[0], describe(r)
+    cookie = line[0].split(";", 1)[0].split("=", 1)[1]
+    seen(cookie)
+    action, resp, relay = sh.idp_login(url, email, idp_pw)
+    seen(resp)
+    r = sh.acs(http, stack, action, resp, relay, cookie)
+    assert r.headers.get("Location") == stack["PUBLIC_ORIGIN"] + "/app/account?linked=saml", \
+        describe(r)
+    no_session(r)
+    ids = http.get(ME + "/identities", headers=bearer(tok)).json()["identities"]
+    assert [(i["provider"], i["org"], i["issuer"]) for i in ids] == \
+        [("saml", saml["slug"], stack["SAML_IDP_ENTITY"])], ids
+    # now SAML signs her in, as the same user
+    url, cookie = sh.start(http, saml["slug"])
+    action, resp, relay = sh.idp_login(url, email, idp_pw)
+    seen(resp)
+    _, user = signed_in(http, stack, sh.acs(http, stack, action, resp, relay, cookie), email)
+    assert user["id"] == uid, user
+    for i in ids:
+        assert http.delete(ME + "/identities/%d" % i["id"], headers=bearer(tok)).status_code == 204
+
+
 def test_no_saml_response_key_or_password_in_the_error_log(http, stack, saml, su):
     # a flow of this test's own, fine and then replayed, so that there is
     # always something to look for
