@@ -47,6 +47,9 @@ static int	 account(struct apx_ctx *, struct apx_signin *,
 		    const struct apx_oidc_identity *, int64_t, int64_t *,
 		    struct failure *);
 static int	 enforced(struct apx_ctx *, const char *, json_t **);
+static int	 take_state(struct apx_ctx *, struct apx_signin *,
+		    const char *, int, const char *, struct apx_oauth_state *,
+		    json_t **, const char **, int64_t *, int *);
 static int	 finish(struct apx_ctx *, struct apx_signin *,
 		    const struct apx_oidc_identity *, int64_t, int,
 		    const char *);
@@ -617,14 +620,68 @@ out:
 	return rc;
 }
 
+/*
+ * The state VALUE of this browser (its binding cookie COOKIE, SAME_SITE)
+ * for S, consumed (single use): its data in *D, where to go back in *RET,
+ * who links in *LINK / *ISLINK. 0; otherwise the refusal is answered
+ * (audited once the state was ours) and 1 returned. The caller clears ST
+ * and *D either way.
+ */
+static int
+take_state(struct apx_ctx *c, struct apx_signin *s, const char *cookie,
+    int same_site, const char *value, struct apx_oauth_state *st, json_t **d,
+    const char **ret, int64_t *link, int *islink)
+{
+	struct failure f = { "signin-failed", NULL };
+	struct apx_vault *v;
+	const char *browser = NULL;
+
+	*d = NULL;
+	*ret = NULL;
+	*link = 0;
+	*islink = 0;
+	if (apx_vault_keyed(c->conf, &v) != 0) {
+		f.reason = "vault";
+		(void)fail(c, s, 0, 0, &f, 0);
+		return 1;
+	}
+	if (apx_oauth_browser_as(c, cookie, same_site, 0, &browser) != 0) {
+		f.reason = "state-no-browser-cookie";
+		(void)fail(c, s, 0, 0, &f, 0);
+		return 1;
+	}
+	if (value == NULL || apx_oauth_state_consume(c->db, v, browser,
+	    s->purpose, value, st) != 0) {
+		f.reason = "state";
+		(void)fail(c, s, 0, 0, &f, 0);
+		return 1;
+	}
+	/* From here on the flow is a real one of this browser. */
+	if (st->org != s->org || st->data == NULL ||
+	    (*d = json_loads(st->data, 0, NULL)) == NULL ||
+	    (*ret = json_string_value(json_object_get(*d, "r"))) == NULL ||
+	    !apx_signin_return_ok(*ret)) {
+		f.reason = "state-data";
+		(void)fail(c, s, 0, 0, &f, 1);
+		return 1;
+	}
+	*islink = json_is_true(json_object_get(*d, "l"));
+	*link = *islink ? st->user : 0;
+	if (*islink && *link <= 0) {
+		f.reason = "state-data";
+		(void)fail(c, s, 0, 1, &f, 1);
+		return 1;
+	}
+	return 0;
+}
+
 int
 apx_signin_callback(struct apx_ctx *c, struct apx_signin *s)
 {
 	struct apx_oauth_state st;
 	struct apx_oidc_identity id;
-	struct apx_vault *v;
 	struct failure f = { "signin-failed", NULL };
-	const char *browser = NULL, *state, *err, *verifier, *nonce, *ret;
+	const char *err, *verifier, *nonce, *ret;
 	const char *why = NULL;
 	json_t *d = NULL;
 	int64_t link = 0;
@@ -632,36 +689,16 @@ apx_signin_callback(struct apx_ctx *c, struct apx_signin *s)
 
 	memset(&st, 0, sizeof(st));
 	memset(&id, 0, sizeof(id));
-	state = apx_req_query(c->req, "state");
-	if (apx_vault_keyed(c->conf, &v) != 0) {
-		f.reason = "vault";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	if (apx_oauth_browser(c, 0, &browser) != 0) {
-		f.reason = "state-no-browser-cookie";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	if (state == NULL || apx_oauth_state_consume(c->db, v, browser,
-	    s->purpose, state, &st) != 0) {
-		f.reason = "state";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	/* From here on the flow is a real one of this browser. */
-	if (st.org != s->org || st.data == NULL ||
-	    (d = json_loads(st.data, 0, NULL)) == NULL ||
-	    (verifier = json_string_value(json_object_get(d, "v"))) == NULL ||
-	    (nonce = json_string_value(json_object_get(d, "n"))) == NULL ||
-	    (ret = json_string_value(json_object_get(d, "r"))) == NULL ||
-	    !apx_signin_return_ok(ret)) {
-		f.reason = "state-data";
-		rc = fail(c, s, 0, 0, &f, 1);
+	if (take_state(c, s, APX_OAUTH_COOKIE, APX_SAMESITE_LAX,
+	    apx_req_query(c->req, "state"), &st, &d, &ret, &link, &islink) !=
+	    0) {
+		rc = 0;		/* answered */
 		goto out;
 	}
-	islink = json_is_true(json_object_get(d, "l"));
-	link = islink ? st.user : 0;
-	if (islink && link <= 0) {
+	if ((verifier = json_string_value(json_object_get(d, "v"))) == NULL ||
+	    (nonce = json_string_value(json_object_get(d, "n"))) == NULL) {
 		f.reason = "state-data";
-		rc = fail(c, s, 0, 1, &f, 1);
+		rc = fail(c, s, 0, islink, &f, 1);
 		goto out;
 	}
 	if ((err = apx_req_query(c->req, "error")) != NULL) {
@@ -867,10 +904,9 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 	struct apx_oauth_state st;
 	struct apx_oidc_identity id;
 	struct apx_kvlist form;
-	struct apx_vault *v;
 	struct failure f = { "signin-failed", NULL };
 	const struct apx_kv *resp, *relay;
-	const char *browser = NULL, *rid, *ret, *why = NULL;
+	const char *rid, *ret, *why = NULL;
 	const char *emails[1], *names[1];
 	unsigned char *xml = NULL;
 	size_t xlen = 0;
@@ -885,40 +921,19 @@ apx_signin_saml_acs(struct apx_ctx *c, struct apx_signin *s)
 		return 0;	/* 415 or 400 answered */
 	resp = apx_kv_find(&form, "SAMLResponse");
 	relay = apx_kv_find(&form, "RelayState");
-	if (apx_vault_keyed(c->conf, &v) != 0) {
-		f.reason = "vault";
-		return fail(c, s, 0, 0, &f, 0);
-	}
 	/* Unsolicited (IdP-initiated) answers are refused: no state. */
 	if (relay == NULL || resp == NULL) {
 		f.reason = relay == NULL ? "unsolicited" : "no-response";
 		return fail(c, s, 0, 0, &f, 0);
 	}
-	if (apx_oauth_browser_as(c, APX_SAML_COOKIE, APX_SAMESITE_NONE, 0,
-	    &browser) != 0) {
-		f.reason = "state-no-browser-cookie";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	if (apx_oauth_state_consume(c->db, v, browser, s->purpose,
-	    relay->value, &st) != 0) {
-		f.reason = "state";
-		return fail(c, s, 0, 0, &f, 0);
-	}
-	/* From here on the flow is a real one of this browser. */
-	if (st.org != s->org || st.data == NULL ||
-	    (d = json_loads(st.data, 0, NULL)) == NULL ||
-	    (rid = json_string_value(json_object_get(d, "rid"))) == NULL ||
-	    (ret = json_string_value(json_object_get(d, "r"))) == NULL ||
-	    !apx_signin_return_ok(ret)) {
-		f.reason = "state-data";
-		rc = fail(c, s, 0, 0, &f, 1);
+	if (take_state(c, s, APX_SAML_COOKIE, APX_SAMESITE_NONE, relay->value,
+	    &st, &d, &ret, &link, &islink) != 0) {
+		rc = 0;		/* answered */
 		goto out;
 	}
-	islink = json_is_true(json_object_get(d, "l"));
-	link = islink ? st.user : 0;
-	if (islink && link <= 0) {
+	if ((rid = json_string_value(json_object_get(d, "rid"))) == NULL) {
 		f.reason = "state-data";
-		rc = fail(c, s, 0, 1, &f, 1);
+		rc = fail(c, s, 0, islink, &f, 1);
 		goto out;
 	}
 	if (resp->vlen > 2 * APX_SAML_MAX || (xml = malloc(resp->vlen)) ==
