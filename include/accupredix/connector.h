@@ -45,7 +45,7 @@ extern "C" {
 
 #define APX_CONNECTOR_MAGIC	0x41505843u	/* "APXC" */
 #define APX_CONNECTOR_ABI_MAJOR	1
-#define APX_CONNECTOR_ABI_MINOR	0
+#define APX_CONNECTOR_ABI_MINOR	1
 #define APX_CONNECTOR_ENTRY	"apx_connector_entry"
 #define APX_CONNECTOR_EXPORT	__attribute__((visibility("default")))
 
@@ -60,6 +60,10 @@ extern "C" {
 #define APX_C_EDENIED		(-16)	/* the host refused: out of scope */
 #define APX_C_EPROVIDER		(-17)	/* the provider answered an error */
 #define APX_C_EGRANT		(-18)	/* invalid_grant: consent is gone */
+#define APX_C_EEXPIRED		(-19)	/* the provider refused the access
+					   token: refresh it and try again */
+/* sync: a page is done and more follow (call again with *CURSOR). */
+#define APX_C_MORE		1
 
 /* Log levels of host->log_msg. */
 #define APX_C_LOG_ERROR		0
@@ -162,13 +166,46 @@ struct apx_webhook_event {
 	const char	*payload;	/* JSON text */
 };
 
-/* A sync request: one account of a connection, since a point in time. */
+/*
+ * A sync request: one page of one account of a connection (ABI minor 1).
+ * The host calls sync again and again: each call fetches one page from
+ * CURSOR (NULL: the first run, from SINCE), records what it found with
+ * host->sale, and answers
+ *   APX_C_MORE with *CURSOR where the next page starts, or
+ *   0 with *CURSOR the resume point of the next run (the run is done),
+ *   APX_C_EEXPIRED when the provider refused the token (the host
+ *   refreshes it under the connection's lock and asks for the same page
+ *   again), or another negative code (the run stops; the last page's
+ *   cursor stays).
+ * The host commits a page's records with its cursor in one transaction,
+ * so a run that dies resumes where it stopped and a page fetched twice
+ * changes nothing. A cursor is opaque text (at most 1024 bytes) that only
+ * the plugin reads; it must not hold a secret.
+ */
 struct apx_sync {
 	const char	*account_id;
 	const char	*access_token;
 	int64_t		 since;		/* seconds since the epoch; 0: all */
-	const char	*cursor;	/* where the last run stopped, or NULL */
+	const char	*cursor;	/* where to start, or NULL */
 };
+
+/* A sales record found by sync or carried by a webhook (host->sale). */
+struct apx_sale {
+	const char	*id;		/* the provider's id: printable, <= 128 */
+	const char	*kind;		/* "order", "invoice": [a-z_]{1,32} */
+	const char	*date;		/* YYYY-MM-DD: the day it counts for */
+	const char	*amount;	/* decimal text: -?[0-9]{1,15}(.[0-9]{1,6})? */
+	const char	*currency;	/* ISO 4217 (3 capitals), or NULL */
+	int		 voided;	/* 1: cancelled, voided or deleted */
+};
+
+/* What a provider's privacy request asks (host->privacy). */
+#define APX_C_PRIVACY_EXPORT	1	/* a data subject wants their data */
+#define APX_C_PRIVACY_ERASE	2	/* erase a data subject */
+#define APX_C_PRIVACY_FORGET	3	/* the account left: erase its data */
+
+/* A parsed JSON value, borrowed from the context (ABI minor 1). */
+struct apx_json;
 
 /* ------------------------------------------------------ HTTP client */
 
@@ -275,6 +312,40 @@ struct apx_host {
 			    const char *);
 	/* Seconds since the epoch. */
 	int64_t		 (*now)(void);
+
+	/* ---- ABI minor 1: check host->abi_minor >= 1 before use. */
+
+	/*
+	 * Parse a JSON text once (size and depth capped) and walk it: the
+	 * values live until the context ends. json_at: the value at PATH
+	 * under NODE ("a.b.0"; "" is NODE), or NULL. json_text: a string,
+	 * number or boolean at PATH as text, or NULL. json_size: elements
+	 * of an array, members of an object, 0 otherwise.
+	 */
+	const struct apx_json *(*json_parse)(struct apx_cx *, const char *,
+			    size_t);
+	const struct apx_json *(*json_at)(const struct apx_json *,
+			    const char *);
+	const char	*(*json_text)(struct apx_cx *, const struct apx_json *,
+			    const char *);
+	size_t		 (*json_size)(const struct apx_json *);
+	/*
+	 * Record one sales record of the context's connection (sync and
+	 * webhook_handle only: APX_C_EDENIED elsewhere). The same id and
+	 * kind again replaces the record: a page fetched twice adds nothing.
+	 */
+	int		 (*sale)(struct apx_cx *, const struct apx_sale *);
+	/* Sleep MS milliseconds, at most 60000, to honour a provider's
+	 * throttling: in a job only (APX_C_EDENIED while a request waits). */
+	int		 (*wait)(struct apx_cx *, int64_t);
+	/*
+	 * A provider's privacy request for the context's org
+	 * (webhook_handle): WHAT is APX_C_PRIVACY_*, SUBJECT a JSON object
+	 * {"email", "phone", "customer_id"} (EXPORT, ERASE) or NULL
+	 * (FORGET: the context's account). The host runs its privacy flows
+	 * and records the request in the org's audit log.
+	 */
+	int		 (*privacy)(struct apx_cx *, int, const char *);
 };
 
 /* ------------------------------------------------------- descriptor */
@@ -330,10 +401,12 @@ struct apx_connector {
 	int		 (*webhook_route)(struct apx_cx *,
 			    const struct apx_webhook *,
 			    const struct apx_webhook_event **, size_t *);
-	/* Act on one event in the context of its org. */
+	/* Act on one event in the context of its org and connection (a
+	 * job, after the delivery was answered): 0 done, APX_C_MORE: sync
+	 * the connection. */
 	int		 (*webhook_handle)(struct apx_cx *,
 			    const struct apx_webhook_event *);
-	/* Fetch sales data, host->emit each record; *CURSOR: resume point. */
+	/* One page of sales records (struct apx_sync above). */
 	int		 (*sync)(struct apx_cx *, const struct apx_sync *,
 			    const char **);
 };

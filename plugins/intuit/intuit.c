@@ -1,8 +1,9 @@
 /*
  * Intuit QuickBooks Online connector: OAuth 2.0 authorization code grant
- * (client credentials in HTTP Basic), the realm of the callback, and both
+ * (client credentials in HTTP Basic), the realm of the callback, both
  * webhook payloads (the legacy eventNotifications object and the
- * CloudEvents array).
+ * CloudEvents array), and the sync of Invoices and SalesReceipts through
+ * the query API, keyset-paginated on MetaData.LastUpdatedTime.
  *
  * Everything goes through the host's service table (connector.h): no
  * library but libc is linked, and every URL comes from a URL field.
@@ -16,9 +17,21 @@
 #include <accupredix/connector.h>
 
 #define REALM_MAX	32	/* digits of a realmId */
+#define TYPE_MAX	128	/* bytes of an event type */
 #define EVENTS_MAX	1000	/* events of one delivery */
 #define ENTITIES_MAX	100	/* entities of one legacy notification */
 #define JSON_BUDGET	8192	/* json_get calls for one delivery */
+#define PAGE_SIZE	200	/* MAXRESULTS of one query page */
+#define SKIP_MAX	100000000	/* records skipped at one instant */
+#define RESTARTS_MAX	3	/* restarts of one instant's records */
+#define ID_MAX		64	/* an entity Id kept in the cursor */
+#define CLOCK_MARGIN	300	/* seconds: the API's servers' clocks */
+#define TS_NONE		(-1)	/* no instant: a query without WHERE */
+#define TS_MAX		INT64_C(253402300799)	/* 9999-12-31 23:59:59 */
+#define TS_LEN		32	/* room for a formatted instant */
+#define AMOUNT_INT	15	/* integer digits of an amount */
+#define AMOUNT_FRAC	6	/* decimals of an amount */
+#define NUM_TEXT_MAX	64	/* a number's text, from json_text */
 
 /* A JSON text and how many more lookups it may cost. */
 struct jdoc {
@@ -27,6 +40,36 @@ struct jdoc {
 	size_t		 len;
 	int		 budget;
 	int		 over;		/* a lookup was refused */
+};
+
+/*
+ * Where a sync stands (the cursor, see cursor_get): the entity being
+ * fetched, the instant the run started from, the page boundary T with
+ * the K records at exactly T already seen (the K-th has Id LAST), the
+ * restarts of T's records so far, the newest LastUpdatedTime seen of
+ * the entity (HW), and where the next run starts so that the entities
+ * done are covered (NEXT). Instants are seconds since the epoch, or
+ * TS_NONE.
+ */
+struct syncpos {
+	size_t		 entity;	/* index into entities[] */
+	int64_t		 start;
+	int64_t		 t;
+	int64_t		 k;
+	char		 last[ID_MAX + 1];	/* "": unknown */
+	int64_t		 restarts;
+	int64_t		 hw;
+	int64_t		 next;
+};
+
+/* What the sync fetches, in this order. */
+static const struct {
+	const char	*tag;		/* in the cursor */
+	const char	*name;		/* in the query and its answer */
+	const char	*kind;		/* of the sales record */
+} entities[] = {
+	{ "inv", "Invoice", "invoice" },
+	{ "sr", "SalesReceipt", "sales_receipt" },
 };
 
 static const struct apx_host *host;
@@ -66,14 +109,39 @@ static void	 log_answer(struct apx_cx *, const char *,
 		    const struct apx_http_response *);
 static int	 token_call(struct apx_cx *, const char *, struct apx_tokens *);
 static const char *header_get(const struct apx_webhook *, const char *);
+static int	 sig_ok(struct apx_cx *, const struct apx_webhook *,
+		    const char *, const char *);
 static char	*json_str(struct apx_cx *, const char *);
 static const char *jget(struct jdoc *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static char	*lower_dup(struct apx_cx *, const char *);
+static char	*digest_id(struct apx_cx *, const char *, const char *);
 static int	 route_legacy(struct jdoc *, struct apx_webhook_event *,
 		    size_t *);
 static int	 route_cloudevents(struct jdoc *, struct apx_webhook_event *,
 		    size_t *);
+static int	 iprefix(const char *, const char *);
+static int	 sales_type(const char *);
+static int	 days_in_month(int, int);
+static int64_t	 days_from_civil(int64_t, int, int);
+static void	 civil_from_days(int64_t, int *, int *, int *);
+static int	 num2(const char *, int *);
+static int	 ts_parse(const char *, int64_t *);
+static int	 ts_format(int64_t, const char *, char *, size_t);
+static char	*amount_text(struct apx_cx *, const char *);
+static int	 currency_ok(const char *);
+static int	 id_ok(const char *);
+static int64_t	 record_key(struct apx_cx *, const struct apx_json *,
+		    int64_t);
+static int	 kv_take(const char **, const char *, char *, size_t);
+static int	 ts_field(const char *, int64_t *);
+static int	 cursor_get(const char *, struct syncpos *);
+static const char *cursor_put(struct apx_cx *, const struct syncpos *);
+static int	 query_page(struct apx_cx *, const struct apx_sync *,
+		    const struct syncpos *, int64_t, const struct apx_json **,
+		    size_t *, int64_t *);
+static int	 record_sale(struct apx_cx *, const struct apx_json *,
+		    const char *);
 
 static const struct apx_connector_field fields[] = {
 	{ "client_id", APX_FIELD_STRING, APX_FIELD_SERVER, 1, NULL,
@@ -94,6 +162,8 @@ static const struct apx_connector_field fields[] = {
 	    "QuickBooks Online API base URL", 0 },
 	{ "webhook_verifier", APX_FIELD_SECRET, APX_FIELD_SERVER, 0, NULL,
 	    "verifier token of the app's webhooks", 0 },
+	{ "webhook_verifier_previous", APX_FIELD_SECRET, APX_FIELD_SERVER, 0, NULL,
+	    "previous verifier token during a rotation", 0 },
 };
 
 static const char *const scopes[] = { "com.intuit.quickbooks.accounting" };
@@ -398,6 +468,27 @@ lower_dup(struct apx_cx *cx, const char *s)
 	return d;
 }
 
+/* PREFIX ":" and the hex HMAC-SHA256 of TEXT under a fixed key. */
+static char *
+digest_id(struct apx_cx *cx, const char *prefix, const char *text)
+{
+	static const char	 hexd[] = "0123456789abcdef";
+	static const char	 key[] = "intuit-event";
+	unsigned char		 mac[32];
+	char			 hex[2 * sizeof(mac) + 1];
+	size_t			 i;
+
+	if (host->hmac_sha256(key, sizeof(key) - 1, text, strlen(text),
+	    mac) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(mac); i++) {
+		hex[2 * i] = hexd[mac[i] >> 4];
+		hex[2 * i + 1] = hexd[mac[i] & 0x0f];
+	}
+	hex[2 * sizeof(mac)] = '\0';
+	return host->fmt(cx, "%s:%s", prefix, hex);
+}
+
 /*
  * {"eventNotifications":[{"realmId":..,"dataChangeEvent":{"entities":
  * [{"name","id","operation","lastUpdated"},..]}},..]}: one event per
@@ -412,8 +503,7 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 	};
 	struct apx_webhook_event	*ev;
 	struct apx_cx			*cx = doc->cx;
-	const char			*realm, *v, *first_id, *first_upd;
-	const char			*first_name, *first_op;
+	const char			*realm, *v, *first_name, *first_op;
 	char				*ents, *ent, *js;
 	size_t				 i, j, k;
 
@@ -423,7 +513,7 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 			break;
 		if (!realm_ok(realm))
 			return APX_C_EINVAL;
-		first_id = first_upd = first_name = first_op = NULL;
+		first_name = first_op = NULL;
 		ents = NULL;
 		for (j = 0; j < ENTITIES_MAX; j++) {
 			ent = NULL;
@@ -442,12 +532,8 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 					continue;
 				if (k == 0)
 					first_name = v;
-				else if (k == 1)
-					first_id = v;
 				else if (k == 2)
 					first_op = v;
-				else if (k == 3)
-					first_upd = v;
 			}
 			if (ent == NULL)
 				break;
@@ -459,23 +545,22 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 		ev = &evs[*n];
 		if ((ev->account_id = host->dup(cx, realm, REALM_MAX)) == NULL)
 			return APX_C_ENOMEM;
-		if (first_id != NULL)
-			ev->event_id = host->fmt(cx, "%s:%s%s%s", realm,
-			    first_id, first_upd != NULL ? ":" : "",
-			    first_upd != NULL ? first_upd : "");
-		else
-			ev->event_id = host->fmt(cx, "%s:%zu", realm, i);
 		if (first_name == NULL || first_op == NULL)
 			ev->type = "dataChangeEvent";
 		else if ((js = host->fmt(cx, "%s.%s", first_name,
 		    first_op)) == NULL ||
 		    (ev->type = lower_dup(cx, js)) == NULL)
 			return APX_C_ENOMEM;
-		if (ev->event_id == NULL ||
-		    (js = json_str(cx, realm)) == NULL ||
+		if (strlen(ev->type) > TYPE_MAX)
+			((char *)(uintptr_t)ev->type)[TYPE_MAX] = '\0';
+		if ((js = json_str(cx, realm)) == NULL ||
 		    (ev->payload = host->fmt(cx, "{\"realmId\":%s,"
 		    "\"dataChangeEvent\":{\"entities\":[%s]}}", js,
 		    ents != NULL ? ents : "")) == NULL)
+			return APX_C_ENOMEM;
+		/* A legacy notification has no id: the realm and a digest of
+		 * what it says (a redelivery says the same), of fixed size. */
+		if ((ev->event_id = digest_id(cx, realm, ev->payload)) == NULL)
 			return APX_C_ENOMEM;
 		(*n)++;
 	}
@@ -529,6 +614,543 @@ route_cloudevents(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 		(*n)++;
 	}
 	return 0;
+}
+
+/* -------------------------------------------------------------- sync */
+
+/* 1 when S begins with PREFIX, ignoring case. */
+static int
+iprefix(const char *s, const char *prefix)
+{
+	for (; *prefix != '\0'; s++, prefix++)
+		if (*s == '\0' ||
+		    lc((unsigned char)*s) != lc((unsigned char)*prefix))
+			return 0;
+	return 1;
+}
+
+/*
+ * 1 when an event TYPE is about an Invoice or a SalesReceipt: the legacy
+ * "<entity>.<operation>" (lower-cased by route_legacy) or the CloudEvents
+ * "qbo.<entity>.<operation>.v1".
+ */
+static int
+sales_type(const char *type)
+{
+	static const char *const prefixes[] = {
+		"invoice.", "salesreceipt.", "qbo.invoice.", "qbo.salesreceipt."
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (iprefix(type, prefixes[i]))
+			return 1;
+	return 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int	 mdays[] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return mdays[m - 1];
+}
+
+/* Days from 1970-01-01 to Y-M-D (proleptic Gregorian, Y >= 0). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* The date of day Z (days since 1970-01-01, Z >= 0). */
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t	 era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Two decimal digits at S (0 when they are not). */
+static int
+num2(const char *s, int *v)
+{
+	*v = 0;
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return APX_C_EINVAL;
+	*v = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/*
+ * An instant as QuickBooks writes it, YYYY-MM-DDTHH:MM:SS, an optional
+ * fraction (dropped: a second holds it), then Z or an offset +-HH:MM, as
+ * seconds since the epoch, UTC. Years 1970 to 9999.
+ */
+static int
+ts_parse(const char *s, int64_t *t)
+{
+	static const char	 shape[] = "dddd-dd-ddTdd:dd:dd";
+	int			 cy, y, mo, d, h, mi, sec, oh = 0, om = 0;
+	int			 sign = 0;
+	size_t			 i, f;
+
+	*t = TS_NONE;
+	if (s == NULL)
+		return APX_C_EINVAL;
+	/* The shape first: no character is read past a NUL. */
+	for (i = 0; shape[i] != '\0'; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
+		    s[i] != shape[i])
+			return APX_C_EINVAL;
+	if (s[i] == '.') {
+		for (i++, f = 0; s[i] >= '0' && s[i] <= '9'; i++)
+			f++;
+		if (f == 0 || f > 9)
+			return APX_C_EINVAL;
+	}
+	if (s[i] == 'Z')
+		i++;
+	else if (s[i] == '+' || s[i] == '-') {
+		sign = s[i] == '+' ? 1 : -1;
+		if (num2(s + i + 1, &oh) != 0 || s[i + 3] != ':' ||
+		    num2(s + i + 4, &om) != 0)
+			return APX_C_EINVAL;
+		i += 6;
+	} else
+		return APX_C_EINVAL;
+	if (s[i] != '\0')
+		return APX_C_EINVAL;
+	if (num2(s, &cy) != 0 || num2(s + 2, &y) != 0 ||
+	    num2(s + 5, &mo) != 0 || num2(s + 8, &d) != 0 ||
+	    num2(s + 11, &h) != 0 || num2(s + 14, &mi) != 0 ||
+	    num2(s + 17, &sec) != 0)
+		return APX_C_EINVAL;
+	y += cy * 100;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 ||
+	    oh > 23 || om > 59)
+		return APX_C_EINVAL;
+	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	    sign * (oh * 3600 + om * 60);
+	if (*t < 0 || *t > TS_MAX) {
+		*t = TS_NONE;
+		return APX_C_EINVAL;
+	}
+	return 0;
+}
+
+/* Instant T as YYYY-MM-DDTHH:MM:SS followed by ZONE ("Z", "-00:00"). */
+static int
+ts_format(int64_t t, const char *zone, char *buf, size_t len)
+{
+	int	 y, m, d, n;
+
+	if (t < 0 || t > TS_MAX)
+		return APX_C_EINVAL;
+	civil_from_days(t / 86400, &y, &m, &d);
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d,
+	    (int)(t % 86400 / 3600), (int)(t % 3600 / 60), (int)(t % 60),
+	    zone);
+	return (n < 0 || (size_t)n >= len) ? APX_C_EINVAL : 0;
+}
+
+/*
+ * A JSON number's TEXT as json_text writes it ("12", "12.339999999999999",
+ * "1.5e-07") or a decimal string, as the decimal text of a sales record:
+ * rounded half up to AMOUNT_FRAC decimals, trailing zeros dropped,
+ * -?[0-9]{1,15}(.[0-9]{1,6})?. NULL for anything else, or for a value of
+ * 10^AMOUNT_INT or more. Worked on the digits: no floating point.
+ */
+static char *
+amount_text(struct apx_cx *cx, const char *text)
+{
+	char		 sig[NUM_TEXT_MAX];	/* significant digits */
+	char		 out[AMOUNT_INT + AMOUNT_FRAC + 4];
+	int		 v[AMOUNT_INT + AMOUNT_FRAC + 1];
+	const char	*p = text;
+	size_t		 nd = 0, o = 0, j, last;
+	int64_t		 dp = 0, e = 0, idx;
+	int		 neg = 0, mant = 0, esign = 1, ed = 0, nonzero = 0;
+
+	if (text == NULL || strlen(text) >= NUM_TEXT_MAX)
+		return NULL;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	/* sig holds the value as 0.sig * 10^dp. */
+	for (; *p >= '0' && *p <= '9'; p++) {
+		mant = 1;
+		if (nd == 0 && *p == '0')
+			continue;
+		sig[nd++] = *p;
+		dp++;
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			mant = 1;
+			if (nd == 0 && *p == '0')
+				dp--;
+			else
+				sig[nd++] = *p;
+		}
+	if (!mant)
+		return NULL;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			esign = *p++ == '-' ? -1 : 1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (++ed > 4)
+				return NULL;
+			else
+				e = e * 10 + (*p - '0');
+		if (ed == 0)
+			return NULL;
+		dp += esign * e;
+	}
+	if (*p != '\0')
+		return NULL;
+	if (nd > 0 && dp > AMOUNT_INT)
+		return NULL;
+	/* v[j]: the digit of 10^(AMOUNT_INT - 1 - j); the last one rounds. */
+	for (j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
+		idx = dp - AMOUNT_INT + (int64_t)j;
+		v[j] = (idx >= 0 && idx < (int64_t)nd) ? sig[idx] - '0' : 0;
+	}
+	last = sizeof(v) / sizeof(v[0]) - 1;
+	if (v[last] >= 5)
+		for (j = last; j-- > 0;) {
+			if (++v[j] < 10)
+				break;
+			v[j] = 0;
+			if (j == 0)
+				return NULL;	/* rounded up to 10^15 */
+		}
+	for (j = 0; j < last; j++)
+		nonzero |= v[j] != 0;
+	if (neg && nonzero)
+		out[o++] = '-';
+	for (j = 0; j < AMOUNT_INT - 1 && v[j] == 0; j++)
+		;
+	for (; j < AMOUNT_INT; j++)
+		out[o++] = (char)('0' + v[j]);
+	for (last = AMOUNT_INT + AMOUNT_FRAC; last > AMOUNT_INT &&
+	    v[last - 1] == 0; last--)
+		;
+	if (last > AMOUNT_INT) {
+		out[o++] = '.';
+		for (j = AMOUNT_INT; j < last; j++)
+			out[o++] = (char)('0' + v[j]);
+	}
+	out[o] = '\0';
+	return host->dup(cx, out, o);
+}
+
+/* 1 when S is three capitals (an ISO 4217 code). */
+static int
+currency_ok(const char *s)
+{
+	return s != NULL && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
+	    s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z' && s[3] == '\0';
+}
+
+/* 1 when S may stand in the cursor as an Id: [A-Za-z0-9_.-]{1,ID_MAX}. */
+static int
+id_ok(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= ID_MAX || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/*
+ * The instant REC counts at in the keyset: its LastUpdatedTime, or PREV
+ * (its predecessor's) when that is unreadable or earlier. The answer is
+ * sorted, so this keeps the count of records at the boundary right.
+ */
+static int64_t
+record_key(struct apx_cx *cx, const struct apx_json *rec, int64_t prev)
+{
+	const char	*upd;
+	int64_t		 key;
+
+	upd = host->json_text(cx, rec, "MetaData.LastUpdatedTime");
+	if (upd == NULL || ts_parse(upd, &key) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: record %s has no "
+		    "readable LastUpdatedTime", __func__,
+		    safe_text(cx, host->json_text(cx, rec, "Id")));
+		return prev;
+	}
+	return key < prev ? prev : key;
+}
+
+/* The value of "NAME=" at *P, up to ';' or the end, into BUF; *P past it. */
+static int
+kv_take(const char **p, const char *name, char *buf, size_t len)
+{
+	size_t	 n = strlen(name), i;
+
+	if (strncmp(*p, name, n) != 0 || (*p)[n] != '=')
+		return APX_C_EINVAL;
+	*p += n + 1;
+	for (i = 0; (*p)[i] != '\0' && (*p)[i] != ';'; i++) {
+		if (i + 1 >= len)
+			return APX_C_EINVAL;
+		buf[i] = (*p)[i];
+	}
+	buf[i] = '\0';
+	*p += i;
+	if (**p == ';')
+		(*p)++;
+	return 0;
+}
+
+/* An instant of the cursor: "-" (none) or YYYY-MM-DDTHH:MM:SSZ. */
+static int
+ts_field(const char *s, int64_t *t)
+{
+	if (strcmp(s, "-") == 0) {
+		*t = TS_NONE;
+		return 0;
+	}
+	return ts_parse(s, t);
+}
+
+/*
+ * The sync cursor, printable ASCII, no secret:
+ *
+ *	v1;e=<inv|sr>;s=<S>;t=<T>;k=<K>;l=<L>;r=<R>;hw=<HW>;nx=<NX>
+ *
+ * E: the entity being fetched (Invoice, then SalesReceipt). S: the
+ * instant the run started from (both entities start from it). T: the
+ * page boundary: the next page asks for LastUpdatedTime >= T; the first
+ * K records of that set were seen already, the K-th has Id L. Keyset
+ * paging: a record updated during the run moves behind the boundary and
+ * is seen again. The next page starts AT position K (one record of
+ * overlap) and checks that it still holds Id L at T: if not, a record
+ * seen at T changed and the others moved up, so the records at T are
+ * fetched again from the first (K=0) rather than one skipped; R counts
+ * those restarts (at most RESTARTS_MAX for one T). HW: the newest
+ * LastUpdatedTime seen of the entity: what changes after its last page
+ * is updated at or after it. NX: the least HW of the entities done (an
+ * Invoice updated while SalesReceipts are fetched may be older than the
+ * newest SalesReceipt). Instants are UTC, YYYY-MM-DDTHH:MM:SSZ, or "-"
+ * for none (no WHERE; K then counts from the first record); L is "-"
+ * when unknown (no check). A finished run leaves e=inv and s = t = NX,
+ * k=0: records at exactly NX are fetched again by the next run, which
+ * changes nothing.
+ */
+static int
+cursor_get(const char *text, struct syncpos *pos)
+{
+	const char	*p;
+	char		 buf[ID_MAX + 1];
+	size_t		 i;
+
+	memset(pos, 0, sizeof(*pos));
+	if (text == NULL || strlen(text) > 1024 ||
+	    strncmp(text, "v1;", 3) != 0)
+		return APX_C_EINVAL;
+	p = text + 3;
+	if (kv_take(&p, "e", buf, sizeof(buf)) != 0)
+		return APX_C_EINVAL;
+	for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++)
+		if (strcmp(buf, entities[i].tag) == 0)
+			break;
+	if (i == sizeof(entities) / sizeof(entities[0]))
+		return APX_C_EINVAL;
+	pos->entity = i;
+	if (kv_take(&p, "s", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->start) != 0 ||
+	    kv_take(&p, "t", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->t) != 0 ||
+	    kv_take(&p, "k", buf, sizeof(buf)) != 0 ||
+	    parse_i64(buf, &pos->k) != 0 || pos->k > SKIP_MAX ||
+	    kv_take(&p, "l", pos->last, sizeof(pos->last)) != 0 ||
+	    (strcmp(pos->last, "-") != 0 && !id_ok(pos->last)) ||
+	    kv_take(&p, "r", buf, sizeof(buf)) != 0 ||
+	    parse_i64(buf, &pos->restarts) != 0 ||
+	    pos->restarts > RESTARTS_MAX ||
+	    kv_take(&p, "hw", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->hw) != 0 ||
+	    kv_take(&p, "nx", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->next) != 0 || *p != '\0')
+		return APX_C_EINVAL;
+	if (strcmp(pos->last, "-") == 0)
+		pos->last[0] = '\0';
+	return 0;
+}
+
+static const char *
+cursor_put(struct apx_cx *cx, const struct syncpos *pos)
+{
+	char	 s[TS_LEN] = "-", t[TS_LEN] = "-", hw[TS_LEN] = "-";
+	char	 nx[TS_LEN] = "-";
+
+	if ((pos->start != TS_NONE &&
+	    ts_format(pos->start, "Z", s, sizeof(s)) != 0) ||
+	    (pos->t != TS_NONE && ts_format(pos->t, "Z", t, sizeof(t)) != 0) ||
+	    (pos->hw != TS_NONE && ts_format(pos->hw, "Z", hw,
+	    sizeof(hw)) != 0) ||
+	    (pos->next != TS_NONE && ts_format(pos->next, "Z", nx,
+	    sizeof(nx)) != 0))
+		return NULL;
+	return host->fmt(cx, "v1;e=%s;s=%s;t=%s;k=%lld;l=%s;r=%lld;hw=%s;"
+	    "nx=%s", entities[pos->entity].tag, s, t, (long long)pos->k,
+	    pos->last[0] != '\0' ? pos->last : "-", (long long)pos->restarts,
+	    hw, nx);
+}
+
+/*
+ * GET the query page of POS's entity and boundary from position FROM
+ * (1-based): *RECS the array of its records (NULL when the page is
+ * empty), *N their number (at most PAGE_SIZE), *NOW the answer's "time"
+ * (the API's clock), TS_NONE when unreadable.
+ */
+static int
+query_page(struct apx_cx *cx, const struct apx_sync *s,
+    const struct syncpos *pos, int64_t from, const struct apx_json **recs,
+    size_t *n, int64_t *now)
+{
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	const struct apx_json		*root, *qr, *arr;
+	const char			*name = entities[pos->entity].name;
+	char				 ts[TS_LEN];
+	char				*base, *where = "", *sql, *enc;
+	char				*url;
+	int				 rc;
+
+	*recs = NULL;
+	*n = 0;
+	*now = TS_NONE;
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	if ((base = url_trim(cx, host->config(cx, "api_base"))) == NULL)
+		return APX_C_EINVAL;
+	/* Only values made here go into the SQL: our instant, numbers. */
+	if (pos->t != TS_NONE) {
+		if (ts_format(pos->t, "-00:00", ts, sizeof(ts)) != 0)
+			return APX_C_EINVAL;
+		if ((where = host->fmt(cx, " WHERE MetaData.LastUpdatedTime "
+		    ">= '%s'", ts)) == NULL)
+			return APX_C_ENOMEM;
+	}
+	if ((sql = host->fmt(cx, "SELECT * FROM %s%s ORDERBY "
+	    "MetaData.LastUpdatedTime STARTPOSITION %lld MAXRESULTS %d", name,
+	    where, (long long)from, PAGE_SIZE)) == NULL ||
+	    (enc = host->urlencode(cx, sql)) == NULL ||
+	    (url = host->fmt(cx, "%s/v3/company/%s/query?query=%s"
+	    "&minorversion=75", base, s->account_id, enc)) == NULL)
+		return APX_C_ENOMEM;
+	req.method = "GET";
+	req.url = url;
+	req.headers = &accept_json;
+	req.nheaders = 1;
+	req.bearer = s->access_token;
+	if ((rc = host->http(cx, &req, &resp)) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s query: %d", __func__,
+		    name, rc);
+		return rc;
+	}
+	if (resp.status == 401) {
+		host->log_msg(cx, APX_C_LOG_INFO, "%s: HTTP 401: access token "
+		    "refused", __func__);
+		return APX_C_EEXPIRED;
+	}
+	if (resp.status != 200) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s query: HTTP %ld",
+		    __func__, name, resp.status);
+		return APX_C_EPROVIDER;
+	}
+	if (resp.body == NULL || (root = host->json_parse(cx, resp.body,
+	    resp.body_len)) == NULL ||
+	    (qr = host->json_at(root, "QueryResponse")) == NULL ||
+	    host->json_text(cx, qr, "") != NULL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s query: no "
+		    "QueryResponse in the answer", __func__, name);
+		return APX_C_EINVAL;
+	}
+	(void)ts_parse(host->json_text(cx, root, "time"), now);
+	if ((arr = host->json_at(qr, name)) == NULL)
+		return 0;			/* an empty page */
+	if (host->json_text(cx, arr, "") != NULL ||
+	    host->json_size(arr) > PAGE_SIZE) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s query: malformed "
+		    "page (%zu records)", __func__, name, host->json_size(arr));
+		return APX_C_EINVAL;
+	}
+	*recs = arr;
+	*n = host->json_size(arr);
+	return 0;
+}
+
+/*
+ * REC as a sales record of KIND: 0 when recorded or skipped (malformed,
+ * or refused by the host: logged by id), another code when the host
+ * cannot take records at all.
+ */
+static int
+record_sale(struct apx_cx *cx, const struct apx_json *rec, const char *kind)
+{
+	struct apx_sale	 sale;
+	const char	*amount, *note;
+	int		 rc;
+
+	memset(&sale, 0, sizeof(sale));
+	sale.kind = kind;
+	sale.id = host->json_text(cx, rec, "Id");
+	sale.date = host->json_text(cx, rec, "TxnDate");
+	if ((amount = host->json_text(cx, rec, "TotalAmt")) != NULL)
+		sale.amount = amount_text(cx, amount);
+	sale.currency = host->json_text(cx, rec, "CurrencyRef.value");
+	if (!currency_ok(sale.currency))
+		sale.currency = NULL;
+	/* QuickBooks' void zeroes the amounts and notes "Voided". */
+	note = host->json_text(cx, rec, "PrivateNote");
+	sale.voided = note != NULL && strncmp(note, "Voided", 6) == 0;
+	if (sale.id == NULL || sale.date == NULL || sale.amount == NULL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s %s lacks an id, a "
+		    "date or an amount; skipped", __func__, kind,
+		    safe_text(cx, sale.id));
+		return 0;
+	}
+	if ((rc = host->sale(cx, &sale)) == APX_C_EINVAL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s %s refused by the "
+		    "host; skipped", __func__, kind, safe_text(cx, sale.id));
+		return 0;
+	}
+	return rc;
 }
 
 /* ---------------------------------------------------------- callbacks */
@@ -736,19 +1358,30 @@ intuit_check(struct apx_cx *cx, const char *access_token,
 	return rc;
 }
 
+/* 1 when SIG is the base64 HMAC-SHA256 of the body with KEY. */
 static int
-intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
+sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
+    const char *sig)
 {
 	unsigned char	 mac[32];
 	const void	*body = wh->body != NULL ? (const void *)wh->body : "";
-	const char	*key, *sig;
 	char		*b64;
 
-	if ((key = host->config(cx, "webhook_verifier")) == NULL ||
-	    *key == '\0') {
+	if (key == NULL || *key == '\0' ||
+	    host->hmac_sha256(key, strlen(key), body, wh->len, mac) != 0 ||
+	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
+		return 0;
+	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
+}
+
+static int
+intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
+{
+	const char	*key, *sig;
+
+	if ((key = host->config(cx, "webhook_verifier")) == NULL || *key == '\0') {
 		host->log_msg(cx, APX_C_LOG_WARN,
-		    "%s: connectors.intuit.webhook_verifier is not set",
-		    __func__);
+		    "%s: connectors.intuit.webhook_verifier is not set", __func__);
 		return APX_C_EUNAUTH;
 	}
 	if ((sig = header_get(wh, "intuit-signature")) == NULL ||
@@ -756,15 +1389,12 @@ intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
 		return APX_C_EUNAUTH;
 	}
-	if (host->hmac_sha256(key, strlen(key), body, wh->len, mac) != 0 ||
-	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
-		return APX_C_ENOMEM;
-	if (host->ct_equal(b64, strlen(b64), sig, strlen(sig)) != 1) {
-		host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong",
-		    __func__);
-		return APX_C_EUNAUTH;
-	}
-	return 0;
+	/* During a rotation, deliveries may be signed with the old secret. */
+	if (sig_ok(cx, wh, key, sig) ||
+	    sig_ok(cx, wh, host->config(cx, "webhook_verifier_previous"), sig))
+		return 0;
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
+	return APX_C_EUNAUTH;
 }
 
 static int
@@ -812,21 +1442,177 @@ intuit_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
 	return rc;
 }
 
-/* Acting on events and syncing come with the data features. */
+/*
+ * An Invoice or a SalesReceipt changed: the sync of the connection
+ * fetches what changed since its cursor. A legacy notification is typed
+ * by its first entity only: its other entities are looked at too.
+ */
 static int
 intuit_webhook_handle(struct apx_cx *cx, const struct apx_webhook_event *ev)
 {
-	(void)cx;
-	(void)ev;
+	const struct apx_json	*doc, *ents;
+	const char		*name;
+	char			 path[32];
+	size_t			 i, n;
+
+	if (host->abi_minor < 1 || ev == NULL || ev->type == NULL)
+		return APX_C_ENOTFOUND;
+	if (sales_type(ev->type))
+		return APX_C_MORE;
+	if (ev->payload == NULL || (doc = host->json_parse(cx, ev->payload,
+	    strlen(ev->payload))) == NULL ||
+	    (ents = host->json_at(doc, "dataChangeEvent.entities")) == NULL)
+		return APX_C_ENOTFOUND;
+	n = host->json_size(ents);
+	for (i = 0; i < n && i < ENTITIES_MAX; i++) {
+		snprintf(path, sizeof(path), "%zu.name", i);
+		if ((name = host->json_text(cx, ents, path)) != NULL &&
+		    (ieq(name, "Invoice") || ieq(name, "SalesReceipt")))
+			return APX_C_MORE;
+	}
 	return APX_C_ENOTFOUND;
 }
 
+/*
+ * One query page of the entity the cursor names (cursor_get tells the
+ * cursor's form). After a page: L is the LastUpdatedTime of its last
+ * record; L == T adds the page to K, else T becomes L and K the records
+ * of the page at L. A short page ends the entity: SalesReceipt starts
+ * from the run's start, and after it the run ends with the next run's
+ * cursor at HW.
+ */
 static int
 intuit_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
 {
-	(void)cx;
-	(void)s;
-	if (cursor != NULL)
-		*cursor = NULL;
-	return APX_C_ENOTFOUND;
+	const struct apx_json	*recs, *rec, *lastrec = NULL;
+	const char		*kind, *id;
+	char			 path[24];
+	struct syncpos		 pos;
+	size_t			 i, n, first = 0, run = 0;
+	int64_t			 from, key, prev, last = TS_NONE, now;
+	int			 rc, restart = 0;
+
+	if (cursor == NULL)
+		return APX_C_EINVAL;
+	*cursor = NULL;
+	if (host->abi_minor < 1 || s == NULL || !realm_ok(s->account_id) ||
+	    s->access_token == NULL || *s->access_token == '\0') {
+		rc = APX_C_EINVAL;
+		goto fail;
+	}
+	if (s->cursor == NULL || cursor_get(s->cursor, &pos) != 0) {
+		if (s->cursor != NULL)
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: unreadable "
+			    "cursor; starting again", __func__);
+		memset(&pos, 0, sizeof(pos));
+		pos.start = (s->since > 0 && s->since <= TS_MAX) ? s->since :
+		    TS_NONE;
+		pos.t = pos.start;
+		pos.hw = pos.next = TS_NONE;
+	}
+	kind = entities[pos.entity].kind;
+	/* From the last record seen (checked below), or after K. */
+	from = (pos.k > 0 && pos.last[0] != '\0') ? pos.k : pos.k + 1;
+	if ((rc = query_page(cx, s, &pos, from, &recs, &n, &now)) != 0)
+		goto fail;
+	if (from == pos.k) {
+		rec = n > 0 ? host->json_at(recs, "0") : NULL;
+		if (rec != NULL && (id = host->json_text(cx, rec, "Id")) !=
+		    NULL && strcmp(id, pos.last) == 0 &&
+		    record_key(cx, rec, pos.t) == pos.t)
+			first = 1;
+		else if (pos.restarts < RESTARTS_MAX)
+			restart = 1;
+		else
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: the records at "
+			    "the boundary keep moving; going on", __func__);
+	}
+	prev = pos.t;
+	for (i = first; i < n; i++) {
+		snprintf(path, sizeof(path), "%zu", i);
+		if ((rec = host->json_at(recs, path)) == NULL) {
+			rc = APX_C_EINVAL;
+			goto fail;
+		}
+		lastrec = rec;
+		key = prev = record_key(cx, rec, prev);
+		if (i > first && key == last)
+			run++;
+		else {
+			last = key;
+			run = 1;
+		}
+		if (key > pos.hw)
+			pos.hw = key;
+		if ((rc = record_sale(cx, rec, kind)) != 0)
+			goto fail;
+	}
+	host->log_msg(cx, APX_C_LOG_DEBUG, "%s: %s page: %zu records from "
+	    "%lld", __func__, entities[pos.entity].name, n, (long long)from);
+	rc = APX_C_MORE;
+	if (restart) {
+		/* A record seen at T changed: T's records again, from the
+		 * first (what this page held is recorded all the same). */
+		host->log_msg(cx, APX_C_LOG_INFO, "%s: the records at the "
+		    "boundary moved; fetching them again", __func__);
+		pos.k = 0;
+		pos.last[0] = '\0';
+		pos.restarts++;
+	} else if (lastrec != NULL) {
+		if (last == pos.t)
+			pos.k = from - 1 + (int64_t)n;
+		else {
+			pos.t = last;
+			pos.k = (int64_t)run;
+			pos.restarts = 0;
+		}
+		id = host->json_text(cx, lastrec, "Id");
+		if (id_ok(id))
+			memcpy(pos.last, id, strlen(id) + 1);
+		else
+			pos.last[0] = '\0';
+		if (pos.k > SKIP_MAX) {
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: over %d "
+			    "records at one instant", __func__, SKIP_MAX);
+			rc = APX_C_ETOOBIG;
+			goto fail;
+		}
+	}
+	if (!restart && n < PAGE_SIZE) {
+		/*
+		 * The entity is done: the next run covers it from its HW.
+		 * None seen: from the API's clock now (less a margin), so
+		 * that a realm without this entity is not read whole again.
+		 */
+		if (pos.hw == TS_NONE && now != TS_NONE &&
+		    now > CLOCK_MARGIN)
+			pos.hw = now - CLOCK_MARGIN;
+		if (pos.hw < pos.start)
+			pos.hw = pos.start;
+		if (pos.entity == 0 || pos.hw < pos.next)
+			pos.next = pos.hw;
+		pos.k = 0;
+		pos.last[0] = '\0';
+		pos.restarts = 0;
+		pos.hw = TS_NONE;
+		if (pos.entity + 1 < sizeof(entities) / sizeof(entities[0])) {
+			/* The next entity, from where the run started. */
+			pos.entity++;
+			pos.t = pos.start;
+		} else {
+			/* Done: the next run starts where both are covered. */
+			pos.entity = 0;
+			pos.start = pos.t = pos.next;
+			pos.next = TS_NONE;
+			rc = 0;
+		}
+	}
+	if ((*cursor = cursor_put(cx, &pos)) == NULL)
+		return APX_C_ENOMEM;
+	return rc;
+ fail:
+	if (rc != APX_C_EEXPIRED)
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: page not synced: %d",
+		    __func__, rc);
+	return rc;
 }

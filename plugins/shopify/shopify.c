@@ -1,6 +1,8 @@
 /*
  * Shopify connector: OAuth 2.0 authorization code grant with expiring
- * offline tokens, the callback's hmac, and the webhook signature.
+ * offline tokens, the callback's hmac, the webhook signature, the
+ * mandatory privacy topics, and the sync of orders through the GraphQL
+ * Admin API with its cost-based throttling.
  *
  * Everything goes through the host's service table (connector.h): no
  * library but libc is linked, and every URL is built from the configured
@@ -8,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +65,18 @@ static int	 token_call(struct apx_cx *, const char *, const char *,
 static const char *header_get(const struct apx_webhook *, const char *);
 static int	 webhook_sig_ok(struct apx_cx *, const struct apx_webhook *,
 		    const char *, const char *);
+static int	 token_chars(const char *, size_t, const char *);
+static char	*jstr(struct apx_cx *, const char *);
+static char	*privacy_subject(struct apx_cx *, const struct apx_json *);
+struct cursor;
+static int	 instant_ok(const char *);
+static int	 cursor_get(const char *, struct cursor *);
+static const char *cursor_put(struct apx_cx *, const char *, const char *,
+		    const char *);
+static int64_t	 throttle_wait(struct apx_cx *, const struct apx_json *,
+		    double);
+static void	 order_sale(struct apx_cx *, const struct apx_json *, char *,
+		    size_t);
 
 static const struct apx_connector_field fields[] = {
 	{ "client_id", APX_FIELD_STRING, APX_FIELD_SERVER, 1, NULL,
@@ -811,21 +826,373 @@ shopify_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
 	return rc;
 }
 
-/* Acting on events and syncing come with the data features. */
+/* ---------------------------------------------------- connector data */
+
+/* Text safe to put between JSON quotes: 1..MAX bytes of CHARS. */
+static int
+token_chars(const char *s, size_t max, const char *extra)
+{
+	size_t	 i;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= max || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr(extra, s[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+/* S as a JSON string (quotes included), control bytes dropped. */
+static char *
+jstr(struct apx_cx *cx, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	 i, o = 0, n = strlen(s);
+	char	*d;
+
+	if (n > 4096 || (d = host->alloc(cx, n * 6 + 3)) == NULL)
+		return NULL;
+	d[o++] = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			d[o++] = '\\';
+			d[o++] = (char)c;
+		} else if (c < 0x20) {
+			d[o++] = '\\';
+			d[o++] = 'u';
+			d[o++] = '0';
+			d[o++] = '0';
+			d[o++] = hex[c >> 4];
+			d[o++] = hex[c & 15];
+		} else
+			d[o++] = (char)c;
+	}
+	d[o++] = '"';
+	d[o] = '\0';
+	return d;
+}
+
+/* The subject of a privacy topic: {"customer_id","email","phone"}. */
+static char *
+privacy_subject(struct apx_cx *cx, const struct apx_json *doc)
+{
+	static const char *const keys[] = { "id", "email", "phone" };
+	static const char *const names[] = { "customer_id", "email", "phone" };
+	const char	*v;
+	char		*out = NULL, *js;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if ((v = host->json_text(cx, host->json_at(doc, "customer"),
+		    keys[i])) == NULL || *v == '\0')
+			continue;
+		if ((js = jstr(cx, v)) == NULL ||
+		    (out = host->fmt(cx, "%s%s\"%s\":%s", out != NULL ? out :
+		    "", out != NULL ? "," : "", names[i], js)) == NULL)
+			return NULL;
+	}
+	return host->fmt(cx, "{%s}", out != NULL ? out : "");
+}
+
+/*
+ * Orders change: the sync of the connection fetches what changed since
+ * its cursor (one code path for every way an order arrives). The
+ * mandatory privacy topics run the host's privacy flows.
+ */
 static int
 shopify_webhook_handle(struct apx_cx *cx, const struct apx_webhook_event *ev)
 {
-	(void)cx;
-	(void)ev;
-	return APX_C_ENOTFOUND;
+	const struct apx_json	*doc;
+	char			*subject;
+
+	if (host->abi_minor < 1 || ev == NULL || ev->type == NULL)
+		return APX_C_ENOTFOUND;
+	if (strncmp(ev->type, "orders/", 7) == 0)
+		return APX_C_MORE;
+	if (strcmp(ev->type, "shop/redact") == 0)
+		return host->privacy(cx, APX_C_PRIVACY_FORGET, NULL);
+	if (strcmp(ev->type, "customers/redact") != 0 &&
+	    strcmp(ev->type, "customers/data_request") != 0)
+		return APX_C_ENOTFOUND;
+	if ((doc = host->json_parse(cx, ev->payload, strlen(ev->payload))) ==
+	    NULL || host->json_at(doc, "customer") == NULL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: a %s event without a "
+		    "customer", __func__, ev->type);
+		return APX_C_EINVAL;
+	}
+	if ((subject = privacy_subject(cx, doc)) == NULL)
+		return APX_C_ENOMEM;
+	return host->privacy(cx, strcmp(ev->type, "customers/redact") == 0 ?
+	    APX_C_PRIVACY_ERASE : APX_C_PRIVACY_EXPORT, subject);
+}
+
+/*
+ * The sync cursor: "v1;s=<since>;h=<high water>;a=<after>", each value
+ * or "-". SINCE: the run asks for orders updated at or after it; HIGH
+ * WATER: the latest updatedAt seen; AFTER: the GraphQL cursor of the last
+ * page committed (Shopify's cursors are keyset cursors: an order updated
+ * during the run moves behind it and is seen again, never skipped). A
+ * finished run leaves s = h for the next one.
+ */
+struct cursor {
+	char	 since[40];
+	char	 hw[40];
+	char	 after[512];
+};
+
+static int
+instant_ok(const char *s)
+{
+	return token_chars(s, 39, "-:.TZ+");
+}
+
+static int
+cursor_get(const char *text, struct cursor *c)
+{
+	const char	*p, *e;
+	char		*dst;
+	size_t		 n, cap;
+
+	memset(c, 0, sizeof(*c));
+	if (text == NULL || *text == '\0')
+		return 0;
+	if (strncmp(text, "v1;", 3) != 0)
+		return APX_C_EINVAL;
+	for (p = text + 3; *p != '\0'; p = *e == ';' ? e + 1 : e) {
+		if ((e = strchr(p, ';')) == NULL)
+			e = p + strlen(p);
+		if (e - p < 2 || p[1] != '=')
+			return APX_C_EINVAL;
+		switch (p[0]) {
+		case 's':
+			dst = c->since;
+			cap = sizeof(c->since);
+			break;
+		case 'h':
+			dst = c->hw;
+			cap = sizeof(c->hw);
+			break;
+		case 'a':
+			dst = c->after;
+			cap = sizeof(c->after);
+			break;
+		default:
+			return APX_C_EINVAL;
+		}
+		n = (size_t)(e - p) - 2;
+		if (n >= cap)
+			return APX_C_EINVAL;
+		memcpy(dst, p + 2, n);
+		dst[n] = '\0';
+		if (strcmp(dst, "-") == 0)
+			dst[0] = '\0';
+	}
+	if ((c->since[0] != '\0' && !instant_ok(c->since)) ||
+	    (c->hw[0] != '\0' && !instant_ok(c->hw)) ||
+	    (c->after[0] != '\0' && !token_chars(c->after, 511, "+/=_-")))
+		return APX_C_EINVAL;
+	return 0;
+}
+
+static const char *
+cursor_put(struct apx_cx *cx, const char *since, const char *hw,
+    const char *after)
+{
+	return host->fmt(cx, "v1;s=%s;h=%s;a=%s", since[0] != '\0' ? since :
+	    "-", hw[0] != '\0' ? hw : "-", after[0] != '\0' ? after : "-");
+}
+
+#define ORDERS_QUERY \
+	"query($first:Int!,$after:String,$query:String){orders(first:$first," \
+	"after:$after,query:$query,sortKey:UPDATED_AT){edges{cursor node{id " \
+	"legacyResourceId name processedAt createdAt updatedAt cancelledAt " \
+	"test currentTotalPriceSet{shopMoney{amount currencyCode}}}}" \
+	"pageInfo{hasNextPage endCursor}}}"
+#define PAGE_SIZE	250
+#define THROTTLE_TRIES	10
+
+/* Milliseconds to wait for COST points to be back in the bucket. */
+static int64_t
+throttle_wait(struct apx_cx *cx, const struct apx_json *doc, double cost)
+{
+	const char	*av, *rr;
+	double		 avail, rate, ms;
+
+	av = host->json_text(cx, doc,
+	    "extensions.cost.throttleStatus.currentlyAvailable");
+	rr = host->json_text(cx, doc,
+	    "extensions.cost.throttleStatus.restoreRate");
+	if (av == NULL || rr == NULL)
+		return 0;
+	avail = strtod(av, NULL);
+	rate = strtod(rr, NULL);
+	if (!(rate > 0) || avail >= cost)
+		return 0;
+	ms = (cost - avail) / rate * 1000.0 + 50.0;
+	return ms > 60000.0 ? 60000 : (int64_t)ms;
+}
+
+/* One order of a page as a sales record (a malformed one is skipped). */
+static void
+order_sale(struct apx_cx *cx, const struct apx_json *node, char *hw,
+    size_t hwlen)
+{
+	struct apx_sale	 sale;
+	const char	*upd, *when, *cancelled, *test;
+	char		 day[11];
+
+	memset(&sale, 0, sizeof(sale));
+	sale.id = host->json_text(cx, node, "legacyResourceId");
+	if (sale.id == NULL)
+		sale.id = host->json_text(cx, node, "id");
+	sale.kind = "order";
+	when = host->json_text(cx, node, "processedAt");
+	if (when == NULL)
+		when = host->json_text(cx, node, "createdAt");
+	upd = host->json_text(cx, node, "updatedAt");
+	sale.amount = host->json_text(cx, node,
+	    "currentTotalPriceSet.shopMoney.amount");
+	sale.currency = host->json_text(cx, node,
+	    "currentTotalPriceSet.shopMoney.currencyCode");
+	cancelled = host->json_text(cx, node, "cancelledAt");
+	test = host->json_text(cx, node, "test");
+	if (upd != NULL && instant_ok(upd) && strcmp(upd, hw) > 0 &&
+	    strlen(upd) < hwlen)
+		memcpy(hw, upd, strlen(upd) + 1);
+	if (when == NULL || strlen(when) < 10) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: order %s has no date; "
+		    "skipped", __func__, sale.id != NULL ? safe_text(cx,
+		    sale.id) : "?");
+		return;
+	}
+	/* processedAt is UTC ("...Z"): the day it counts for. */
+	memcpy(day, when, 10);
+	day[10] = '\0';
+	sale.date = day;
+	sale.voided = cancelled != NULL || (test != NULL &&
+	    strcmp(test, "true") == 0);
+	if (host->sale(cx, &sale) != 0)
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: order %s refused by the "
+		    "host; skipped", __func__, sale.id != NULL ?
+		    safe_text(cx, sale.id) : "?");
 }
 
 static int
 shopify_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
 {
-	(void)cx;
-	(void)s;
-	if (cursor != NULL)
-		*cursor = NULL;
-	return APX_C_ENOTFOUND;
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	struct apx_param		 hdr[2];
+	const struct apx_json		*doc, *edges;
+	struct cursor			 c;
+	const char			*ver, *code, *more, *end;
+	char				*base, *url, *vars, *body, *q;
+	char				 hw[40];
+	size_t				 i, n;
+	int64_t				 ms;
+	int				 rc, tries;
+
+	*cursor = NULL;
+	if (host->abi_minor < 1 || s == NULL || s->access_token == NULL)
+		return APX_C_EINVAL;
+	if ((rc = cursor_get(s->cursor, &c)) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: unreadable cursor; "
+		    "starting again", __func__);
+		memset(&c, 0, sizeof(c));
+	}
+	if ((rc = shop_base(cx, s->account_id, &base)) != 0)
+		return rc;
+	if ((ver = host->config(cx, "api_version")) == NULL ||
+	    !token_chars(ver, 32, "-_.") ||
+	    (url = host->fmt(cx, "%s/admin/api/%s/graphql.json", base, ver)) ==
+	    NULL)
+		return APX_C_EINVAL;
+	memcpy(hw, c.hw, sizeof(hw));
+	if (c.since[0] != '\0')
+		q = host->fmt(cx, "\"updated_at:>='%s'\"", c.since);
+	else
+		q = host->fmt(cx, "null");
+	vars = host->fmt(cx, "{\"first\":%d,\"after\":%s%s%s,\"query\":%s}",
+	    PAGE_SIZE, c.after[0] != '\0' ? "\"" : "", c.after[0] != '\0' ?
+	    c.after : "null", c.after[0] != '\0' ? "\"" : "", q != NULL ? q :
+	    "null");
+	if (q == NULL || vars == NULL ||
+	    (body = host->fmt(cx, "{\"query\":\"%s\",\"variables\":%s}",
+	    ORDERS_QUERY, vars)) == NULL)
+		return APX_C_ENOMEM;
+	hdr[0].name = "X-Shopify-Access-Token";
+	hdr[0].value = s->access_token;
+	hdr[1].name = "Accept";
+	hdr[1].value = "application/json";
+	for (tries = 0;; tries++) {
+		memset(&req, 0, sizeof(req));
+		memset(&resp, 0, sizeof(resp));
+		req.method = "POST";
+		req.url = url;
+		req.headers = hdr;
+		req.nheaders = 2;
+		req.body = body;
+		req.body_len = strlen(body);
+		req.content_type = "application/json";
+		if ((rc = host->http(cx, &req, &resp)) != 0)
+			return rc;
+		if (resp.status == 401)
+			return APX_C_EEXPIRED;
+		if (resp.status != 200) {
+			log_answer(cx, __func__, &resp);
+			return APX_C_EPROVIDER;
+		}
+		if ((doc = host->json_parse(cx, resp.body, resp.body_len)) ==
+		    NULL) {
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: the answer is "
+			    "not JSON", __func__);
+			return APX_C_EINVAL;
+		}
+		code = host->json_text(cx, doc, "errors.0.extensions.code");
+		if (code == NULL && host->json_at(doc, "errors") != NULL &&
+		    host->json_at(doc, "data.orders") == NULL) {
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: the API "
+			    "answered errors", __func__);
+			return APX_C_EPROVIDER;
+		}
+		if (code == NULL)
+			break;
+		if (strcmp(code, "THROTTLED") != 0 || tries >= THROTTLE_TRIES) {
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: the API answered "
+			    "%s", __func__, safe_text(cx, code));
+			return APX_C_EPROVIDER;
+		}
+		/* Cost-based throttling: wait until the bucket holds the
+		 * query's cost again, then ask for the same page. */
+		ms = throttle_wait(cx, doc, 2.0 + PAGE_SIZE);
+		host->log_msg(cx, APX_C_LOG_INFO, "%s: throttled; waiting "
+		    "%lld ms", __func__, (long long)(ms > 0 ? ms : 1000));
+		if ((rc = host->wait(cx, ms > 0 ? ms : 1000)) != 0)
+			return rc;
+	}
+	edges = host->json_at(doc, "data.orders.edges");
+	n = host->json_size(edges);
+	for (i = 0; i < n && i < PAGE_SIZE; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "%zu.node", i);
+		order_sale(cx, host->json_at(edges, path), hw, sizeof(hw));
+	}
+	more = host->json_text(cx, doc, "data.orders.pageInfo.hasNextPage");
+	end = host->json_text(cx, doc, "data.orders.pageInfo.endCursor");
+	/* Spare the next page a throttled answer. */
+	if ((ms = throttle_wait(cx, doc, 2.0 + PAGE_SIZE)) > 0)
+		(void)host->wait(cx, ms);
+	if (more != NULL && strcmp(more, "true") == 0 && end != NULL &&
+	    token_chars(end, 511, "+/=_-")) {
+		*cursor = cursor_put(cx, c.since, hw, end);
+		return *cursor != NULL ? APX_C_MORE : APX_C_ENOMEM;
+	}
+	/* Done: the next run asks from the latest change seen. */
+	*cursor = cursor_put(cx, hw, hw, "");
+	return *cursor != NULL ? 0 : APX_C_ENOMEM;
 }

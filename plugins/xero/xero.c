@@ -1,7 +1,9 @@
 /*
  * Xero connector: OAuth 2.0 authorization code grant with PKCE (client
  * credentials in HTTP Basic), the tenants of a grant from the connections
- * endpoint, and the webhook signature and events.
+ * endpoint, the webhook signature and events, and the sync of sales
+ * invoices (ACCREC) through the Accounting API, keyset-paginated on
+ * UpdatedDateUTC.
  *
  * Everything goes through the host's service table (connector.h): no
  * library but libc is linked, and every URL comes from a URL field.
@@ -18,6 +20,15 @@
 #define TENANT_ID_MAX	64	/* a tenantId is a UUID */
 #define EVENTS_MAX	1000	/* events of one delivery */
 #define JSON_BUDGET	8192	/* json_get calls for one delivery */
+#define PAGE_SIZE	100	/* invoices of one page */
+#define SKIP_MAX	100000000	/* records skipped at one instant */
+#define RESTARTS_MAX	3	/* restarts of one instant's invoices */
+#define TS_NONE		(-1)	/* no instant: no If-Modified-Since */
+#define TS_MAX		INT64_C(253402300799)	/* 9999-12-31 23:59:59 */
+#define TS_LEN		32	/* room for a formatted instant */
+#define AMOUNT_INT	15	/* integer digits of an amount */
+#define AMOUNT_FRAC	6	/* decimals of an amount */
+#define NUM_TEXT_MAX	64	/* a number's text, from json_text */
 
 /* A JSON text and how many more lookups it may cost. */
 struct jdoc {
@@ -26,6 +37,21 @@ struct jdoc {
 	size_t		 len;
 	int		 budget;
 	int		 over;		/* a lookup was refused */
+};
+
+/*
+ * Where a sync stands (the cursor, see cursor_get): the boundary T (whole
+ * seconds: If-Modified-Since has no finer grain) with the K invoices
+ * updated within T's second already seen (the K-th has InvoiceID LAST),
+ * the restarts of T's invoices so far, and the newest UpdatedDateUTC seen
+ * in the run (HW). Instants are seconds since the epoch, or TS_NONE.
+ */
+struct syncpos {
+	int64_t		 t;
+	int64_t		 k;
+	char		 last[TENANT_ID_MAX + 1];	/* a UUID; "": none */
+	int64_t		 restarts;
+	int64_t		 hw;
 };
 
 static const struct apx_host *host;
@@ -65,10 +91,29 @@ static void	 log_answer(struct apx_cx *, const char *,
 static int	 token_call(struct apx_cx *, const char *, struct apx_tokens *);
 static int	 connections(struct apx_cx *, const char *, struct jdoc *);
 static const char *header_get(const struct apx_webhook *, const char *);
+static int	 sig_ok(struct apx_cx *, const struct apx_webhook *,
+		    const char *, const char *);
 static char	*json_str(struct apx_cx *, const char *);
 static const char *jget(struct jdoc *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static char	*event_id(struct apx_cx *, const char *const *, size_t);
+static char	*url_trim(struct apx_cx *, const char *);
+static int	 iprefix(const char *, const char *);
+static void	 civil_from_days(int64_t, int *, int *, int *);
+static int	 ts_format(int64_t, char *, size_t);
+static int	 msdate_parse(const char *, int64_t *, int64_t *);
+static const char *invoice_day(struct apx_cx *, const struct apx_json *);
+static char	*amount_text(struct apx_cx *, const char *);
+static int	 currency_ok(const char *);
+static int64_t	 invoice_key(struct apx_cx *, const struct apx_json *,
+		    int64_t);
+static int	 kv_take(const char **, const char *, char *, size_t);
+static int	 ts_field(const char *, int64_t *);
+static int	 cursor_get(const char *, struct syncpos *);
+static const char *cursor_put(struct apx_cx *, const struct syncpos *);
+static int	 invoices_page(struct apx_cx *, const struct apx_sync *,
+		    int64_t, int64_t, const struct apx_json **, size_t *);
+static int	 record_sale(struct apx_cx *, const struct apx_json *);
 
 static const struct apx_connector_field fields[] = {
 	{ "client_id", APX_FIELD_STRING, APX_FIELD_SERVER, 1, NULL,
@@ -89,6 +134,10 @@ static const struct apx_connector_field fields[] = {
 	    "the tenants a grant reaches", 0 },
 	{ "webhook_key", APX_FIELD_SECRET, APX_FIELD_SERVER, 0, NULL,
 	    "signing key of the app's webhooks", 0 },
+	{ "webhook_key_previous", APX_FIELD_SECRET, APX_FIELD_SERVER, 0, NULL,
+	    "previous webhook key during a rotation", 0 },
+	{ "api_base", APX_FIELD_URL, APX_FIELD_SERVER, 0,
+	    "https://api.xero.com", "Accounting API base URL", 0 },
 };
 
 static const char *const scopes[] = {
@@ -431,6 +480,471 @@ event_id(struct apx_cx *cx, const char *const *v, size_t n)
 	return hex;
 }
 
+/* -------------------------------------------------------------- sync */
+
+/* A copy of URL without its trailing '/'. */
+static char *
+url_trim(struct apx_cx *cx, const char *url)
+{
+	char	*u;
+	size_t	 n;
+
+	if (url == NULL || *url == '\0' ||
+	    (u = host->dup(cx, url, strlen(url))) == NULL)
+		return NULL;
+	if ((n = strlen(u)) > 0 && u[n - 1] == '/')
+		u[n - 1] = '\0';
+	return u;
+}
+
+/* 1 when S begins with PREFIX, ignoring case. */
+static int
+iprefix(const char *s, const char *prefix)
+{
+	for (; *prefix != '\0'; s++, prefix++)
+		if (*s == '\0' ||
+		    lc((unsigned char)*s) != lc((unsigned char)*prefix))
+			return 0;
+	return 1;
+}
+
+/* The date of day Z (days since 1970-01-01, Z >= 0). */
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t	 era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Instant T as RFC 3339 UTC, YYYY-MM-DDTHH:MM:SSZ. */
+static int
+ts_format(int64_t t, char *buf, size_t len)
+{
+	int	 y, m, d, n;
+
+	if (t < 0 || t > TS_MAX)
+		return APX_C_EINVAL;
+	civil_from_days(t / 86400, &y, &m, &d);
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+	    (int)(t % 86400 / 3600), (int)(t % 3600 / 60), (int)(t % 60));
+	return (n < 0 || (size_t)n >= len) ? APX_C_EINVAL : 0;
+}
+
+/*
+ * Xero's JSON date "/Date(1700000000123+0000)/", the offset optional:
+ * *MS its milliseconds since the epoch (UTC, 0 to TS_MAX seconds), *OFF
+ * the offset in seconds (+-HHMM), 0 when there is none.
+ */
+static int
+msdate_parse(const char *s, int64_t *ms, int64_t *off)
+{
+	int64_t	 v = 0;
+	size_t	 i, nd;
+	int	 sign, k;
+
+	*ms = *off = 0;
+	if (s == NULL || strncmp(s, "/Date(", 6) != 0)
+		return APX_C_EINVAL;
+	for (i = 6, nd = 0; s[i] >= '0' && s[i] <= '9'; i++, nd++) {
+		if (nd >= 15)			/* 10^15 ms: beyond TS_MAX */
+			return APX_C_EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (nd == 0 || v / 1000 > TS_MAX)
+		return APX_C_EINVAL;
+	if (s[i] == '+' || s[i] == '-') {
+		sign = s[i] == '+' ? 1 : -1;
+		for (i++, k = 0; k < 4; i++, k++)
+			if (s[i] < '0' || s[i] > '9')
+				return APX_C_EINVAL;
+		if ((s[i - 4] - '0') * 10 + (s[i - 3] - '0') > 23 ||
+		    (s[i - 2] - '0') * 10 + (s[i - 1] - '0') > 59)
+			return APX_C_EINVAL;
+		*off = sign * (((s[i - 4] - '0') * 10 + (s[i - 3] - '0')) *
+		    3600 + ((s[i - 2] - '0') * 10 + (s[i - 1] - '0')) * 60);
+	}
+	if (strcmp(s + i, ")/") != 0) {
+		*off = 0;
+		return APX_C_EINVAL;
+	}
+	*ms = v;
+	return 0;
+}
+
+/*
+ * The day an invoice counts for: DateString's YYYY-MM-DD (the org's
+ * date), else Date's day (its milliseconds shifted by its offset). NULL
+ * when neither is readable.
+ */
+static const char *
+invoice_day(struct apx_cx *cx, const struct apx_json *inv)
+{
+	static const char	 shape[] = "dddd-dd-dd";
+	const char		*ds;
+	int64_t			 ms, off, t;
+	int			 y, m, d;
+	size_t			 i;
+
+	if ((ds = host->json_text(cx, inv, "DateString")) != NULL) {
+		for (i = 0; shape[i] != '\0'; i++)
+			if (shape[i] == 'd' ? (ds[i] < '0' || ds[i] > '9') :
+			    ds[i] != shape[i])
+				break;
+		if (shape[i] == '\0' && (ds[i] == '\0' || ds[i] == 'T'))
+			return host->dup(cx, ds, 10);
+	}
+	if (msdate_parse(host->json_text(cx, inv, "Date"), &ms, &off) != 0 ||
+	    (t = ms / 1000 + off) < 0 || t > TS_MAX)
+		return NULL;
+	civil_from_days(t / 86400, &y, &m, &d);
+	return host->fmt(cx, "%04d-%02d-%02d", y, m, d);
+}
+
+/*
+ * A JSON number's TEXT as json_text writes it ("12", "12.339999999999999",
+ * "1.5e-07") or a decimal string, as the decimal text of a sales record:
+ * rounded half up to AMOUNT_FRAC decimals, trailing zeros dropped,
+ * -?[0-9]{1,15}(.[0-9]{1,6})?. NULL for anything else, or for a value of
+ * 10^AMOUNT_INT or more. Worked on the digits: no floating point.
+ */
+static char *
+amount_text(struct apx_cx *cx, const char *text)
+{
+	char		 sig[NUM_TEXT_MAX];	/* significant digits */
+	char		 out[AMOUNT_INT + AMOUNT_FRAC + 4];
+	int		 v[AMOUNT_INT + AMOUNT_FRAC + 1];
+	const char	*p = text;
+	size_t		 nd = 0, o = 0, j, last;
+	int64_t		 dp = 0, e = 0, idx;
+	int		 neg = 0, mant = 0, esign = 1, ed = 0, nonzero = 0;
+
+	if (text == NULL || strlen(text) >= NUM_TEXT_MAX)
+		return NULL;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	/* sig holds the value as 0.sig * 10^dp. */
+	for (; *p >= '0' && *p <= '9'; p++) {
+		mant = 1;
+		if (nd == 0 && *p == '0')
+			continue;
+		sig[nd++] = *p;
+		dp++;
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			mant = 1;
+			if (nd == 0 && *p == '0')
+				dp--;
+			else
+				sig[nd++] = *p;
+		}
+	if (!mant)
+		return NULL;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			esign = *p++ == '-' ? -1 : 1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (++ed > 4)
+				return NULL;
+			else
+				e = e * 10 + (*p - '0');
+		if (ed == 0)
+			return NULL;
+		dp += esign * e;
+	}
+	if (*p != '\0')
+		return NULL;
+	if (nd > 0 && dp > AMOUNT_INT)
+		return NULL;
+	/* v[j]: the digit of 10^(AMOUNT_INT - 1 - j); the last one rounds. */
+	for (j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
+		idx = dp - AMOUNT_INT + (int64_t)j;
+		v[j] = (idx >= 0 && idx < (int64_t)nd) ? sig[idx] - '0' : 0;
+	}
+	last = sizeof(v) / sizeof(v[0]) - 1;
+	if (v[last] >= 5)
+		for (j = last; j-- > 0;) {
+			if (++v[j] < 10)
+				break;
+			v[j] = 0;
+			if (j == 0)
+				return NULL;	/* rounded up to 10^15 */
+		}
+	for (j = 0; j < last; j++)
+		nonzero |= v[j] != 0;
+	if (neg && nonzero)
+		out[o++] = '-';
+	for (j = 0; j < AMOUNT_INT - 1 && v[j] == 0; j++)
+		;
+	for (; j < AMOUNT_INT; j++)
+		out[o++] = (char)('0' + v[j]);
+	for (last = AMOUNT_INT + AMOUNT_FRAC; last > AMOUNT_INT &&
+	    v[last - 1] == 0; last--)
+		;
+	if (last > AMOUNT_INT) {
+		out[o++] = '.';
+		for (j = AMOUNT_INT; j < last; j++)
+			out[o++] = (char)('0' + v[j]);
+	}
+	out[o] = '\0';
+	return host->dup(cx, out, o);
+}
+
+/* 1 when S is three capitals (an ISO 4217 code). */
+static int
+currency_ok(const char *s)
+{
+	return s != NULL && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
+	    s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z' && s[3] == '\0';
+}
+
+/*
+ * The second INV counts at in the keyset: its UpdatedDateUTC's, or PREV
+ * (its predecessor's) when that is unreadable or earlier. The answer is
+ * sorted, so this keeps the count of invoices at the boundary right.
+ */
+static int64_t
+invoice_key(struct apx_cx *cx, const struct apx_json *inv, int64_t prev)
+{
+	int64_t	 ms, off;
+
+	if (msdate_parse(host->json_text(cx, inv, "UpdatedDateUTC"), &ms,
+	    &off) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: invoice %s has no "
+		    "readable UpdatedDateUTC", __func__,
+		    safe_text(cx, host->json_text(cx, inv, "InvoiceID")));
+		return prev;
+	}
+	return ms / 1000 < prev ? prev : ms / 1000;
+}
+
+/* The value of "NAME=" at *P, up to ';' or the end, into BUF; *P past it. */
+static int
+kv_take(const char **p, const char *name, char *buf, size_t len)
+{
+	size_t	 n = strlen(name), i;
+
+	if (strncmp(*p, name, n) != 0 || (*p)[n] != '=')
+		return APX_C_EINVAL;
+	*p += n + 1;
+	for (i = 0; (*p)[i] != '\0' && (*p)[i] != ';'; i++) {
+		if (i + 1 >= len)
+			return APX_C_EINVAL;
+		buf[i] = (*p)[i];
+	}
+	buf[i] = '\0';
+	*p += i;
+	if (**p == ';')
+		(*p)++;
+	return 0;
+}
+
+/* An instant of the cursor: "-" (none) or seconds since the epoch. */
+static int
+ts_field(const char *s, int64_t *t)
+{
+	if (strcmp(s, "-") == 0) {
+		*t = TS_NONE;
+		return 0;
+	}
+	if (parse_i64(s, t) != 0 || *t > TS_MAX) {
+		*t = TS_NONE;
+		return APX_C_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The sync cursor, printable ASCII, no secret:
+ *
+ *	v1;t=<T>;k=<K>;l=<L>;r=<R>;hw=<HW>
+ *
+ * T: the boundary, seconds since the epoch: the next page asks with
+ * If-Modified-Since T (invoices updated at or after T); the first K
+ * invoices of that set were seen already, the K-th has InvoiceID L.
+ * Keyset paging: an invoice updated during the run moves behind the
+ * boundary and is seen again. The next page starts AT position K (one
+ * invoice of overlap: page (K-1)/100 + 1 without its first (K-1)%100)
+ * and checks that it still holds L: if not, an invoice seen at T changed
+ * and the others moved up, so T's invoices are fetched again from the
+ * first (K=0) rather than one skipped; R counts those restarts (at most
+ * RESTARTS_MAX for one T). HW: the newest UpdatedDateUTC seen in the run,
+ * in seconds. T and HW are "-" for none (no If-Modified-Since; K then
+ * counts from the first invoice); L is "-" when unknown (no check). A
+ * finished run leaves t = hw = the run's HW, k=0: invoices of HW's
+ * second are fetched again by the next run, which changes nothing.
+ */
+static int
+cursor_get(const char *text, struct syncpos *pos)
+{
+	const char	*p;
+	char		 buf[TS_LEN];
+
+	memset(pos, 0, sizeof(*pos));
+	if (text == NULL || strlen(text) > 1024 ||
+	    strncmp(text, "v1;", 3) != 0)
+		return APX_C_EINVAL;
+	p = text + 3;
+	if (kv_take(&p, "t", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->t) != 0 ||
+	    kv_take(&p, "k", buf, sizeof(buf)) != 0 ||
+	    parse_i64(buf, &pos->k) != 0 || pos->k > SKIP_MAX ||
+	    kv_take(&p, "l", pos->last, sizeof(pos->last)) != 0 ||
+	    (strcmp(pos->last, "-") != 0 && !tenant_ok(pos->last)) ||
+	    kv_take(&p, "r", buf, sizeof(buf)) != 0 ||
+	    parse_i64(buf, &pos->restarts) != 0 ||
+	    pos->restarts > RESTARTS_MAX ||
+	    kv_take(&p, "hw", buf, sizeof(buf)) != 0 ||
+	    ts_field(buf, &pos->hw) != 0 || *p != '\0')
+		return APX_C_EINVAL;
+	if (strcmp(pos->last, "-") == 0)
+		pos->last[0] = '\0';
+	return 0;
+}
+
+static const char *
+cursor_put(struct apx_cx *cx, const struct syncpos *pos)
+{
+	char	 t[TS_LEN] = "-", hw[TS_LEN] = "-";
+
+	if (pos->t != TS_NONE)
+		snprintf(t, sizeof(t), "%lld", (long long)pos->t);
+	if (pos->hw != TS_NONE)
+		snprintf(hw, sizeof(hw), "%lld", (long long)pos->hw);
+	return host->fmt(cx, "v1;t=%s;k=%lld;l=%s;r=%lld;hw=%s", t,
+	    (long long)pos->k, pos->last[0] != '\0' ? pos->last : "-",
+	    (long long)pos->restarts, hw);
+}
+
+/*
+ * GET page PAGE of the invoices updated at or after T (TS_NONE: all):
+ * *RECS the array of its invoices, *N their number (at most PAGE_SIZE).
+ */
+static int
+invoices_page(struct apx_cx *cx, const struct apx_sync *s, int64_t t,
+    int64_t page, const struct apx_json **recs, size_t *n)
+{
+	struct apx_http_request		 req;
+	struct apx_http_response	 resp;
+	struct apx_param		 hdr[3];
+	const struct apx_json		*root, *arr;
+	char				 ims[TS_LEN];
+	char				*base, *url;
+	int				 rc;
+
+	*recs = NULL;
+	*n = 0;
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	if ((base = url_trim(cx, host->config(cx, "api_base"))) == NULL)
+		return APX_C_EINVAL;
+	if ((url = host->fmt(cx, "%s/api.xro/2.0/Invoices?page=%lld"
+	    "&pageSize=%d&where=Type%%3D%%3D%%22ACCREC%%22"
+	    "&order=UpdatedDateUTC%%20ASC", base, (long long)page,
+	    PAGE_SIZE)) == NULL)
+		return APX_C_ENOMEM;
+	hdr[0] = accept_json;
+	hdr[1].name = "xero-tenant-id";
+	hdr[1].value = s->account_id;
+	req.nheaders = 2;
+	if (t != TS_NONE) {
+		if (ts_format(t, ims, sizeof(ims)) != 0)
+			return APX_C_EINVAL;
+		hdr[2].name = "If-Modified-Since";
+		hdr[2].value = ims;
+		req.nheaders = 3;
+	}
+	req.method = "GET";
+	req.url = url;
+	req.headers = hdr;
+	req.bearer = s->access_token;
+	if ((rc = host->http(cx, &req, &resp)) != 0) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: Invoices: %d", __func__,
+		    rc);
+		return rc;
+	}
+	if (resp.status == 401) {
+		host->log_msg(cx, APX_C_LOG_INFO, "%s: HTTP 401: access token "
+		    "refused", __func__);
+		return APX_C_EEXPIRED;
+	}
+	if (resp.status == 403) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: HTTP 403: the tenant "
+		    "is not reachable with this grant", __func__);
+		return APX_C_EPROVIDER;
+	}
+	if (resp.status != 200) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: Invoices: HTTP %ld",
+		    __func__, resp.status);
+		return APX_C_EPROVIDER;
+	}
+	if (resp.body == NULL || (root = host->json_parse(cx, resp.body,
+	    resp.body_len)) == NULL ||
+	    (arr = host->json_at(root, "Invoices")) == NULL ||
+	    host->json_text(cx, arr, "") != NULL ||
+	    host->json_size(arr) > PAGE_SIZE) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: Invoices: malformed "
+		    "answer", __func__);
+		return APX_C_EINVAL;
+	}
+	*recs = arr;
+	*n = host->json_size(arr);
+	return 0;
+}
+
+/*
+ * An invoice as a sales record: 0 when recorded or skipped (not a sales
+ * invoice, malformed, or refused by the host: logged by id), another code
+ * when the host cannot take records at all.
+ */
+static int
+record_sale(struct apx_cx *cx, const struct apx_json *inv)
+{
+	struct apx_sale	 sale;
+	const char	*type, *amount, *status;
+	int		 rc;
+
+	memset(&sale, 0, sizeof(sale));
+	sale.kind = "invoice";
+	sale.id = host->json_text(cx, inv, "InvoiceID");
+	if ((type = host->json_text(cx, inv, "Type")) != NULL &&
+	    strcmp(type, "ACCREC") != 0)
+		return 0;			/* a bill, not a sale */
+	sale.date = invoice_day(cx, inv);
+	if ((amount = host->json_text(cx, inv, "Total")) != NULL)
+		sale.amount = amount_text(cx, amount);
+	sale.currency = host->json_text(cx, inv, "CurrencyCode");
+	if (!currency_ok(sale.currency))
+		sale.currency = NULL;
+	status = host->json_text(cx, inv, "Status");
+	sale.voided = status != NULL && (strcmp(status, "VOIDED") == 0 ||
+	    strcmp(status, "DELETED") == 0);
+	if (sale.id == NULL || sale.date == NULL || sale.amount == NULL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: invoice %s lacks an id, "
+		    "a date or an amount; skipped", __func__,
+		    safe_text(cx, sale.id));
+		return 0;
+	}
+	if ((rc = host->sale(cx, &sale)) == APX_C_EINVAL) {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: invoice %s refused by "
+		    "the host; skipped", __func__, safe_text(cx, sale.id));
+		return 0;
+	}
+	return rc;
+}
+
 /* ---------------------------------------------------------- callbacks */
 
 static int
@@ -438,7 +952,7 @@ xero_init(const struct apx_host *h, struct apx_cx *cx)
 {
 	static const char *const required[] = {
 		"client_id", "client_secret", "authorize_url", "token_url",
-		"revoke_url", "connections_url"
+		"revoke_url", "connections_url", "api_base"
 	};
 	const char	*v;
 	size_t		 i;
@@ -674,13 +1188,26 @@ xero_check(struct apx_cx *cx, const char *access_token,
 	return rc;
 }
 
+/* 1 when SIG is the base64 HMAC-SHA256 of the body with KEY. */
 static int
-xero_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
+sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
+    const char *sig)
 {
 	unsigned char	 mac[32];
 	const void	*body = wh->body != NULL ? (const void *)wh->body : "";
-	const char	*key, *sig;
 	char		*b64;
+
+	if (key == NULL || *key == '\0' ||
+	    host->hmac_sha256(key, strlen(key), body, wh->len, mac) != 0 ||
+	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
+		return 0;
+	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
+}
+
+static int
+xero_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
+{
+	const char	*key, *sig;
 
 	if ((key = host->config(cx, "webhook_key")) == NULL || *key == '\0') {
 		host->log_msg(cx, APX_C_LOG_WARN,
@@ -692,15 +1219,12 @@ xero_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
 		return APX_C_EUNAUTH;
 	}
-	if (host->hmac_sha256(key, strlen(key), body, wh->len, mac) != 0 ||
-	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
-		return APX_C_ENOMEM;
-	if (host->ct_equal(b64, strlen(b64), sig, strlen(sig)) != 1) {
-		host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong",
-		    __func__);
-		return APX_C_EUNAUTH;
-	}
-	return 0;
+	/* During a rotation, deliveries may be signed with the old secret. */
+	if (sig_ok(cx, wh, key, sig) ||
+	    sig_ok(cx, wh, host->config(cx, "webhook_key_previous"), sig))
+		return 0;
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
+	return APX_C_EUNAUTH;
 }
 
 /*
@@ -761,7 +1285,8 @@ xero_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
 		if ((ev->account_id = host->dup(cx, v[0],
 		    TENANT_ID_MAX)) == NULL ||
 		    (ev->event_id = event_id(cx, v, 5)) == NULL ||
-		    (ev->type = host->fmt(cx, "%s.%s", v[2], v[3])) == NULL ||
+		    (ev->type = host->fmt(cx, "%.64s.%.63s", v[2], v[3])) ==
+		    NULL ||
 		    (ev->payload = host->fmt(cx, "{%s}", obj)) == NULL)
 			goto fail;
 		n++;
@@ -778,21 +1303,148 @@ xero_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
 	return rc;
 }
 
-/* Acting on events and syncing come with the data features. */
+/*
+ * An invoice changed (the event type is "<eventCategory>.<eventType>",
+ * see xero_webhook_route): the sync of the connection fetches what
+ * changed since its cursor.
+ */
 static int
 xero_webhook_handle(struct apx_cx *cx, const struct apx_webhook_event *ev)
 {
 	(void)cx;
-	(void)ev;
-	return APX_C_ENOTFOUND;
+	if (ev == NULL || ev->type == NULL)
+		return APX_C_ENOTFOUND;
+	return iprefix(ev->type, "INVOICE.") ? APX_C_MORE : APX_C_ENOTFOUND;
 }
 
+/*
+ * One page of sales invoices (cursor_get tells the cursor's form). After
+ * a page: L is the second of its last invoice's UpdatedDateUTC; L == T
+ * makes K the position of that invoice, else T becomes L and K the
+ * invoices of the page in L's second. A short page ends the run with the
+ * next run's cursor at HW.
+ */
 static int
 xero_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
 {
-	(void)cx;
-	(void)s;
-	if (cursor != NULL)
-		*cursor = NULL;
-	return APX_C_ENOTFOUND;
+	const struct apx_json	*recs, *rec, *lastrec = NULL;
+	const char		*id;
+	char			 path[24];
+	struct syncpos		 pos;
+	size_t			 i, n, first, run = 0;
+	int64_t			 from, page, key, prev, last = TS_NONE;
+	int			 rc, restart = 0;
+
+	if (cursor == NULL)
+		return APX_C_EINVAL;
+	*cursor = NULL;
+	if (host->abi_minor < 1 || s == NULL || !tenant_ok(s->account_id) ||
+	    s->access_token == NULL || *s->access_token == '\0') {
+		rc = APX_C_EINVAL;
+		goto fail;
+	}
+	if (s->cursor == NULL || cursor_get(s->cursor, &pos) != 0) {
+		if (s->cursor != NULL)
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: unreadable "
+			    "cursor; starting again", __func__);
+		memset(&pos, 0, sizeof(pos));
+		pos.t = (s->since > 0 && s->since <= TS_MAX) ? s->since :
+		    TS_NONE;
+		pos.hw = TS_NONE;
+	}
+	/* From the last invoice seen (checked below), or after K. */
+	from = (pos.k > 0 && pos.last[0] != '\0') ? pos.k : pos.k + 1;
+	page = (from - 1) / PAGE_SIZE + 1;
+	first = (size_t)((from - 1) % PAGE_SIZE);
+	if ((rc = invoices_page(cx, s, pos.t, page, &recs, &n)) != 0)
+		goto fail;
+	if (from == pos.k) {
+		snprintf(path, sizeof(path), "%zu", first);
+		rec = n > first ? host->json_at(recs, path) : NULL;
+		if (rec != NULL && (id = host->json_text(cx, rec,
+		    "InvoiceID")) != NULL && ieq(id, pos.last) &&
+		    invoice_key(cx, rec, pos.t) == pos.t)
+			first++;
+		else if (pos.restarts < RESTARTS_MAX)
+			restart = 1;
+		else
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: the invoices at "
+			    "the boundary keep moving; going on", __func__);
+	}
+	/* The invoice checked ended its page: the new ones are on the next. */
+	if (!restart && first == n && n == PAGE_SIZE) {
+		page++;
+		first = 0;
+		if ((rc = invoices_page(cx, s, pos.t, page, &recs, &n)) != 0)
+			goto fail;
+	}
+	prev = pos.t;
+	for (i = first; i < n; i++) {
+		snprintf(path, sizeof(path), "%zu", i);
+		if ((rec = host->json_at(recs, path)) == NULL) {
+			rc = APX_C_EINVAL;
+			goto fail;
+		}
+		lastrec = rec;
+		key = prev = invoice_key(cx, rec, prev);
+		if (i > first && key == last)
+			run++;
+		else {
+			last = key;
+			run = 1;
+		}
+		if (key > pos.hw)
+			pos.hw = key;
+		if ((rc = record_sale(cx, rec)) != 0)
+			goto fail;
+	}
+	host->log_msg(cx, APX_C_LOG_DEBUG, "%s: page %lld: %zu invoices, %zu "
+	    "new", __func__, (long long)page, n, n > first ? n - first : 0);
+	rc = APX_C_MORE;
+	if (restart) {
+		/* An invoice seen at T changed: T's invoices again, from the
+		 * first (what this page held is recorded all the same). */
+		host->log_msg(cx, APX_C_LOG_INFO, "%s: the invoices at the "
+		    "boundary moved; fetching them again", __func__);
+		pos.k = 0;
+		pos.last[0] = '\0';
+		pos.restarts++;
+	} else if (lastrec != NULL) {
+		if (last == pos.t)
+			pos.k = (page - 1) * PAGE_SIZE + (int64_t)n;
+		else {
+			pos.t = last;
+			pos.k = (int64_t)run;
+			pos.restarts = 0;
+		}
+		id = host->json_text(cx, lastrec, "InvoiceID");
+		if (tenant_ok(id))
+			memcpy(pos.last, id, strlen(id) + 1);
+		else
+			pos.last[0] = '\0';
+		if (pos.k > SKIP_MAX) {
+			host->log_msg(cx, APX_C_LOG_WARN, "%s: over %d "
+			    "invoices at one instant", __func__, SKIP_MAX);
+			rc = APX_C_ETOOBIG;
+			goto fail;
+		}
+	}
+	if (!restart && n < PAGE_SIZE) {
+		/* Done: the next run starts from the newest change. */
+		if (pos.hw < pos.t)
+			pos.hw = pos.t;
+		pos.t = pos.hw;
+		pos.k = 0;
+		pos.last[0] = '\0';
+		pos.restarts = 0;
+		rc = 0;
+	}
+	if ((*cursor = cursor_put(cx, &pos)) == NULL)
+		return APX_C_ENOMEM;
+	return rc;
+ fail:
+	if (rc != APX_C_EEXPIRED)
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: page not synced: %d",
+		    __func__, rc);
+	return rc;
 }

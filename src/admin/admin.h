@@ -17,4 +17,9 @@ int	 apx_admin_setup(const char *, int, char **);
 /* `render-errors --from TEMPLATE_DIR --out DIR`: the exit status. */
 int	 apx_admin_render_errors(struct apx_conf *, int, char **);
 
+/* `connectors sync [--org SLUG] [--connection ID]` and `jobs run
+ * [--once] [--lease S] [--poll S]` (connectors.c): the exit status. */
+int	 apx_admin_connectors(struct apx_conf *, int, char **);
+int	 apx_admin_jobs(struct apx_conf *, int, char **);
+
 #endif

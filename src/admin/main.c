@@ -102,6 +102,16 @@ usage(FILE *f)
 	    "still open), then\n"
 	    "                       re-seal what old ones sealed (online, "
 	    "resumable)\n"
+	    "  connectors sync [--org SLUG] [--connection ID]\n"
+	    "                       sync the sales data of active connections "
+	    "(for a timer;\n"
+	    "                       resumes an interrupted run, adds nothing "
+	    "twice)\n"
+	    "  jobs run [--once] [--lease S] [--poll S]\n"
+	    "                       the job runner next to the web server: "
+	    "webhook work\n"
+	    "                       and queued syncs (--once: until none is "
+	    "due)\n"
 	    "  check-config         validate the configuration\n"
 	    "  setup --control CONNINFO --region NAME=CONNINFO [--region ...]\n"
 	    "        --public-origin https://HOST [--etc DIR] [--app-user USER]\n"
@@ -590,6 +600,10 @@ main(int argc, char *argv[])
 		rc = cmd_retention(conf, argc, argv);
 	else if (strcmp(argv[0], "pii") == 0)
 		rc = cmd_pii(conf, argc, argv);
+	else if (strcmp(argv[0], "connectors") == 0)
+		rc = apx_admin_connectors(conf, argc, argv);
+	else if (strcmp(argv[0], "jobs") == 0)
+		rc = apx_admin_jobs(conf, argc, argv);
 	else if (strcmp(argv[0], "render-errors") == 0)
 		rc = apx_admin_render_errors(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {

@@ -23,6 +23,7 @@
 #include "store/audit.h"
 #include "store/connect.h"
 #include "store/db.h"
+#include "store/jobs.h"
 #include "store/tenant.h"
 #include "vault/vault.h"
 
@@ -47,8 +48,7 @@ static int	 open_tokens(struct apx_cx *, const struct apx_conn_row *,
 static int	 fresh_access(struct apx_ctx *, struct apx_cx *, int64_t,
 		    const char **, const char **);
 static int	 provider_problem(struct apx_ctx *, int);
-static int	 needs_reauth(struct apx_ctx *, struct apx_cx *, int64_t,
-		    const char *);
+static int	 needs_reauth(struct apx_cx *, int64_t, const char *);
 
 static int
 problem(struct apx_ctx *c, int status, const char *type, const char *detail)
@@ -656,12 +656,13 @@ out:
 	return rc;
 }
 
-/* Mark connection ID needs_reauth (REASON), audited as the system. */
+/* Mark connection ID needs_reauth (REASON), audited as the system, in
+ * the transaction the caller opened. */
 static int
-needs_reauth(struct apx_ctx *c, struct apx_cx *cx, int64_t id,
-    const char *reason)
+needs_reauth(struct apx_cx *cx, int64_t id, const char *reason)
 {
 	struct apx_audit_entry e;
+	char log[32], target[48];
 	json_t *after = NULL;
 	int rc;
 
@@ -670,9 +671,16 @@ needs_reauth(struct apx_ctx *c, struct apx_cx *cx, int64_t id,
 		apx_db_rollback(cx->db);
 		return rc;
 	}
-	audit_entry(c, &e, cx->org, 0, "connector.needs_reauth",
-	    apx_arena_printf(c->req->arena, "connection:%lld",
-	    (long long)id));
+	snprintf(log, sizeof(log), "org:%lld", (long long)cx->org);
+	snprintf(target, sizeof(target), "connection:%lld", (long long)id);
+	memset(&e, 0, sizeof(e));
+	e.log = log;
+	e.actor_type = "system";
+	e.actor_id = "0";
+	e.action = "connector.needs_reauth";
+	e.target = target;
+	e.client_addr = cx->c != NULL ? cx->c->req->remote_addr : "";
+	e.request_id = cx->rid != NULL ? cx->rid : "";
 	rc = apx_audit_commit(cx->db, &e, NULL, after);
 	json_decref(after);
 	return rc;
@@ -680,25 +688,28 @@ needs_reauth(struct apx_ctx *c, struct apx_cx *cx, int64_t id,
 
 /*
  * The access token of connection ID, refreshed first when it expires
- * within REFRESH_MARGIN: under the row's lock, so that one refresh token
- * is spent once however many workers need it; the new pair committed
- * before it is used. On invalid_grant the row is read again (a pair
- * another run committed is used) before it is marked needs_reauth.
- * APX_ECONFLICT: needs re-auth (the answer is set).
+ * within REFRESH_MARGIN, or when REFUSED (not NULL: the provider refused
+ * that token) is still the stored one: under the row's lock, so that one
+ * refresh token is spent once however many workers need it; the new pair
+ * committed before it is used. On invalid_grant the row is read again (a
+ * pair another run committed is used) before it is marked needs_reauth.
+ * APX_ECONFLICT: needs re-auth (marked, audited); APX_EIO: the refresh
+ * failed (*PRC the plugin's code).
  */
-static int
-fresh_access(struct apx_ctx *c, struct apx_cx *cx, int64_t id,
-    const char **access, const char **account)
+int
+apx_connect_access(struct apx_cx *cx, int64_t id, const char *refused,
+    const char **access, const char **account, int *prc_out)
 {
 	struct apx_conn_row r;
 	struct apx_tokens nt;
 	unsigned char *sealed = NULL;
-	const char *rt, *spent = NULL;
+	const char *rt, *at, *spent = NULL;
 	json_t *tok = NULL;
 	size_t slen;
-	int rc, again = 0, prc;
+	int rc, again = 0, prc = 0;
 
 	*access = *account = NULL;
+	*prc_out = 0;
 retry:
 	memset(&r, 0, sizeof(r));
 	if ((rc = apx_db_begin(cx->db)) != 0)
@@ -708,17 +719,18 @@ retry:
 	if (r.needs_reauth) {
 		apx_db_rollback(cx->db);
 		apx_conn_row_clear(&r);
-		(void)provider_problem(c, APX_C_EGRANT);
+		*prc_out = APX_C_EGRANT;
 		return APX_ECONFLICT;
 	}
 	if ((rc = open_tokens(cx, &r, &tok)) != 0)
 		goto fail;
 	*account = apx_cx_dup(cx, r.first_account, 255);
 	rt = json_string_value(json_object_get(tok, "refresh_token"));
-	if (r.access_expires == 0 || r.access_expires > apx_unix_now() +
-	    REFRESH_MARGIN) {
-		*access = apx_cx_dup(cx, json_string_value(json_object_get(tok,
-		    "access_token")), TOKEN_MAX);
+	at = json_string_value(json_object_get(tok, "access_token"));
+	if ((refused == NULL || strcmp(refused, at) != 0) &&
+	    (r.access_expires == 0 || r.access_expires > apx_unix_now() +
+	    REFRESH_MARGIN)) {
+		*access = apx_cx_dup(cx, at, TOKEN_MAX);
 		rc = apx_db_commit(cx->db);
 		goto out;
 	}
@@ -736,6 +748,7 @@ retry:
 		json_decref(tok);
 		tok = NULL;
 		again = 1;
+		refused = NULL;
 		goto retry;
 	}
 	if (prc == APX_C_EGRANT)
@@ -746,10 +759,10 @@ retry:
 	    (nt.refresh_token != NULL && !token_ok(nt.refresh_token))) {
 		apx_db_rollback(cx->db);
 		apx_log_warn("rid=%s connector %s: refresh of connection %lld "
-		    "failed (%d)", c->req->request_id, cx->pl->d->name,
-		    (long long)id, prc);
+		    "failed (%d)", cx->rid != NULL ? cx->rid : "-",
+		    cx->pl->d->name, (long long)id, prc);
 		(void)apx_conn_note(cx->db, id, "refresh_failed");
-		(void)provider_problem(c, prc != 0 ? prc : APX_C_EINVAL);
+		*prc_out = prc != 0 ? prc : APX_C_EINVAL;
 		rc = APX_EIO;
 		goto out;
 	}
@@ -766,9 +779,9 @@ retry:
 	goto out;
 grant:
 	apx_log_info("rid=%s connector %s: connection %lld needs re-auth",
-	    c->req->request_id, cx->pl->d->name, (long long)id);
-	if ((rc = needs_reauth(c, cx, id, "invalid_grant")) == 0) {
-		(void)provider_problem(c, APX_C_EGRANT);
+	    cx->rid != NULL ? cx->rid : "-", cx->pl->d->name, (long long)id);
+	if ((rc = needs_reauth(cx, id, "invalid_grant")) == 0) {
+		*prc_out = APX_C_EGRANT;
 		rc = APX_ECONFLICT;
 	}
 	goto out;
@@ -778,6 +791,19 @@ out:
 	free(sealed);
 	json_decref(tok);
 	apx_conn_row_clear(&r);
+	return rc;
+}
+
+/* apx_connect_access for a request: a failure is answered. */
+static int
+fresh_access(struct apx_ctx *c, struct apx_cx *cx, int64_t id,
+    const char **access, const char **account)
+{
+	int rc, prc;
+
+	rc = apx_connect_access(cx, id, NULL, access, account, &prc);
+	if (rc == APX_ECONFLICT || rc == APX_EIO)
+		(void)provider_problem(c, prc);
 	return rc;
 }
 
@@ -812,7 +838,7 @@ apx_connect_check(struct apx_ctx *c, int64_t id)
 	prc = pl->d->check != NULL ? pl->d->check(&cx, access, account) : 0;
 	if (prc == APX_C_EGRANT) {
 		if ((rc = apx_db_begin(c->db)) == 0 &&
-		    (rc = needs_reauth(c, &cx, id, "invalid_grant")) == 0)
+		    (rc = needs_reauth(&cx, id, "invalid_grant")) == 0)
 			(void)provider_problem(c, APX_C_EGRANT);
 		goto out;
 	}
@@ -892,4 +918,86 @@ out:
 	if (cx.pl != NULL)
 		apx_cx_end(&cx);
 	return rc;
+}
+
+int
+apx_connect_patch(struct apx_ctx *c, int64_t id, json_t *body)
+{
+	struct apx_audit_entry e;
+	json_t *before = NULL, *after = NULL, *ws;
+	const char *k;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(body, k, v)
+		if (strcmp(k, "workspace_id") != 0)
+			return apx_resp_problem(c->resp, 422, "invalid-field",
+			    "Only workspace_id can be changed.", k);
+	ws = json_object_get(body, "workspace_id");
+	if (ws == NULL || !(json_is_null(ws) || (json_is_integer(ws) &&
+	    json_integer_value(ws) > 0)))
+		return apx_resp_problem(c->resp, 422, "invalid-field",
+		    "workspace_id is the id of one of the organisation's "
+		    "workspaces, or null for its first.", "workspace_id");
+	if ((rc = apx_conn_get(c->db, c->org->id, id, &before)) != 0)
+		return rc == APX_ENOTFOUND ? apx_connect_missing(c) : rc;
+	if ((rc = apx_db_begin(c->db)) != 0)
+		goto out;
+	rc = apx_conn_set_workspace(c->db, c->org->id, id, json_is_null(ws) ?
+	    0 : (int64_t)json_integer_value(ws));
+	if (rc == APX_ENOTFOUND) {
+		apx_db_rollback(c->db);
+		rc = apx_resp_problem(c->resp, 422, "invalid-field", "The "
+		    "organisation has no such workspace.", "workspace_id");
+		goto out;
+	}
+	if (rc != 0 || (rc = apx_conn_get(c->db, c->org->id, id, &after)) !=
+	    0) {
+		apx_db_rollback(c->db);
+		goto out;
+	}
+	apx_authz_audit(c, &e, "connector.update", apx_arena_printf(
+	    c->req->arena, "connection:%lld", (long long)id));
+	if ((rc = apx_audit_commit(c->db, &e, before, after)) != 0)
+		goto out;
+	rc = apx_resp_json(c->resp, 200, json_incref(after));
+out:
+	json_decref(before);
+	json_decref(after);
+	return rc;
+}
+
+int
+apx_connect_sync_request(struct apx_ctx *c, int64_t id)
+{
+	struct apx_audit_entry e;
+	struct apx_conn_row r;
+	const struct apx_plugin *pl;
+	char dedup[48];
+	int rc, queued;
+
+	if ((rc = apx_conn_read(c->db, c->org->id, id, 0, &r)) != 0)
+		return rc == APX_ENOTFOUND ? apx_connect_missing(c) : rc;
+	pl = apx_connect_find(r.connector);
+	rc = r.needs_reauth;
+	apx_conn_row_clear(&r);
+	if (pl == NULL || pl->d->sync == NULL || pl->d->abi_minor < 1)
+		return problem(c, 409, "connector-cannot-sync", "The connector "
+		    "of this connection cannot sync on this server.");
+	if (rc)
+		return provider_problem(c, APX_C_EGRANT);
+	snprintf(dedup, sizeof(dedup), "sync:%lld", (long long)id);
+	if ((rc = apx_db_begin(c->db)) != 0)
+		return rc;
+	if ((rc = apx_job_enqueue(c->db, APX_JOB_SYNC, c->org->id, id, dedup,
+	    "{}", 0, &queued)) != 0) {
+		apx_db_rollback(c->db);
+		return rc;
+	}
+	apx_authz_audit(c, &e, "connector.sync", apx_arena_printf(
+	    c->req->arena, "connection:%lld", (long long)id));
+	if ((rc = apx_audit_commit(c->db, &e, NULL, NULL)) != 0)
+		return rc;
+	return apx_resp_json(c->resp, 202, json_pack("{s:b, s:I}", "queued",
+	    queued, "connection_id", (json_int_t)id));
 }

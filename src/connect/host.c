@@ -89,6 +89,13 @@ const struct apx_host apx_host_table = {
 	.urlencode = h_urlencode,
 	.json_get = h_json_get,
 	.now = h_now,
+	.json_parse = apx_hd_json_parse,
+	.json_at = apx_hd_json_at,
+	.json_text = apx_hd_json_text,
+	.json_size = apx_hd_json_size,
+	.sale = apx_hd_sale,
+	.wait = apx_hd_wait,
+	.privacy = apx_hd_privacy,
 };
 
 /* The host's codes as the ABI's (the same numbers, named twice). */
@@ -144,7 +151,25 @@ apx_cx_init(struct apx_cx *cx, const struct apx_plugin *pl,
 		if (apx_vault_get(c->conf, &v, err, sizeof(err)) != 0)
 			v = NULL;
 		cx->v = v;
+		cx->tenants = c->tenants;
 	}
+}
+
+void
+apx_cx_job(struct apx_cx *cx, const struct apx_plugin *pl,
+    const struct apx_conf *conf, struct apx_db *db, struct apx_tenants *t,
+    struct apx_vault *v, int64_t org, int64_t conn)
+{
+	memset(cx, 0, sizeof(*cx));
+	cx->pl = pl;
+	cx->conf = conf;
+	cx->db = db;
+	cx->tenants = t;
+	cx->v = v;
+	cx->org = org;
+	cx->conn = conn;
+	cx->job = 1;
+	cx->rid = "job";
 }
 
 void
@@ -158,6 +183,8 @@ apx_cx_end(struct apx_cx *cx)
 		free(b);
 	}
 	json_decref(cx->settings);
+	json_decref(cx->sales);
+	json_decref(cx->roots);
 	memset(cx, 0, sizeof(*cx));
 }
 
@@ -557,8 +584,7 @@ h_emit(struct apx_cx *cx, const char *type, const char *json)
 	size_t i;
 	int rc;
 
-	if (cx == NULL || cx->c == NULL || cx->c->tenants == NULL ||
-	    cx->org <= 0)
+	if (cx == NULL || cx->tenants == NULL || cx->org <= 0)
 		return APX_C_EDENIED;
 	if (type == NULL || !(type[0] >= 'a' && type[0] <= 'z') ||
 	    strlen(type) > 64 || json == NULL || strlen(json) > EMIT_MAX)
@@ -570,7 +596,7 @@ h_emit(struct apx_cx *cx, const char *type, const char *json)
 	if ((j = json_loads(json, JSON_REJECT_DUPLICATES, NULL)) == NULL)
 		return APX_C_EINVAL;
 	json_decref(j);
-	if ((rc = apx_tenants_db(cx->c->tenants, cx->org, &t)) != 0)
+	if ((rc = apx_tenants_db(cx->tenants, cx->org, &t)) != 0)
 		return err_c(rc);
 	return err_c(apx_cevent_insert(t, cx->pl->d->name, cx->conn, type,
 	    json));
@@ -628,47 +654,16 @@ h_urlencode(struct apx_cx *cx, const char *s)
 static const char *
 h_json_get(struct apx_cx *cx, const char *text, size_t len, const char *path)
 {
-	char seg[128], num[64];
-	const char *p, *e, *r = NULL;
-	json_t *root, *v;
-	long long idx;
-	size_t n;
+	const char *r;
+	json_t *root;
 
 	if (cx == NULL || text == NULL || path == NULL || len > JSON_MAX)
 		return NULL;
 	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES |
 	    JSON_DECODE_ANY, NULL)) == NULL)
 		return NULL;
-	v = root;
-	for (p = path; v != NULL && *p != '\0'; p = *e == '.' ? e + 1 : e) {
-		e = strchr(p, '.');
-		if (e == NULL)
-			e = p + strlen(p);
-		if ((n = (size_t)(e - p)) == 0 || n >= sizeof(seg)) {
-			v = NULL;
-			break;
-		}
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		if (json_is_array(v) && apx_parse_ll(seg, 0, 1000000, &idx) == 0)
-			v = json_array_get(v, (size_t)idx);
-		else if (json_is_object(v))
-			v = json_object_get(v, seg);
-		else
-			v = NULL;
-	}
-	if (json_is_string(v))
-		r = apx_cx_dup(cx, json_string_value(v),
-		    json_string_length(v));
-	else if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		r = apx_cx_dup(cx, num, sizeof(num));
-	} else if (json_is_real(v)) {
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		r = apx_cx_dup(cx, num, sizeof(num));
-	} else if (json_is_boolean(v))
-		r = apx_cx_dup(cx, json_is_true(v) ? "true" : "false", 5);
+	/* The walk of ABI minor 1's json_at and json_text (data.c). */
+	r = apx_hd_json_text(cx, (const struct apx_json *)root, path);
 	json_decref(root);
 	return r;
 }

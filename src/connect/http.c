@@ -20,6 +20,9 @@
 #define TIMEOUT_S	10L
 #define HEADERS_MAX	32
 #define HEADER_MAX	4096
+#define RETRIES_429	5	/* a job honours Retry-After this often */
+#define RETRY_DEFAULT_S	2	/* a 429 without (readable) Retry-After */
+#define RETRY_MAX_S	60
 
 static int	 allowed(const struct apx_plugin *, const char *);
 
@@ -46,7 +49,8 @@ apx_connect_http(struct apx_cx *cx, const struct apx_http_request *rq,
 	struct apx_fetch_answer ans;
 	char *buf = NULL;
 	size_t i, n;
-	int rc;
+	long wait;
+	int rc, tries;
 
 	if (rs != NULL)
 		memset(rs, 0, sizeof(*rs));
@@ -94,8 +98,26 @@ apx_connect_http(struct apx_cx *cx, const struct apx_http_request *rq,
 	f.user_agent = "AccuPredix-connector/1";
 	f.max = BODY_MAX;
 	f.timeout = TIMEOUT_S;
-	cx->http_calls++;
-	rc = apx_fetch(&f, &ans, &why);
+	for (tries = 0;; tries++) {
+		cx->http_calls++;
+		rc = apx_fetch(&f, &ans, &why);
+		/*
+		 * A job honours the provider's 429 and its Retry-After itself,
+		 * for every plugin alike; a request (someone waits) never
+		 * sleeps: the plugin gets the 429.
+		 */
+		if (rc != 0 || ans.status != 429 || !cx->job ||
+		    tries >= RETRIES_429)
+			break;
+		wait = ans.retry_after >= 0 ? ans.retry_after :
+		    RETRY_DEFAULT_S;
+		if (wait > RETRY_MAX_S)
+			break;
+		apx_log_info("connector %s: HTTP 429, retrying after %ld s",
+		    cx->pl->d->name, wait < 1 ? 1 : wait);
+		apx_fetch_answer_clear(&ans);
+		(void)apx_hd_wait(cx, (wait < 1 ? 1 : wait) * 1000);
+	}
 	switch (rc) {
 	case 0:
 		break;

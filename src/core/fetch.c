@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -25,6 +26,7 @@ struct sink {
 };
 
 static size_t	 on_data(char *, size_t, size_t, void *);
+static size_t	 on_header(char *, size_t, size_t, void *);
 static int	 line_ok(const char *);
 static int	 append(struct curl_slist **, const char *);
 
@@ -46,6 +48,30 @@ append(struct curl_slist **l, const char *line)
 		return APX_ENOMEM;
 	*l = t;
 	return 0;
+}
+
+/*
+ * Retry-After of an answer: delay-seconds (an HTTP-date counts as unknown:
+ * the caller's default applies). Other headers are not kept.
+ */
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	long *ra = arg;
+	size_t len = size * n, i;
+	long v = 0;
+
+	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		for (i = 12; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+			;
+		if (i < len && p[i] >= '0' && p[i] <= '9') {
+			for (; i < len && p[i] >= '0' && p[i] <= '9' &&
+			    v < 1000000; i++)
+				v = v * 10 + (p[i] - '0');
+			*ra = v;
+		}
+	}
+	return len;
 }
 
 /* Grow by doubling; an old block is wiped before it is freed (it may hold
@@ -160,6 +186,9 @@ apx_fetch(const struct apx_fetch *rq, struct apx_fetch_answer *ans,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	ans->retry_after = -1;
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &ans->retry_after);
 	if (rq->basic_user != NULL) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, rq->basic_user);

@@ -30,6 +30,7 @@ struct apx_fetch_answer {
 	char		*body;		/* malloc'd, NUL-terminated */
 	size_t		 len;
 	char		 content_type[128];
+	long		 retry_after;	/* Retry-After in seconds; -1: none */
 };
 
 /*

@@ -1,13 +1,16 @@
 /*
  * Connectors: GET /api/v1/connectors (what this server has installed),
  * the per-provider callback, and per org: settings, connect, connections.
- * The flows live in connect/flows.c; these handlers only pick the
- * parameters out.
+ * POST /webhooks/{connector}. The flows live in connect/; these handlers
+ * only pick the parameters out.
  */
 #include "config.h"
 
+#include <stdio.h>
+
 #include "connect/connect.h"
 #include "routes/routes.h"
+#include "server/metrics.h"
 #include "store/connect.h"
 
 int
@@ -96,4 +99,48 @@ apx_route_connection_check(struct apx_ctx *c)
 	if (apx_route_id(c, "id", &id) != 0)
 		return apx_connect_missing(c);
 	return apx_connect_check(c, id);
+}
+
+int
+apx_route_connection_patch(struct apx_ctx *c)
+{
+	json_t *body;
+	int64_t id;
+	int rc;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		return apx_connect_missing(c);
+	if (apx_route_json_body(c, &body) != 0)
+		return 0;
+	rc = apx_connect_patch(c, id, body);
+	json_decref(body);
+	return rc;
+}
+
+int
+apx_route_connection_sync(struct apx_ctx *c)
+{
+	int64_t id;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		return apx_connect_missing(c);
+	return apx_connect_sync_request(c, id);
+}
+
+/* POST /webhooks/{connector}: no session, no CSRF: the provider's
+ * signature is the authentication, checked by the connector's plugin. */
+int
+apx_route_webhook(struct apx_ctx *c)
+{
+	const char *name = apx_req_param(c->req, "connector"), *outcome;
+	char labels[128];
+	int rc;
+
+	rc = apx_connect_webhook(c, name, &outcome);
+	/* NAME is an installed connector's, or counted as unknown. */
+	snprintf(labels, sizeof(labels), "connector=\"%s\",outcome=\"%s\"",
+	    apx_connect_find(name) != NULL ? name : "unknown", rc == 0 ?
+	    outcome : "error");
+	apx_metrics_add("apx_webhook_deliveries_total", labels, 1);
+	return rc;
 }

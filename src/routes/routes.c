@@ -75,6 +75,7 @@ static const struct apx_route routes[] = {
 	{ "/api/v1/invitations/accept", POST, apx_route_invitation_accept,
 	    AUTH, "user" },
 	{ "/api/v1/connectors", GH, apx_route_connectors_list, AUTH, "user" },
+	{ "/webhooks/{connector}", POST, apx_route_webhook, DB, "public" },
 	{ "/api/v1/connectors/{name}/callback", GET,
 	    apx_route_connector_callback, DB, "public" },
 
@@ -151,6 +152,10 @@ static const struct apx_route routes[] = {
 	    "connectors.read" },
 	{ ORGS "/connections/{id}", DEL, apx_route_connection_delete, AUTH,
 	    "connectors.write" },
+	{ ORGS "/connections/{id}", PATCH, apx_route_connection_patch, AUTH,
+	    "connectors.write" },
+	{ ORGS "/connections/{id}/sync", POST, apx_route_connection_sync,
+	    AUTH, "connectors.write" },
 	{ ORGS "/connections/{id}/check", POST, apx_route_connection_check,
 	    AUTH, "connectors.write" },
 	{ ORGS "/workspaces/{ws}/uploads", GH, apx_route_uploads_list, AUTH,

@@ -9,6 +9,7 @@
 #include "core/apx.h"
 #include "core/log.h"
 #include "server/metrics.h"
+#include "store/jobs.h"
 #include "store/db.h"
 #include "store/metrics_store.h"
 
@@ -47,6 +48,7 @@ static uint32_t	 hash(const char *, const char *);
 static struct counter *slot(const char *, const char *, const char *, int);
 static void	 add(const char *, const char *, const char *, int, double);
 static struct route_slots *route_slots(const char *);
+static void	 connector_gauges(struct apx_db *, struct apx_buf *);
 
 static uint32_t
 hash(const char *a, const char *b)
@@ -139,6 +141,12 @@ void
 apx_metrics_inc(const char *name, double v)
 {
 	add(name, "", "", 0, v);
+}
+
+void
+apx_metrics_add(const char *name, const char *labels, double v)
+{
+	add(name, labels, labels, 0, v);
 }
 
 void
@@ -247,6 +255,8 @@ apx_metrics_render(struct apx_db *db, struct apx_buf *out)
 		    "Time from request start to response, by route." },
 		{ "apx_http_requests_total", "counter",
 		    "Requests answered, by route, method and status." },
+		{ "apx_webhook_deliveries_total", "counter",
+		    "Webhook deliveries answered, by connector and outcome." },
 		{ "apx_worker_restarts_total", "counter",
 		    "Workers restarted after dying unexpectedly." },
 	};
@@ -294,7 +304,37 @@ apx_metrics_render(struct apx_db *db, struct apx_buf *out)
 		apx_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s 0\n",
 		    fam[i].name, fam[i].help, fam[i].name, fam[i].name);
 	}
+	connector_gauges(db, out);
 	apx_buf_adds(out, "# HELP apx_database_up Control-plane database "
 	    "reachable.\n# TYPE apx_database_up gauge\napx_database_up 1\n");
 	return 0;
+}
+
+/* Job queue depth and sync lag, read from the database when rendered. */
+static void
+connector_gauges(struct apx_db *db, struct apx_buf *out)
+{
+	json_t *depth = NULL, *lag = NULL, *v, *n;
+	const char *k, *st;
+
+	if (apx_job_depth(db, APX_JOB_MAX_ATTEMPTS, &depth) == 0) {
+		apx_buf_adds(out, "# HELP apx_job_queue_depth Jobs queued, by "
+		    "kind and state (due, running, dead).\n"
+		    "# TYPE apx_job_queue_depth gauge\n");
+		json_object_foreach(depth, k, v)
+			json_object_foreach(v, st, n)
+				apx_buf_printf(out, "apx_job_queue_depth{kind="
+				    "\"%s\",state=\"%s\"} %lld\n", k, st,
+				    (long long)json_integer_value(n));
+	}
+	if (apx_conn_sync_lag(db, &lag) == 0) {
+		apx_buf_adds(out, "# HELP apx_sync_lag_seconds Seconds since the "
+		    "least recently synced active connection of a connector "
+		    "last synced.\n# TYPE apx_sync_lag_seconds gauge\n");
+		json_object_foreach(lag, k, v)
+			apx_buf_printf(out, "apx_sync_lag_seconds{connector="
+			    "\"%s\"} %lld\n", k, (long long)json_integer_value(v));
+	}
+	json_decref(depth);
+	json_decref(lag);
 }

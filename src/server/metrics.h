@@ -14,6 +14,8 @@ struct apx_db;
 
 void	 apx_metrics_request(const char *, const char *, int, uint64_t);
 void	 apx_metrics_inc(const char *, double);
+/* A counter with LABELS ('k="v",...': bounded values only). */
+void	 apx_metrics_add(const char *, const char *, double);
 /* Flush when due (FORCE: now). Keeps deltas when the database is down. */
 void	 apx_metrics_flush(struct apx_db *, int);
 /* Prometheus text exposition of the aggregated counters. */

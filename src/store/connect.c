@@ -26,7 +26,11 @@ static int	 unhex_col(PGresult *, int, int, unsigned char **, size_t *);
 	" apx_ts(c.access_expires_at), 'last_refresh_at'," \
 	" apx_ts(c.last_refresh_at), 'last_error', c.last_error," \
 	" 'created_by', c.created_by, 'created_at', apx_ts(c.created_at)," \
-	" 'updated_at', apx_ts(c.updated_at))"
+	" 'updated_at', apx_ts(c.updated_at), 'workspace_id', c.workspace_id," \
+	" 'sync', json_build_object('state', c.sync_state, 'started_at'," \
+	" apx_ts(c.sync_started_at), 'records', c.sync_records, 'pages'," \
+	" c.sync_pages, 'last_success_at', apx_ts(c.last_sync_at)," \
+	" 'last_error', c.last_sync_error))"
 
 /* "\\x..." of N bytes, malloc'd. */
 static char *

@@ -162,6 +162,8 @@ DOC_ROUTES = {
     ("GET", _O + "/connections/{id}"): ("org", "connectors.read"),
     ("DELETE", _O + "/connections/{id}"): ("org", "connectors.write"),
     ("POST", _O + "/connections/{id}/check"): ("org", "connectors.write"),
+    ("PATCH", _O + "/connections/{id}"): ("org", "connectors.write"),
+    ("POST", _O + "/connections/{id}/sync"): ("org", "connectors.write"),
     # docs/api.md "Verified domains"
     ("GET", _O + "/domains"): ("org", "domains.read"),
     ("POST", _O + "/domains"): ("org", "domains.write"),
@@ -178,6 +180,7 @@ DOC_ROUTES = {
     ("GET", "/api/v1/auth/sso/{org}/oidc/callback"): ("public", None),
     ("GET", "/api/v1/auth/sso/{org}/saml/metadata"): ("public", None),
     ("POST", "/api/v1/auth/sso/{org}/saml/acs"): ("public", None),
+    ("POST", "/webhooks/{connector}"): ("public", None),
     ("GET", "/api/v1/me/identities"): ("user", None),
     ("POST", "/api/v1/me/identities"): ("user", None),
     ("DELETE", "/api/v1/me/identities/{id}"): ("user", None),
@@ -196,6 +199,9 @@ ORG_ACTIONS = ("org.create", "org.update", "org.plan_change", "settings.update",
                # docs/api.md "Connectors"
                "connector.config.update", "connector.connect", "connector.reauth",
                "connector.needs_reauth", "connector.disconnect",
+               # docs/api.md "Webhooks and sync"
+               "connector.update", "connector.sync", "connector.forget",
+               "privacy.subject_export",
                "domain.add", "domain.verify", "domain.remove",
                # docs/api.md "Sign-in with Google, Microsoft and SSO"
                "sso.update", "sso.delete", "sso.login", "sso.login_failed", "sso.jit_join",
@@ -278,7 +284,8 @@ def norm_pattern(pattern):
     before it), so that the tests do not depend on the binary's param names."""
     segs = pattern.split("/")
     names = {"orgs": "{org}", "workspaces": "{ws}", "members": "{user}",
-             "connectors": "{name}", "sso": "{org}", "oauth": "{provider}"}
+             "connectors": "{name}", "sso": "{org}", "oauth": "{provider}",
+             "webhooks": "{connector}"}
     out = []
     for i, s in enumerate(segs):
         if s.startswith("{") and s.endswith("}"):

@@ -321,6 +321,8 @@ PROBE_BODIES = {
     ("DELETE", "/api/v1/me"): {},
     # a setting the connector does not have: 422
     ("PUT", _o("/connectors/{name}/config")): {"no_such_setting": "x"},
+    # a workspace that is not one: 422
+    ("PATCH", _o("/connections/{id}")): {"workspace_id": "x"},
 }
 
 # Allowed cells of these routes must be refused by the handler's validation

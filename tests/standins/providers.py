@@ -4,7 +4,10 @@
 Used by AccuPredix's integration tests and dev stack in place of the real providers.
 Python 3 standard library only; plain HTTP on 127.0.0.1; one port serves all three
 providers under the prefixes /shopify/{label}, /intuit and /xero, plus a test control
-API under /_control.  Everything lives in memory behind one lock.  See README.md.
+API under /_control.  Each provider also serves its sales-data API (Shopify GraphQL
+orders, QuickBooks query, Xero Invoices) over deterministic generated datasets, with
+pagination, Shopify's cost throttle and injectable 429s and token expiries.
+Everything lives in memory behind one lock.  See README.md.
 
     /usr/bin/python3 tests/standins/providers.py --port 0 --config cfg.json \
         [--pidfile F] [--log F]
@@ -14,9 +17,11 @@ holds a token, code or secret (paths carry only store labels and realm ids).
 """
 import argparse
 import base64
+import bisect
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -26,6 +31,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from itertools import islice
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -36,21 +45,39 @@ MAX_BODY = 1 << 20
 
 # Per-provider knobs; the config file's provider sections and POST /_control/config
 # may override any of them.
+SALES_KNOBS = {"rate_limit_at": 0, "retry_after": 1, "expire_token_at": 0}
 DEFAULT_KNOBS = {
-    "shopify": {"expires_in": 3600, "refresh_expires_in": 7776000, "refresh_delay_ms": 0,
-                "drop_refresh_responses": 0, "timestamp_offset": 0},
-    "intuit": {"expires_in": 3600, "refresh_expires_in": 8726400, "refresh_delay_ms": 0,
-               "drop_refresh_responses": 0, "realm_id": "9130354872341234",
-               "consent": "allow"},
-    "xero": {"expires_in": 1800, "refresh_expires_in": 5184000, "refresh_delay_ms": 0,
-             "drop_refresh_responses": 0, "xero_grace": 1800, "consent": "allow"},
+    "shopify": dict({"expires_in": 3600, "refresh_expires_in": 7776000, "refresh_delay_ms": 0,
+                     "drop_refresh_responses": 0, "timestamp_offset": 0,
+                     "bucket_max": 2000, "restore_rate": 100}, **SALES_KNOBS),
+    "intuit": dict({"expires_in": 3600, "refresh_expires_in": 8726400, "refresh_delay_ms": 0,
+                    "drop_refresh_responses": 0, "realm_id": "9130354872341234",
+                    "consent": "allow"}, **SALES_KNOBS),
+    "xero": dict({"expires_in": 1800, "refresh_expires_in": 5184000, "refresh_delay_ms": 0,
+                  "drop_refresh_responses": 0, "xero_grace": 1800, "consent": "allow"},
+                 **SALES_KNOBS),
 }
+# One-shot fault knobs: "the N-th sales API call counted from when the knob was set".
+FAULT_KNOBS = ("rate_limit_at", "expire_token_at")
+
+# Sales datasets
+SALES_DEFAULT_COUNT = 30       # records of an account that was never configured
+SALES_MAX = 1000000            # records per account, at most
+CURRENCY = {"shopify": "EUR", "intuit": "USD", "xero": "NZD"}
+INTUIT_ENTITIES = ("Invoice", "SalesReceipt")      # record i is INTUIT_ENTITIES[i % 2]
 
 # Stable tenant ids (the same on every run) for GET /xero/connections.
 XERO_TENANTS = [(name, str(uuid.uuid5(uuid.NAMESPACE_URL, "accupredix-standin:xero:" + name)))
                 for name in ("Demo Org A", "Demo Org B")]
 
 SHOP_LABEL = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$")
+
+# The one query shape the Intuit stand-in understands (keywords in any case).
+INTUIT_QUERY = re.compile(
+    r"^\s*SELECT\s+\*\s+FROM\s+(Invoice|SalesReceipt)"
+    r"(?:\s+WHERE\s+MetaData\.LastUpdatedTime\s*>=\s*'([^']*)')?"
+    r"(?:\s+ORDER\s*BY\s+MetaData\.LastUpdatedTime(?:\s+ASC)?)?"
+    r"\s+STARTPOSITION\s+(\d{1,9})\s+MAXRESULTS\s+(\d{1,9})\s*$", re.I)
 
 
 def shopify_hmac(secret, params):
@@ -124,6 +151,216 @@ class Access:
     releases: list = field(default_factory=list)   # Shopify: Refresh tokens killed on first use
 
 
+# ----------------------------------------------------------------------------- sales data
+
+def iso_z(ts):
+    """Shopify / ISO 8601 UTC timestamp: 2026-11-02T10:11:12Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def iso_intuit(ts):
+    """Intuit's MetaData style: 2026-11-02T10:11:12-00:00."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S-00:00", time.gmtime(ts))
+
+
+def ms_date(ts):
+    """Xero's JSON date: /Date(1730542272000+0000)/."""
+    return "/Date(%d+0000)/" % (int(ts) * 1000)
+
+
+def money(cents):
+    return "%s%d.%02d" % ("-" if cents < 0 else "", abs(cents) // 100, abs(cents) % 100)
+
+
+def parse_instant(text, naive_ok=True, rfc1123=False):
+    """Seconds since the epoch for an ISO 8601 instant (Z or an offset; a bare date is its
+    midnight; without an offset it is UTC when naive_ok) or, when rfc1123, an HTTP date.
+    None when unparseable."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
+    except ValueError:
+        if not rfc1123:
+            return None
+        try:
+            dt = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if dt.tzinfo is None:
+        if not naive_ok:
+            return None
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+class Sales:
+    """One account's sales records, generated on demand from (seed, index).
+
+    Record i of the first `n_base` ones is never stored: its amount, transaction date and
+    processing time come from a hash of (seed, i); it was created/updated at base + i.
+    Records changed by update() or appended by add() get an entry in `over` with an
+    updated time later than every other record's, and go to the end of the order."""
+
+    def __init__(self, provider, account, count, seed=1, days=90, currency=None, now=None):
+        self.provider, self.account = provider, account
+        self.seed, self.days = int(seed), int(days)
+        self.currency = currency or CURRENCY[provider]
+        self.gen = int(now if now is not None else time.time())
+        self.base = self.gen - self.days * 86400
+        self.today = self.gen - self.gen % 86400          # midnight UTC of generation day
+        self.n_base = self.n = int(count)
+        self.last = self.base + self.n - 1                # greatest updated time so far
+        self.over = {}        # index -> [updated, amount cents or None, voided-at or 0]
+        self.tail = []        # indices of `over`, ascending updated
+        self.born = []        # created time of appended record n_base + k
+        self._order = None
+        self._xero_ids = None
+
+    # -- per record
+    def _h(self, i):
+        d = hashlib.blake2b(b"%d:%d" % (self.seed, i), digest_size=8).digest()
+        return int.from_bytes(d, "little")
+
+    def _static(self, i):
+        """(amount cents, midnight of the transaction date, processed time) of record i."""
+        h = self._h(i)
+        off = (h >> 24) % self.days
+        tod = (h >> 44) % 86400
+        if off == 0:                        # today: not later than the generation time
+            tod %= self.gen - self.today + 1
+        day = self.today - off * 86400
+        return 100 + h % 49901, day, day + tod
+
+    def updated(self, i):
+        o = self.over.get(i)
+        return o[0] if o else self.base + i
+
+    def key(self, i):
+        return (self.updated(i), i)
+
+    def record(self, i):
+        """dict: index, cents (current amount), voided (time or 0), day, date, processed,
+        created, updated."""
+        cents, day, processed = self._static(i)
+        born = self.base + i if i < self.n_base else self.born[i - self.n_base]
+        o = self.over.get(i)
+        voided = 0
+        if o:
+            cents = o[1] if o[1] is not None else cents
+            voided = o[2]
+        return {"index": i, "cents": cents, "voided": voided, "day": day,
+                "date": time.strftime("%Y-%m-%d", time.gmtime(day)), "processed": processed,
+                "created": min(processed, born), "updated": self.updated(i)}
+
+    # -- ids
+    def ext_id(self, i):
+        if self.provider == "shopify":
+            return 1000 + i
+        if self.provider == "intuit":
+            return str(1 + i)
+        return self.xero_id(i)
+
+    def xero_id(self, i):
+        """uuid5(NAMESPACE_URL, "accupredix-standin:xero-invoice:{tenant}:{i}"), computed
+        without the uuid module's overhead (ids of a large set are mapped in one go)."""
+        name = ("accupredix-standin:xero-invoice:%s:%d" % (self.account, i)).encode()
+        h = bytearray(hashlib.sha1(uuid.NAMESPACE_URL.bytes + name).digest()[:16])
+        h[6], h[8] = (h[6] & 0x0F) | 0x50, (h[8] & 0x3F) | 0x80
+        x = h.hex()
+        return "%s-%s-%s-%s-%s" % (x[:8], x[8:12], x[12:16], x[16:20], x[20:])
+
+    def index_of(self, ext):
+        """Index of a record given its provider id (Shopify also as a gid), or None."""
+        i = None
+        if self.provider == "xero":
+            if self._xero_ids is None or len(self._xero_ids) < self.n:
+                self._xero_ids = {self.xero_id(j): j for j in range(self.n)}
+            i = self._xero_ids.get(str(ext).lower())
+        else:
+            text = str(ext).rsplit("/", 1)[-1]
+            if text.isdigit():
+                i = int(text) - (1000 if self.provider == "shopify" else 1)
+        return i if i is not None and 0 <= i < self.n else None
+
+    # -- order (by updated time, then index; updated times are unique)
+    def order(self):
+        if self._order is None:
+            head = (range(self.n_base) if not self.over
+                    else [i for i in range(self.n_base) if i not in self.over])
+            self._order = list(head) + self.tail
+        return self._order
+
+    def start(self, since=None, after=None):
+        """Position in order() of the first record updated at or after `since` and after
+        the keyset `after` = (updated, index)."""
+        order, pos = self.order(), 0
+        if since is not None:
+            pos = bisect.bisect_left(order, since, key=self.updated)
+        if after is not None:
+            pos = max(pos, bisect.bisect_right(order, tuple(after), key=self.key))
+        return pos
+
+    # -- changes
+    def _stamp(self):
+        self.last = max(int(time.time()), self.last + 1)
+        return self.last
+
+    def _move(self, i, updated):
+        if i in self.over:
+            self.tail.remove(i)
+        self.tail.append(i)
+        self._order = None
+        return self.over.setdefault(i, [updated, None, 0])
+
+    def update(self, indices, cents=None, void=None):
+        for i in dict.fromkeys(indices):
+            t = self._stamp()
+            o = self._move(i, t)
+            o[0] = t
+            if cents is not None:
+                o[1] = cents
+            if void is not None:
+                o[2] = (o[2] or t) if void else 0
+
+    def add(self, count):
+        out = []
+        for _ in range(count):
+            i, t = self.n, self._stamp()
+            self.n += 1
+            self.born.append(t)
+            self._move(i, t)
+            out.append(i)
+        return out
+
+    # -- the truth for tests
+    def truth(self):
+        total, by_day, dates = 0, {}, {}
+        for i in range(self.n):
+            if i in self.over:
+                r = self.record(i)
+                if r["voided"]:
+                    continue
+                cents, day = r["cents"], r["day"]
+            else:
+                cents, day, _ = self._static(i)
+            total += cents
+            by_day[day] = by_day.get(day, 0) + cents
+        for day in by_day:
+            dates[day] = time.strftime("%Y-%m-%d", time.gmtime(day))
+        out = {"provider": self.provider, "account": self.account, "count": self.n,
+               "total": money(total), "currency": self.currency,
+               "by_day": {dates[d]: money(c) for d, c in sorted(by_day.items())},
+               "voided": sum(1 for o in self.over.values() if o[2])}
+        if self.provider == "intuit":
+            out["entities"] = {INTUIT_ENTITIES[0]: (self.n + 1) // 2,
+                               INTUIT_ENTITIES[1]: self.n // 2}
+        if self.n <= 1000:
+            out["ids"] = [self.ext_id(i) for i in range(self.n)]
+        return out
+
+
 class Store:
     """All in-memory state; every public method takes the lock."""
 
@@ -132,6 +369,9 @@ class Store:
         self.clients = {p: (cfg.get(p) or {}) for p in PROVIDERS}
         self.redirect_uris = list(cfg.get("redirect_uris") or [])
         self.knobs = {p: dict(DEFAULT_KNOBS[p]) for p in PROVIDERS}
+        self.since = {p: {k: 0 for k in FAULT_KNOBS} for p in PROVIDERS}   # sales calls since set
+        self.buckets = {}          # Shopify shop label -> [points available, at time]
+        self.sales = {}            # (provider, account) -> Sales
         for p in PROVIDERS:
             self.set_knobs(p, {k: v for k, v in self.clients[p].items() if k in self.knobs[p]})
         self.codes, self.access, self.refresh, self.grants = {}, {}, {}, []
@@ -147,6 +387,10 @@ class Store:
             "api_calls": {p: 0 for p in PROVIDERS},
             "api_rejected": {p: 0 for p in PROVIDERS},
             "authorizations": {p: 0 for p in PROVIDERS},
+            "sales_calls": {p: 0 for p in PROVIDERS},
+            "rate_limited": {p: 0 for p in PROVIDERS},
+            "throttled": {p: 0 for p in PROVIDERS},
+            "expired_injected": {p: 0 for p in PROVIDERS},
         }
 
     def count(self, kind, provider, sub=None):
@@ -306,6 +550,10 @@ class Store:
                 if k not in ("consent", "realm_id") and not isinstance(v, (int, float)):
                     raise OAuthError(400, "%s must be a number" % k)
                 kn[k] = str(v) if k == "realm_id" else v
+                if k in FAULT_KNOBS:
+                    self.since[provider][k] = 0         # count calls from now on
+                if k in ("bucket_max", "restore_rate"):
+                    self.buckets.clear()                # every shop starts with a full bucket
             return dict(kn)
 
     def take_drop(self, provider):
@@ -324,6 +572,69 @@ class Store:
     def snapshot(self):
         with self.lock:
             return json.loads(json.dumps(self.stats))
+
+    # -- sales data
+    def dataset(self, provider, account):
+        """The account's Sales, made with the defaults on first use (caller holds the lock)."""
+        ds = self.sales.get((provider, account))
+        if ds is None:
+            ds = self.sales[(provider, account)] = Sales(provider, account, SALES_DEFAULT_COUNT)
+        return ds
+
+    def sales_call(self, provider, token):
+        """Counts one sales API call and applies the one-shot faults.  Returns
+        "rate_limited" (answer 429), "expired" (the access token was just expired: answer
+        401) or None.  When both knobs come due on one call the 429 wins and the expiry
+        comes due on the next call."""
+        with self.lock:
+            st, kn, since = self.stats, self.knobs[provider], self.since[provider]
+            st["api_calls"][provider] += 1
+            st["sales_calls"][provider] += 1
+            for k in FAULT_KNOBS:
+                since[k] += 1
+            expire_due = 0 < kn["expire_token_at"] <= since["expire_token_at"]
+            if 0 < kn["rate_limit_at"] <= since["rate_limit_at"]:
+                kn["rate_limit_at"] = 0
+                st["rate_limited"][provider] += 1
+                if expire_due:
+                    since["expire_token_at"] -= 1
+                return "rate_limited"
+            if expire_due:
+                kn["expire_token_at"] = 0
+                st["expired_injected"][provider] += 1
+                st["api_rejected"][provider] += 1
+                a = self.access.get(token or "")
+                if a is not None and a.grant.provider == provider:
+                    a.expires_at = 0
+                return "expired"
+            return None
+
+    def _bucket(self, label):
+        kn, now = self.knobs["shopify"], time.time()
+        b = self.buckets.get(label)
+        if b is None:
+            b = self.buckets[label] = [float(kn["bucket_max"]), now]
+        b[0] = min(float(kn["bucket_max"]), b[0] + (now - b[1]) * float(kn["restore_rate"]))
+        b[1] = now
+        return b
+
+    def bucket_take(self, label, points):
+        """Shopify leaky bucket: takes `points` if that many are available.  Returns
+        (taken, currently available after, maximum, restore rate)."""
+        with self.lock:
+            b, kn = self._bucket(label), self.knobs["shopify"]
+            taken = b[0] >= points
+            if taken:
+                b[0] -= points
+            else:
+                self.stats["throttled"]["shopify"] += 1
+            return taken, b[0], kn["bucket_max"], kn["restore_rate"]
+
+    def bucket_refund(self, label, points):
+        with self.lock:
+            b = self._bucket(label)
+            b[0] = min(float(self.knobs["shopify"]["bucket_max"]), b[0] + points)
+            return b[0]
 
 
 # ----------------------------------------------------------------------------- HTTP
@@ -510,8 +821,7 @@ class Handler(BaseHTTPRequestHandler):
         grant = self.store.use_access("shopify", self.headers.get("X-Shopify-Access-Token"), label)
         if grant is None:
             self.store.count("api_rejected", "shopify")
-            self.send_json(401, {"errors": "[API] Invalid API key or access token "
-                                           "(unrecognized login or wrong password)"})
+            self.unauthorized("shopify")
             return None
         return grant
 
@@ -595,10 +905,7 @@ class Handler(BaseHTTPRequestHandler):
         grant = self.store.use_access("intuit", self.bearer())
         if grant is None or grant.realm != realm or realm2 != realm:
             self.store.count("api_rejected", "intuit")
-            return self.send_json(401, {"fault": {"type": "AUTHENTICATION", "error": [{
-                "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                "detail": "Token invalid or expired", "code": "3200"}]}},
-                {"WWW-Authenticate": 'Bearer realm="Intuit"'})
+            return self.unauthorized("intuit")
         self.send_json(200, {"CompanyInfo": {"CompanyName": "Demo Company", "Id": realm,
                                              "Country": "US"},
                              "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())})
@@ -617,9 +924,7 @@ class Handler(BaseHTTPRequestHandler):
         grant = self.store.use_access("xero", self.bearer())
         if grant is None:
             self.store.count("api_rejected", "xero")
-            return self.send_json(401, {"Type": None, "Title": "Unauthorized", "Status": 401,
-                                        "Detail": "AuthenticationUnsuccessful"},
-                                  {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return self.unauthorized("xero")
         when = time.strftime("%Y-%m-%dT%H:%M:%S.0000000", time.gmtime(grant.created))
         self.send_json(200, [{
             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "accupredix-standin:conn:%s:%s"
@@ -627,6 +932,220 @@ class Handler(BaseHTTPRequestHandler):
             "authEventId": grant.auth_event, "tenantId": tid, "tenantType": "ORGANISATION",
             "tenantName": name, "createdDateUtc": when, "updatedDateUtc": when}
             for name, tid in XERO_TENANTS])
+
+    # -- sales APIs (shared)
+    def unauthorized(self, provider):
+        """The provider's 401 for a bad, expired or revoked access token."""
+        if provider == "shopify":
+            return self.send_json(401, {"errors": "[API] Invalid API key or access token "
+                                                  "(unrecognized login or wrong password)"})
+        if provider == "intuit":
+            return self.send_json(401, {"fault": {"type": "AUTHENTICATION", "error": [{
+                "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                "detail": "Token invalid or expired", "code": "3200"}]}},
+                {"WWW-Authenticate": 'Bearer realm="Intuit"'})
+        return self.send_json(401, {"Type": None, "Title": "Unauthorized", "Status": 401,
+                                    "Detail": "AuthenticationUnsuccessful"},
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    def rate_limited(self, provider):
+        ra = float(self.store.knob(provider, "retry_after"))
+        if provider == "shopify":
+            return self.send_json(429, {"errors": "Exceeded 2 calls per second for api client. "
+                                                  "Reduce request rates to resume uninterrupted "
+                                                  "service."}, {"Retry-After": "%.1f" % ra})
+        hdrs = {"Retry-After": str(max(0, math.ceil(ra)))}
+        if provider == "intuit":
+            return self.send_json(429, {"Fault": {"Error": [{
+                "Message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                "code": "3001"}], "type": "SERVICE"}}, hdrs)
+        hdrs["X-Rate-Limit-Problem"] = "minute"
+        return self.send_json(429, {"Title": "Too Many Requests"}, hdrs)
+
+    def sales_gate(self, provider, token, shop=None, ok=None):
+        """Counts a sales API call, applies the injected faults and checks the access token
+        (and ok(grant)).  Returns the grant, or None once the refusal has been sent."""
+        fault = self.store.sales_call(provider, token)
+        if fault == "rate_limited":
+            self.rate_limited(provider)
+            return None
+        grant = None
+        if fault is None:
+            grant = self.store.use_access(provider, token, shop=shop)
+            if grant is not None and ok is not None and not ok(grant):
+                grant = None
+            if grant is None:
+                self.store.count("api_rejected", provider)
+        if grant is None:
+            self.unauthorized(provider)
+        return grant
+
+    # -- Shopify GraphQL Admin API: orders
+    def gql_error(self, message, code="BAD_USER_INPUT", cost=None):
+        out = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        if cost:
+            out["extensions"] = {"cost": cost}
+        self.send_json(200, out)
+
+    @staticmethod
+    def gql_cost(requested, actual, available, maximum, rate):
+        return {"requestedQueryCost": requested, "actualQueryCost": actual,
+                "throttleStatus": {"maximumAvailable": float(maximum),
+                                   "currentlyAvailable": int(available),
+                                   "restoreRate": float(rate)}}
+
+    def shopify_graphql(self, label, version):
+        if self.sales_gate("shopify", self.headers.get("X-Shopify-Access-Token"), shop=label) is None:
+            return
+        try:
+            req = json.loads(self._raw.decode("utf-8", "replace") or "null")
+        except ValueError:
+            req = None
+        if not isinstance(req, dict) or not isinstance(req.get("query"), str):
+            return self.send_json(400, {"errors": {"query": "Required parameter missing or invalid"}})
+        if "orders" not in req["query"]:
+            return self.gql_error("this stand-in answers only orders queries", "UNSUPPORTED")
+        v = req.get("variables") or {}
+        if not isinstance(v, dict):
+            return self.gql_error("variables must be an object")
+        first = v.get("first")
+        first = 50 if first is None else first
+        if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= 250:
+            return self.gql_error("first must be an integer between 1 and 250")
+        after = None
+        if v.get("after") is not None:
+            try:
+                after = json.loads(base64.urlsafe_b64decode(str(v["after"]).encode("ascii")))
+                if not (isinstance(after, list) and len(after) == 2
+                        and all(isinstance(x, int) for x in after)):
+                    raise ValueError
+            except (ValueError, UnicodeError):
+                return self.gql_error("Invalid cursor for current pagination sort.")
+        since = None
+        filt = v.get("query")
+        if filt is not None:
+            if not isinstance(filt, str):
+                return self.gql_error("query must be a string")
+            if "updated_at" in filt:
+                m = re.search(r"updated_at\s*:\s*(>=|>)\s*(['\"]?)([^'\"\s]+)\2", filt)
+                since = parse_instant(m.group(3)) if m else None
+                if since is None:
+                    return self.gql_error("only updated_at:>='<ISO instant>' (or >) is understood")
+                if m.group(1) == ">":
+                    since = math.floor(since) + 1        # updated times are whole seconds
+        requested = 2 + first
+        maximum = self.store.knob("shopify", "bucket_max")
+        if requested > maximum:
+            return self.gql_error("Query cost is %d, which exceeds the single query max cost "
+                                  "limit (%d)." % (requested, maximum), "MAX_COST_EXCEEDED")
+        taken, avail, maximum, rate = self.store.bucket_take(label, requested)
+        if not taken:
+            return self.send_json(200, {
+                "errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                "extensions": {"cost": self.gql_cost(requested, None, avail, maximum, rate)}})
+        with self.store.lock:
+            ds = self.store.dataset("shopify", label)
+            pos = ds.start(since, after)
+            rows = [ds.record(i) for i in ds.order()[pos:pos + first + 1]]
+            currency = ds.currency
+        more = len(rows) > first
+        edges = []
+        for r in rows[:first]:
+            oid = 1000 + r["index"]
+            cursor = base64.urlsafe_b64encode(json.dumps([r["updated"], r["index"]]).encode()).decode()
+            edges.append({"cursor": cursor, "node": {
+                "id": "gid://shopify/Order/%d" % oid, "legacyResourceId": str(oid),
+                "name": "#%d" % oid, "createdAt": iso_z(r["created"]),
+                "processedAt": iso_z(r["processed"]), "updatedAt": iso_z(r["updated"]),
+                "cancelledAt": iso_z(r["voided"]) if r["voided"] else None, "test": False,
+                "currentTotalPriceSet": {"shopMoney": {"amount": money(r["cents"]),
+                                                       "currencyCode": currency}}}})
+        actual = 2 + len(edges)
+        avail = self.store.bucket_refund(label, requested - actual)
+        self.send_json(200, {
+            "data": {"orders": {"edges": edges, "pageInfo": {
+                "hasNextPage": more, "endCursor": edges[-1]["cursor"] if edges else None}}},
+            "extensions": {"cost": self.gql_cost(requested, actual, avail, maximum, rate)}})
+
+    # -- Intuit QuickBooks Online query API
+    def intuit_query(self, realm):
+        if self.sales_gate("intuit", self.bearer(), ok=lambda g: g.realm == realm) is None:
+            return
+        m = INTUIT_QUERY.match(self.query.get("query", ""))
+        since = None
+        if m and m.group(2) is not None:
+            since = parse_instant(m.group(2), naive_ok=False)
+        if (not m or (m.group(2) is not None and since is None)
+                or int(m.group(3)) < 1 or not 1 <= int(m.group(4)) <= 1000):
+            return self.send_json(400, {"Fault": {"Error": [{"Message": "Error parsing query",
+                                                             "code": "4000"}],
+                                                  "type": "ValidationFault"}})
+        entity = next(e for e in INTUIT_ENTITIES if e.lower() == m.group(1).lower())
+        parity, start, limit = INTUIT_ENTITIES.index(entity), int(m.group(3)), int(m.group(4))
+        with self.store.lock:
+            ds = self.store.dataset("intuit", realm)
+            pos = ds.start(since)
+            of_type = (i for i in islice(ds.order(), pos, None) if i % 2 == parity)
+            rows = [ds.record(i) for i in islice(of_type, start - 1, start - 1 + limit)]
+            currency = ds.currency
+        items = [{"Id": str(1 + r["index"]), "DocNumber": str(1001 + r["index"]),
+                  "TxnDate": r["date"],
+                  "TotalAmt": 0 if r["voided"] else r["cents"] / 100,
+                  "CurrencyRef": {"value": currency},
+                  "PrivateNote": "Voided" if r["voided"] else "",
+                  "MetaData": {"CreateTime": iso_intuit(r["created"]),
+                               "LastUpdatedTime": iso_intuit(r["updated"])}} for r in rows]
+        qr = {entity: items, "startPosition": start, "maxResults": len(items)} if items else {}
+        self.send_json(200, {"QueryResponse": qr, "time": time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000-00:00", time.gmtime())})
+
+    # -- Xero Accounting API: Invoices
+    def xero_invoices(self):
+        if self.sales_gate("xero", self.bearer()) is None:
+            return
+        tenant = (self.headers.get("xero-tenant-id") or "").strip().lower()
+        if tenant not in {tid for _, tid in XERO_TENANTS}:
+            return self.send_json(403, {"Type": None, "Title": "Forbidden", "Status": 403,
+                                        "Detail": "AuthenticationUnsuccessful"})
+
+        def bad(message):
+            self.send_json(400, {"ErrorNumber": 10, "Type": "ValidationException",
+                                 "Message": message})
+        q = self.query
+        page, size = q.get("page", "1"), q.get("pageSize", "100")
+        if not (page.isdigit() and int(page) >= 1):
+            return bad("page must be a positive integer")
+        if not (size.isdigit() and 1 <= int(size) <= 1000):
+            return bad("pageSize must be an integer between 1 and 1000")
+        page, size = int(page), int(size)
+        since, ims = None, self.headers.get("If-Modified-Since")
+        if ims is not None:
+            since = parse_instant(ims, rfc1123=True)
+            if since is None:
+                return bad("If-Modified-Since must be an HTTP date or an ISO 8601 instant")
+        where = re.sub(r"\s+", "", q.get("where", ""))
+        none = 'Type=="ACCPAY"' in where and 'Type=="ACCREC"' not in where
+        with self.store.lock:
+            ds = self.store.dataset("xero", tenant)
+            pos = ds.start(since)
+            order = ds.order()
+            total = 0 if none else len(order) - pos
+            lo = pos + (page - 1) * size
+            rows = [] if none else [ds.record(i) for i in order[lo:min(lo + size, len(order))]]
+            currency = ds.currency
+        now_ms = int(time.time() * 1000)
+        self.send_json(200, {
+            "Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "AccuPredix",
+            "DateTimeUTC": "/Date(%d)/" % now_ms,
+            "pagination": {"page": page, "pageSize": size, "pageCount": -(-total // size),
+                           "itemCount": total},
+            "Invoices": [{"Type": "ACCREC", "InvoiceID": ds.xero_id(r["index"]),
+                          "InvoiceNumber": "INV-%04d" % (1 + r["index"]),
+                          "Date": ms_date(r["day"]), "DateString": r["date"] + "T00:00:00",
+                          "Status": "VOIDED" if r["voided"] else "AUTHORISED",
+                          "Total": r["cents"] / 100, "CurrencyCode": currency,
+                          "UpdatedDateUTC": ms_date(r["updated"])} for r in rows]})
 
     # -- control API
     def control_provider(self):
@@ -659,27 +1178,123 @@ class Handler(BaseHTTPRequestHandler):
     def control_secrets(self):
         self.send_json(200, self.store.secret_list())
 
+    def sales_account(self, provider, account):
+        if not isinstance(account, str) or not account.strip() or len(account) > 200:
+            raise OAuthError(400, "account required (shop label, realmId or tenantId)")
+        if provider == "shopify" and not SHOP_LABEL.match(account):
+            raise OAuthError(400, "account must be a shop label")
+        return account.strip().lower() if provider == "xero" else account.strip()
+
+    @staticmethod
+    def int_arg(data, name, default, lo, hi):
+        v = data.get(name, default)
+        if isinstance(v, str) and re.match(r"^-?\d+$", v.strip()):
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise OAuthError(400, "%s must be an integer from %d to %d" % (name, lo, hi))
+        return v
+
+    def control_sales_get(self):
+        p = self.query.get("provider")
+        if p not in PROVIDERS:
+            raise OAuthError(400, "provider must be one of " + ", ".join(PROVIDERS))
+        account = self.sales_account(p, self.query.get("account"))
+        with self.store.lock:
+            out = self.store.dataset(p, account).truth()
+        self.send_json(200, out)
+
+    def control_sales_set(self):
+        p = self.control_provider()
+        j = self._json
+        account = self.sales_account(p, j.get("account"))
+        count = self.int_arg(j, "count", None, 0, SALES_MAX)
+        seed = self.int_arg(j, "seed", 1, -(1 << 62), 1 << 62)
+        days = self.int_arg(j, "days", 90, 1, 3650)
+        currency = j.get("currency") or CURRENCY[p]
+        if not (isinstance(currency, str) and re.match(r"^[A-Za-z]{3}$", currency)):
+            raise OAuthError(400, "currency must be a 3-letter code")
+        ds = Sales(p, account, count, seed=seed, days=days, currency=currency.upper())
+        with self.store.lock:
+            self.store.sales[(p, account)] = ds
+        self.send_json(200, {"provider": p, "account": account, "count": count, "seed": seed,
+                             "days": days, "currency": ds.currency})
+
+    def control_sales_update(self):
+        p = self.control_provider()
+        j = self._json
+        account = self.sales_account(p, j.get("account"))
+        ids = j.get("ids")
+        if not isinstance(ids, list):
+            raise OAuthError(400, "ids must be a list")
+        cents = None
+        if j.get("amount") is not None:
+            try:
+                d = Decimal(str(j["amount"]))
+                ok = d.is_finite() and 0 <= d <= 10000000 and not isinstance(j["amount"], bool)
+            except InvalidOperation:
+                ok = False
+            if not ok:
+                raise OAuthError(400, "amount must be a number from 0 to 10000000")
+            cents = int((d * 100).to_integral_value())
+        void = j.get("void")
+        if void is not None and not isinstance(void, bool):
+            raise OAuthError(400, "void must be true or false")
+        with self.store.lock:
+            ds = self.store.dataset(p, account)
+            idx = []
+            for e in ids:
+                i = ds.index_of(e) if isinstance(e, (str, int)) and not isinstance(e, bool) else None
+                if i is None:
+                    raise OAuthError(400, "unknown id: %s" % str(e)[:80])
+                idx.append(i)
+            ds.update(idx, cents=cents, void=void)
+            out = {"provider": p, "account": account, "count": ds.n,
+                   "updated": [ds.ext_id(i) for i in dict.fromkeys(idx)]}
+        self.send_json(200, out)
+
+    def control_sales_add(self):
+        p = self.control_provider()
+        j = self._json
+        account = self.sales_account(p, j.get("account"))
+        count = self.int_arg(j, "count", None, 1, SALES_MAX)
+        with self.store.lock:
+            ds = self.store.dataset(p, account)
+            if ds.n + count > SALES_MAX:
+                raise OAuthError(400, "at most %d records per account" % SALES_MAX)
+            new = ds.add(count)
+            out = {"provider": p, "account": account, "count": ds.n}
+            if count <= 1000:
+                out["added"] = [ds.ext_id(i) for i in new]
+        self.send_json(200, out)
+
 
 _L = r"([^/]+)"
 Handler.ROUTES = [(m, re.compile("^" + rx + "$"), fn) for m, rx, fn in [
     ("GET", r"/shopify/%s/admin/oauth/authorize" % _L, "shopify_authorize"),
     ("POST", r"/shopify/%s/admin/oauth/access_token" % _L, "shopify_token"),
     ("GET", r"/shopify/%s/admin/api/%s/shop\.json" % (_L, _L), "shopify_shop"),
+    ("POST", r"/shopify/%s/admin/api/%s/graphql\.json" % (_L, _L), "shopify_graphql"),
     ("DELETE", r"/shopify/%s/admin/api_permissions/current\.json" % _L, "shopify_uninstall"),
     ("GET", r"/(intuit)/connect/oauth2", "oauth_authorize"),
     ("POST", r"/intuit/oauth2/v1/tokens/bearer", "intuit_token"),
     ("POST", r"/(intuit)/v2/oauth2/tokens/revoke", "basic_revoke"),
     ("GET", r"/intuit/v3/company/%s/companyinfo/%s" % (_L, _L), "intuit_company"),
+    ("GET", r"/intuit/v3/company/%s/query" % _L, "intuit_query"),
     ("GET", r"/(xero)/identity/connect/authorize", "oauth_authorize"),
     ("POST", r"/xero/identity/connect/token", "xero_token"),
     ("POST", r"/(xero)/identity/connect/revocation", "basic_revoke"),
     ("GET", r"/xero/connections", "xero_connections"),
+    ("GET", r"/xero/api\.xro/2\.0/Invoices", "xero_invoices"),
     ("GET", r"/_control/stats", "control_stats"),
     ("POST", r"/_control/reset-stats", "control_reset_stats"),
     ("GET", r"/_control/config", "control_config_get"),
     ("POST", r"/_control/config", "control_config"),
     ("POST", r"/_control/revoke-all", "control_revoke_all"),
     ("GET", r"/_control/secrets", "control_secrets"),
+    ("GET", r"/_control/sales", "control_sales_get"),
+    ("POST", r"/_control/sales", "control_sales_set"),
+    ("POST", r"/_control/sales/update", "control_sales_update"),
+    ("POST", r"/_control/sales/add", "control_sales_add"),
 ]]
 
 
