@@ -23,6 +23,7 @@
 
 static int	 personal_fields(struct apx_db *, struct apx_db *,
 		    struct apx_vault *, int64_t, json_t *);
+static int	 provider_requests(struct apx_db *, json_t *);
 
 /* The uploads' personal fields, opened, into ARCHIVE's "uploads". */
 static int
@@ -131,11 +132,34 @@ apx_privacy_org_export(struct apx_db *ctl, struct apx_db *t,
 		return rc;
 	if (*out == NULL)
 		return APX_ENOTFOUND;
-	if ((rc = personal_fields(t, ctl, v, org, *out)) != 0) {
+	if ((rc = personal_fields(t, ctl, v, org, *out)) != 0 ||
+	    (rc = provider_requests(t, *out)) != 0) {
 		json_decref(*out);
 		*out = NULL;
 	}
 	return rc;
+}
+
+/*
+ * What the providers of the org's connectors asked of its data
+ * (Shopify's customers/data_request, customers/redact, shop/redact) and
+ * what was done, into ARCHIVE's "provider_privacy_requests": the data a
+ * subject asked for reaches the org's admins through this export.
+ */
+static int
+provider_requests(struct apx_db *t, json_t *archive)
+{
+	json_t *reqs = NULL;
+	int rc;
+
+	if ((rc = apx_db_json(t, APX_DB_RETRY, &reqs, "SELECT"
+	    " coalesce(json_agg(json_build_object('id', id, 'connector',"
+	    " connector, 'kind', kind, 'subject', subject, 'result', result,"
+	    " 'created_at', apx_ts(created_at)) ORDER BY id), '[]') FROM"
+	    " privacy_requests", 0, NULL)) != 0)
+		return rc;
+	return json_object_set_new(archive, "provider_privacy_requests",
+	    reqs) == 0 ? 0 : APX_ENOMEM;
 }
 
 int

@@ -217,6 +217,12 @@ def test_customers_data_request_records_the_subjects_data(http, stack, shop):
     assert [f["value"] for f in fields] == [email], fields
     assert "privacy.subject_export" in actions(http, u, org["slug"])
     assert wh.events(stack, org)[0]["outcome"] == "privacy"
+    # the org's admins get it with the org's privacy export
+    r = http.post("/api/v1/orgs/%s/privacy/export" % org["slug"], headers=bearer(u["token"]))
+    assert r.status_code == 200, describe(r)
+    got = r.json()["provider_privacy_requests"]
+    assert [(q["connector"], q["kind"]) for q in got] == [("shopify", "export")], got
+    assert got[0]["result"] == reqs[0]["result"]
 
 
 def test_customers_redact_erases_the_subject(http, stack, shop):
