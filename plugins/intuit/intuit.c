@@ -16,6 +16,8 @@
 
 #include <accupredix/connector.h>
 
+#include "../common/kit.h"
+
 #define REALM_MAX	32	/* digits of a realmId */
 #define TYPE_MAX	128	/* bytes of an event type */
 #define EVENTS_MAX	1000	/* events of one delivery */
@@ -29,18 +31,7 @@
 #define TS_NONE		(-1)	/* no instant: a query without WHERE */
 #define TS_MAX		INT64_C(253402300799)	/* 9999-12-31 23:59:59 */
 #define TS_LEN		32	/* room for a formatted instant */
-#define AMOUNT_INT	15	/* integer digits of an amount */
-#define AMOUNT_FRAC	6	/* decimals of an amount */
-#define NUM_TEXT_MAX	64	/* a number's text, from json_text */
 
-/* A JSON text and how many more lookups it may cost. */
-struct jdoc {
-	struct apx_cx	*cx;
-	const char	*text;
-	size_t		 len;
-	int		 budget;
-	int		 over;		/* a lookup was refused */
-};
 
 /*
  * Where a sync stands (the cursor, see cursor_get): the entity being
@@ -97,43 +88,24 @@ static int	 intuit_webhook_handle(struct apx_cx *,
 static int	 intuit_sync(struct apx_cx *, const struct apx_sync *,
 		    const char **);
 
-static int	 lc(int);
-static int	 ieq(const char *, const char *);
 static int	 realm_ok(const char *);
-static char	*url_trim(struct apx_cx *, const char *);
-static int	 form_add(struct apx_cx *, char **, const char *, const char *);
-static const char *param_get(const struct apx_param *, size_t, const char *);
 static int	 parse_i64(const char *, int64_t *);
-static const char *safe_text(struct apx_cx *, const char *);
-static void	 log_answer(struct apx_cx *, const char *,
-		    const struct apx_http_response *);
 static int	 token_call(struct apx_cx *, const char *, struct apx_tokens *);
-static const char *header_get(const struct apx_webhook *, const char *);
-static int	 sig_ok(struct apx_cx *, const struct apx_webhook *,
-		    const char *, const char *);
-static char	*json_str(struct apx_cx *, const char *);
-static const char *jget(struct jdoc *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static char	*lower_dup(struct apx_cx *, const char *);
 static char	*digest_id(struct apx_cx *, const char *, const char *);
 static int	 route_legacy(struct jdoc *, struct apx_webhook_event *,
 		    size_t *);
 static int	 route_cloudevents(struct jdoc *, struct apx_webhook_event *,
 		    size_t *);
-static int	 iprefix(const char *, const char *);
 static int	 sales_type(const char *);
 static int	 days_in_month(int, int);
 static int64_t	 days_from_civil(int64_t, int, int);
-static void	 civil_from_days(int64_t, int *, int *, int *);
 static int	 num2(const char *, int *);
 static int	 ts_parse(const char *, int64_t *);
 static int	 ts_format(int64_t, const char *, char *, size_t);
-static char	*amount_text(struct apx_cx *, const char *);
-static int	 currency_ok(const char *);
 static int	 id_ok(const char *);
 static int64_t	 record_key(struct apx_cx *, const struct apx_json *,
 		    int64_t);
-static int	 kv_take(const char **, const char *, char *, size_t);
 static int	 ts_field(const char *, int64_t *);
 static int	 cursor_get(const char *, struct syncpos *);
 static const char *cursor_put(struct apx_cx *, const struct syncpos *);
@@ -200,22 +172,7 @@ apx_connector_entry(void)
 	return &intuit;
 }
 
-/* ------------------------------------------------------------ helpers */
 
-static int
-lc(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
-
-static int
-ieq(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (lc((unsigned char)*a) != lc((unsigned char)*b))
-			return 0;
-	return *a == *b;
-}
 
 /* 1 when S is a realmId: 1 to REALM_MAX decimal digits. */
 static int
@@ -231,48 +188,8 @@ realm_ok(const char *s)
 	return 1;
 }
 
-/* A copy of URL without its trailing '/'. */
-static char *
-url_trim(struct apx_cx *cx, const char *url)
-{
-	char	*u;
-	size_t	 n;
 
-	if (url == NULL || *url == '\0' ||
-	    (u = host->dup(cx, url, strlen(url))) == NULL)
-		return NULL;
-	if ((n = strlen(u)) > 0 && u[n - 1] == '/')
-		u[n - 1] = '\0';
-	return u;
-}
 
-/* Append NAME=VALUE (VALUE urlencoded) to the form or query *FORM. */
-static int
-form_add(struct apx_cx *cx, char **form, const char *name, const char *value)
-{
-	char	*enc;
-
-	if (value == NULL)
-		return APX_C_EINVAL;
-	if ((enc = host->urlencode(cx, value)) == NULL)
-		return APX_C_ENOMEM;
-	if (*form == NULL)
-		*form = host->fmt(cx, "%s=%s", name, enc);
-	else
-		*form = host->fmt(cx, "%s&%s=%s", *form, name, enc);
-	return *form == NULL ? APX_C_ENOMEM : 0;
-}
-
-static const char *
-param_get(const struct apx_param *p, size_t n, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (p[i].name != NULL && strcmp(p[i].name, name) == 0)
-			return p[i].value != NULL ? p[i].value : "";
-	return NULL;
-}
 
 /* A non-negative decimal of at most 15 digits. */
 static int
@@ -291,38 +208,7 @@ parse_i64(const char *s, int64_t *v)
 	return 0;
 }
 
-/* At most 64 characters of a provider's error code, nothing odd in it. */
-static const char *
-safe_text(struct apx_cx *cx, const char *s)
-{
-	char	*d;
-	size_t	 i;
 
-	if (s == NULL)
-		return "-";
-	if ((d = host->dup(cx, s, 64)) == NULL)
-		return "-";
-	for (i = 0; d[i] != '\0'; i++)
-		if (!((d[i] >= 'a' && d[i] <= 'z') ||
-		    (d[i] >= 'A' && d[i] <= 'Z') ||
-		    (d[i] >= '0' && d[i] <= '9') ||
-		    d[i] == '_' || d[i] == '-' || d[i] == '.'))
-			d[i] = '?';
-	return d;
-}
-
-/* A failed answer: its status and "error" code, never its body. */
-static void
-log_answer(struct apx_cx *cx, const char *what,
-    const struct apx_http_response *r)
-{
-	const char	*err = NULL;
-
-	if (r->body != NULL)
-		err = host->json_get(cx, r->body, r->body_len, "error");
-	host->log_msg(cx, APX_C_LOG_WARN, "%s: HTTP %ld, error %s", what,
-	    r->status, safe_text(cx, err));
-}
 
 /* POST FORM to token_url with the client in HTTP Basic; read the answer. */
 static int
@@ -356,7 +242,7 @@ token_call(struct apx_cx *cx, const char *form, struct apx_tokens *t)
 		goto fail;
 	}
 	if (resp.status != 200) {
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		err = resp.body == NULL ? NULL :
 		    host->json_get(cx, resp.body, resp.body_len, "error");
 		rc = APX_C_EPROVIDER;
@@ -391,69 +277,8 @@ token_call(struct apx_cx *cx, const char *form, struct apx_tokens *t)
 	return rc;
 }
 
-static const char *
-header_get(const struct apx_webhook *wh, const char *name)
-{
-	size_t	 i;
 
-	for (i = 0; i < wh->nheaders; i++)
-		if (wh->headers[i].name != NULL &&
-		    ieq(wh->headers[i].name, name))
-			return wh->headers[i].value;
-	return NULL;
-}
 
-/* S as a JSON string, quotes included. */
-static char *
-json_str(struct apx_cx *cx, const char *s)
-{
-	static const char	 hexd[] = "0123456789abcdef";
-	const unsigned char	*p;
-	char			*d;
-	size_t			 n = 3, o = 0;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		n += (*p == '"' || *p == '\\') ? 2 : (*p < 0x20 ? 6 : 1);
-	if ((d = host->alloc(cx, n)) == NULL)
-		return NULL;
-	d[o++] = '"';
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\') {
-			d[o++] = '\\';
-			d[o++] = (char)*p;
-		} else if (*p < 0x20) {
-			memcpy(d + o, "\\u00", 4);
-			d[o + 4] = hexd[*p >> 4];
-			d[o + 5] = hexd[*p & 0x0f];
-			o += 6;
-		} else
-			d[o++] = (char)*p;
-	}
-	d[o++] = '"';
-	d[o] = '\0';
-	return d;
-}
-
-/* The value at the printf-made PATH of the document, within its budget. */
-static const char *
-jget(struct jdoc *doc, const char *fmt, ...)
-{
-	char	 path[160];
-	va_list	 ap;
-	int	 n;
-
-	if (doc->budget <= 0) {
-		doc->over = 1;
-		return NULL;
-	}
-	doc->budget--;
-	va_start(ap, fmt);
-	n = vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return NULL;
-	return host->json_get(doc->cx, doc->text, doc->len, path);
-}
 
 static char *
 lower_dup(struct apx_cx *cx, const char *s)
@@ -464,7 +289,7 @@ lower_dup(struct apx_cx *cx, const char *s)
 	if ((d = host->dup(cx, s, strlen(s))) == NULL)
 		return NULL;
 	for (i = 0; d[i] != '\0'; i++)
-		d[i] = (char)lc((unsigned char)d[i]);
+		d[i] = (char)kit_lc((unsigned char)d[i]);
 	return d;
 }
 
@@ -508,7 +333,7 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 	size_t				 i, j, k;
 
 	for (i = 0; i < EVENTS_MAX; i++) {
-		if ((realm = jget(doc, "eventNotifications.%zu.realmId", i)) ==
+		if ((realm = kit_jget(doc, "eventNotifications.%zu.realmId", i)) ==
 		    NULL)
 			break;
 		if (!realm_ok(realm))
@@ -518,11 +343,11 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 		for (j = 0; j < ENTITIES_MAX; j++) {
 			ent = NULL;
 			for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-				if ((v = jget(doc, "eventNotifications.%zu."
+				if ((v = kit_jget(doc, "eventNotifications.%zu."
 				    "dataChangeEvent.entities.%zu.%s", i, j,
 				    keys[k])) == NULL)
 					continue;
-				if ((js = json_str(cx, v)) == NULL ||
+				if ((js = kit_json_str(cx, v)) == NULL ||
 				    (ent = host->fmt(cx, "%s%s\"%s\":%s",
 				    ent != NULL ? ent : "",
 				    ent != NULL ? "," : "", keys[k], js)) ==
@@ -553,7 +378,7 @@ route_legacy(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 			return APX_C_ENOMEM;
 		if (strlen(ev->type) > TYPE_MAX)
 			((char *)(uintptr_t)ev->type)[TYPE_MAX] = '\0';
-		if ((js = json_str(cx, realm)) == NULL ||
+		if ((js = kit_json_str(cx, realm)) == NULL ||
 		    (ev->payload = host->fmt(cx, "{\"realmId\":%s,"
 		    "\"dataChangeEvent\":{\"entities\":[%s]}}", js,
 		    ents != NULL ? ents : "")) == NULL)
@@ -586,9 +411,9 @@ route_cloudevents(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 	size_t				 i, k;
 
 	for (i = 0; i < EVENTS_MAX; i++) {
-		id = jget(doc, "%zu.id", i);
-		type = jget(doc, "%zu.type", i);
-		acct = jget(doc, "%zu.intuitaccountid", i);
+		id = kit_jget(doc, "%zu.id", i);
+		type = kit_jget(doc, "%zu.type", i);
+		acct = kit_jget(doc, "%zu.intuitaccountid", i);
 		if (id == NULL && type == NULL && acct == NULL)
 			break;
 		if (id == NULL || *id == '\0' || type == NULL ||
@@ -596,9 +421,9 @@ route_cloudevents(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 			return APX_C_EINVAL;
 		obj = NULL;
 		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			if ((v = jget(doc, "%zu.%s", i, keys[k])) == NULL)
+			if ((v = kit_jget(doc, "%zu.%s", i, keys[k])) == NULL)
 				continue;
-			if ((js = json_str(cx, v)) == NULL ||
+			if ((js = kit_json_str(cx, v)) == NULL ||
 			    (obj = host->fmt(cx, "%s%s\"%s\":%s",
 			    obj != NULL ? obj : "", obj != NULL ? "," : "",
 			    keys[k], js)) == NULL)
@@ -618,16 +443,6 @@ route_cloudevents(struct jdoc *doc, struct apx_webhook_event *evs, size_t *n)
 
 /* -------------------------------------------------------------- sync */
 
-/* 1 when S begins with PREFIX, ignoring case. */
-static int
-iprefix(const char *s, const char *prefix)
-{
-	for (; *prefix != '\0'; s++, prefix++)
-		if (*s == '\0' ||
-		    lc((unsigned char)*s) != lc((unsigned char)*prefix))
-			return 0;
-	return 1;
-}
 
 /*
  * 1 when an event TYPE is about an Invoice or a SalesReceipt: the legacy
@@ -643,7 +458,7 @@ sales_type(const char *type)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (iprefix(type, prefixes[i]))
+		if (kit_iprefix(type, prefixes[i]))
 			return 1;
 	return 0;
 }
@@ -674,22 +489,6 @@ days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* The date of day Z (days since 1970-01-01, Z >= 0). */
-static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t	 era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = z / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
 
 /* Two decimal digits at S (0 when they are not). */
 static int
@@ -768,113 +567,14 @@ ts_format(int64_t t, const char *zone, char *buf, size_t len)
 
 	if (t < 0 || t > TS_MAX)
 		return APX_C_EINVAL;
-	civil_from_days(t / 86400, &y, &m, &d);
+	kit_civil_from_days(t / 86400, &y, &m, &d);
 	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%s", y, m, d,
 	    (int)(t % 86400 / 3600), (int)(t % 3600 / 60), (int)(t % 60),
 	    zone);
 	return (n < 0 || (size_t)n >= len) ? APX_C_EINVAL : 0;
 }
 
-/*
- * A JSON number's TEXT as json_text writes it ("12", "12.339999999999999",
- * "1.5e-07") or a decimal string, as the decimal text of a sales record:
- * rounded half up to AMOUNT_FRAC decimals, trailing zeros dropped,
- * -?[0-9]{1,15}(.[0-9]{1,6})?. NULL for anything else, or for a value of
- * 10^AMOUNT_INT or more. Worked on the digits: no floating point.
- */
-static char *
-amount_text(struct apx_cx *cx, const char *text)
-{
-	char		 sig[NUM_TEXT_MAX];	/* significant digits */
-	char		 out[AMOUNT_INT + AMOUNT_FRAC + 4];
-	int		 v[AMOUNT_INT + AMOUNT_FRAC + 1];
-	const char	*p = text;
-	size_t		 nd = 0, o = 0, j, last;
-	int64_t		 dp = 0, e = 0, idx;
-	int		 neg = 0, mant = 0, esign = 1, ed = 0, nonzero = 0;
 
-	if (text == NULL || strlen(text) >= NUM_TEXT_MAX)
-		return NULL;
-	if (*p == '-') {
-		neg = 1;
-		p++;
-	}
-	/* sig holds the value as 0.sig * 10^dp. */
-	for (; *p >= '0' && *p <= '9'; p++) {
-		mant = 1;
-		if (nd == 0 && *p == '0')
-			continue;
-		sig[nd++] = *p;
-		dp++;
-	}
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			mant = 1;
-			if (nd == 0 && *p == '0')
-				dp--;
-			else
-				sig[nd++] = *p;
-		}
-	if (!mant)
-		return NULL;
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			esign = *p++ == '-' ? -1 : 1;
-		for (; *p >= '0' && *p <= '9'; p++)
-			if (++ed > 4)
-				return NULL;
-			else
-				e = e * 10 + (*p - '0');
-		if (ed == 0)
-			return NULL;
-		dp += esign * e;
-	}
-	if (*p != '\0')
-		return NULL;
-	if (nd > 0 && dp > AMOUNT_INT)
-		return NULL;
-	/* v[j]: the digit of 10^(AMOUNT_INT - 1 - j); the last one rounds. */
-	for (j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
-		idx = dp - AMOUNT_INT + (int64_t)j;
-		v[j] = (idx >= 0 && idx < (int64_t)nd) ? sig[idx] - '0' : 0;
-	}
-	last = sizeof(v) / sizeof(v[0]) - 1;
-	if (v[last] >= 5)
-		for (j = last; j-- > 0;) {
-			if (++v[j] < 10)
-				break;
-			v[j] = 0;
-			if (j == 0)
-				return NULL;	/* rounded up to 10^15 */
-		}
-	for (j = 0; j < last; j++)
-		nonzero |= v[j] != 0;
-	if (neg && nonzero)
-		out[o++] = '-';
-	for (j = 0; j < AMOUNT_INT - 1 && v[j] == 0; j++)
-		;
-	for (; j < AMOUNT_INT; j++)
-		out[o++] = (char)('0' + v[j]);
-	for (last = AMOUNT_INT + AMOUNT_FRAC; last > AMOUNT_INT &&
-	    v[last - 1] == 0; last--)
-		;
-	if (last > AMOUNT_INT) {
-		out[o++] = '.';
-		for (j = AMOUNT_INT; j < last; j++)
-			out[o++] = (char)('0' + v[j]);
-	}
-	out[o] = '\0';
-	return host->dup(cx, out, o);
-}
-
-/* 1 when S is three capitals (an ISO 4217 code). */
-static int
-currency_ok(const char *s)
-{
-	return s != NULL && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
-	    s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z' && s[3] == '\0';
-}
 
 /* 1 when S may stand in the cursor as an Id: [A-Za-z0-9_.-]{1,ID_MAX}. */
 static int
@@ -908,32 +608,12 @@ record_key(struct apx_cx *cx, const struct apx_json *rec, int64_t prev)
 	if (upd == NULL || ts_parse(upd, &key) != 0) {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: record %s has no "
 		    "readable LastUpdatedTime", __func__,
-		    safe_text(cx, host->json_text(cx, rec, "Id")));
+		    kit_safe_text(cx, host->json_text(cx, rec, "Id")));
 		return prev;
 	}
 	return key < prev ? prev : key;
 }
 
-/* The value of "NAME=" at *P, up to ';' or the end, into BUF; *P past it. */
-static int
-kv_take(const char **p, const char *name, char *buf, size_t len)
-{
-	size_t	 n = strlen(name), i;
-
-	if (strncmp(*p, name, n) != 0 || (*p)[n] != '=')
-		return APX_C_EINVAL;
-	*p += n + 1;
-	for (i = 0; (*p)[i] != '\0' && (*p)[i] != ';'; i++) {
-		if (i + 1 >= len)
-			return APX_C_EINVAL;
-		buf[i] = (*p)[i];
-	}
-	buf[i] = '\0';
-	*p += i;
-	if (**p == ';')
-		(*p)++;
-	return 0;
-}
 
 /* An instant of the cursor: "-" (none) or YYYY-MM-DDTHH:MM:SSZ. */
 static int
@@ -982,7 +662,7 @@ cursor_get(const char *text, struct syncpos *pos)
 	    strncmp(text, "v1;", 3) != 0)
 		return APX_C_EINVAL;
 	p = text + 3;
-	if (kv_take(&p, "e", buf, sizeof(buf)) != 0)
+	if (kit_kv_take(&p, "e", buf, sizeof(buf)) != 0)
 		return APX_C_EINVAL;
 	for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++)
 		if (strcmp(buf, entities[i].tag) == 0)
@@ -990,20 +670,20 @@ cursor_get(const char *text, struct syncpos *pos)
 	if (i == sizeof(entities) / sizeof(entities[0]))
 		return APX_C_EINVAL;
 	pos->entity = i;
-	if (kv_take(&p, "s", buf, sizeof(buf)) != 0 ||
+	if (kit_kv_take(&p, "s", buf, sizeof(buf)) != 0 ||
 	    ts_field(buf, &pos->start) != 0 ||
-	    kv_take(&p, "t", buf, sizeof(buf)) != 0 ||
+	    kit_kv_take(&p, "t", buf, sizeof(buf)) != 0 ||
 	    ts_field(buf, &pos->t) != 0 ||
-	    kv_take(&p, "k", buf, sizeof(buf)) != 0 ||
+	    kit_kv_take(&p, "k", buf, sizeof(buf)) != 0 ||
 	    parse_i64(buf, &pos->k) != 0 || pos->k > SKIP_MAX ||
-	    kv_take(&p, "l", pos->last, sizeof(pos->last)) != 0 ||
+	    kit_kv_take(&p, "l", pos->last, sizeof(pos->last)) != 0 ||
 	    (strcmp(pos->last, "-") != 0 && !id_ok(pos->last)) ||
-	    kv_take(&p, "r", buf, sizeof(buf)) != 0 ||
+	    kit_kv_take(&p, "r", buf, sizeof(buf)) != 0 ||
 	    parse_i64(buf, &pos->restarts) != 0 ||
 	    pos->restarts > RESTARTS_MAX ||
-	    kv_take(&p, "hw", buf, sizeof(buf)) != 0 ||
+	    kit_kv_take(&p, "hw", buf, sizeof(buf)) != 0 ||
 	    ts_field(buf, &pos->hw) != 0 ||
-	    kv_take(&p, "nx", buf, sizeof(buf)) != 0 ||
+	    kit_kv_take(&p, "nx", buf, sizeof(buf)) != 0 ||
 	    ts_field(buf, &pos->next) != 0 || *p != '\0')
 		return APX_C_EINVAL;
 	if (strcmp(pos->last, "-") == 0)
@@ -1056,7 +736,7 @@ query_page(struct apx_cx *cx, const struct apx_sync *s,
 	*now = TS_NONE;
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
-	if ((base = url_trim(cx, host->config(cx, "api_base"))) == NULL)
+	if ((base = kit_url_trim(cx, host->config(cx, "api_base"))) == NULL)
 		return APX_C_EINVAL;
 	/* Only values made here go into the SQL: our instant, numbers. */
 	if (pos->t != TS_NONE) {
@@ -1132,9 +812,9 @@ record_sale(struct apx_cx *cx, const struct apx_json *rec, const char *kind)
 	sale.id = host->json_text(cx, rec, "Id");
 	sale.date = host->json_text(cx, rec, "TxnDate");
 	if ((amount = host->json_text(cx, rec, "TotalAmt")) != NULL)
-		sale.amount = amount_text(cx, amount);
+		sale.amount = kit_amount_text(cx, amount);
 	sale.currency = host->json_text(cx, rec, "CurrencyRef.value");
-	if (!currency_ok(sale.currency))
+	if (!kit_currency_ok(sale.currency))
 		sale.currency = NULL;
 	/* QuickBooks' void zeroes the amounts and notes "Voided". */
 	note = host->json_text(cx, rec, "PrivateNote");
@@ -1142,12 +822,12 @@ record_sale(struct apx_cx *cx, const struct apx_json *rec, const char *kind)
 	if (sale.id == NULL || sale.date == NULL || sale.amount == NULL) {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s %s lacks an id, a "
 		    "date or an amount; skipped", __func__, kind,
-		    safe_text(cx, sale.id));
+		    kit_safe_text(cx, sale.id));
 		return 0;
 	}
 	if ((rc = host->sale(cx, &sale)) == APX_C_EINVAL) {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s %s refused by the "
-		    "host; skipped", __func__, kind, safe_text(cx, sale.id));
+		    "host; skipped", __func__, kind, kit_safe_text(cx, sale.id));
 		return 0;
 	}
 	return rc;
@@ -1169,6 +849,7 @@ intuit_init(const struct apx_host *h, struct apx_cx *cx)
 	    h->abi_major != APX_CONNECTOR_ABI_MAJOR)
 		return -1;
 	host = h;
+	kit_init(h);
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if ((v = host->config(cx, required[i])) == NULL || *v == '\0') {
 			host->log_msg(cx, APX_C_LOG_ERROR,
@@ -1200,13 +881,13 @@ intuit_authorize(struct apx_cx *cx, const struct apx_authorize *az,
 		rc = APX_C_EINVAL;
 		goto fail;
 	}
-	if ((rc = form_add(cx, &q, "client_id",
+	if ((rc = kit_form_add(cx, &q, "client_id",
 	    host->config(cx, "client_id"))) != 0 ||
-	    (rc = form_add(cx, &q, "response_type", "code")) != 0 ||
-	    (rc = form_add(cx, &q, "scope", az->scope != NULL ? az->scope :
+	    (rc = kit_form_add(cx, &q, "response_type", "code")) != 0 ||
+	    (rc = kit_form_add(cx, &q, "scope", az->scope != NULL ? az->scope :
 	    scopes[0])) != 0 ||
-	    (rc = form_add(cx, &q, "redirect_uri", az->redirect_uri)) != 0 ||
-	    (rc = form_add(cx, &q, "state", az->state)) != 0)
+	    (rc = kit_form_add(cx, &q, "redirect_uri", az->redirect_uri)) != 0 ||
+	    (rc = kit_form_add(cx, &q, "state", az->state)) != 0)
 		goto fail;
 	if ((u = host->fmt(cx, "%s%c%s", base,
 	    strchr(base, '?') != NULL ? '&' : '?', q)) == NULL) {
@@ -1230,18 +911,18 @@ intuit_exchange(struct apx_cx *cx, const struct apx_callback *cb,
 
 	memset(ex, 0, sizeof(*ex));
 	code = cb->code != NULL ? cb->code :
-	    param_get(cb->params, cb->nparams, "code");
-	realm = param_get(cb->params, cb->nparams, "realmId");
+	    kit_param_get(cb->params, cb->nparams, "code");
+	realm = kit_param_get(cb->params, cb->nparams, "realmId");
 	if (code == NULL || *code == '\0' || !realm_ok(realm)) {
 		host->log_msg(cx, APX_C_LOG_WARN,
 		    "%s: callback lacks code or a valid realmId", __func__);
 		rc = APX_C_EUNAUTH;
 		goto fail;
 	}
-	if ((rc = form_add(cx, &form, "grant_type",
+	if ((rc = kit_form_add(cx, &form, "grant_type",
 	    "authorization_code")) != 0 ||
-	    (rc = form_add(cx, &form, "code", code)) != 0 ||
-	    (rc = form_add(cx, &form, "redirect_uri", cb->redirect_uri)) != 0)
+	    (rc = kit_form_add(cx, &form, "code", code)) != 0 ||
+	    (rc = kit_form_add(cx, &form, "redirect_uri", cb->redirect_uri)) != 0)
 		goto fail;
 	if ((rc = token_call(cx, form, &ex->tokens)) != 0)
 		goto fail;
@@ -1269,8 +950,8 @@ intuit_refresh(struct apx_cx *cx, const char *refresh_token,
 	memset(t, 0, sizeof(*t));
 	if (refresh_token == NULL || *refresh_token == '\0')
 		return APX_C_EINVAL;
-	if ((rc = form_add(cx, &form, "grant_type", "refresh_token")) != 0 ||
-	    (rc = form_add(cx, &form, "refresh_token", refresh_token)) != 0)
+	if ((rc = kit_form_add(cx, &form, "grant_type", "refresh_token")) != 0 ||
+	    (rc = kit_form_add(cx, &form, "refresh_token", refresh_token)) != 0)
 		return rc;
 	return token_call(cx, form, t);
 }
@@ -1294,7 +975,7 @@ intuit_revoke(struct apx_cx *cx, const struct apx_tokens *t)
 	if (tok == NULL || *tok == '\0')
 		goto out;
 	rc = APX_C_ENOMEM;
-	if ((js = json_str(cx, tok)) == NULL ||
+	if ((js = kit_json_str(cx, tok)) == NULL ||
 	    (body = host->fmt(cx, "{\"token\":%s}", js)) == NULL)
 		goto out;
 	req.method = "POST";
@@ -1313,7 +994,7 @@ intuit_revoke(struct apx_cx *cx, const struct apx_tokens *t)
 	if ((rc = host->http(cx, &req, &resp)) != 0)
 		goto out;
 	if (resp.status != 200 && resp.status != 204) {
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		rc = APX_C_EPROVIDER;
 	}
  out:
@@ -1334,7 +1015,7 @@ intuit_check(struct apx_cx *cx, const char *access_token,
 	rc = APX_C_EINVAL;
 	if (access_token == NULL || *access_token == '\0' ||
 	    !realm_ok(account_id) ||
-	    (base = url_trim(cx, host->config(cx, "api_base"))) == NULL)
+	    (base = kit_url_trim(cx, host->config(cx, "api_base"))) == NULL)
 		goto out;
 	if ((url = host->fmt(cx, "%s/v3/company/%s/companyinfo/%s", base,
 	    account_id, account_id)) == NULL) {
@@ -1351,28 +1032,13 @@ intuit_check(struct apx_cx *cx, const char *access_token,
 	if (resp.status == 200)
 		rc = 0;
 	else {
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		rc = resp.status == 401 ? APX_C_EGRANT : APX_C_EPROVIDER;
 	}
  out:
 	return rc;
 }
 
-/* 1 when SIG is the base64 HMAC-SHA256 of the body with KEY. */
-static int
-sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
-    const char *sig)
-{
-	unsigned char	 mac[32];
-	const void	*body = wh->body != NULL ? (const void *)wh->body : "";
-	char		*b64;
-
-	if (key == NULL || *key == '\0' ||
-	    host->hmac_sha256(key, strlen(key), body, wh->len, mac) != 0 ||
-	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
-		return 0;
-	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
-}
 
 static int
 intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
@@ -1384,14 +1050,14 @@ intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 		    "%s: connectors.intuit.webhook_verifier is not set", __func__);
 		return APX_C_EUNAUTH;
 	}
-	if ((sig = header_get(wh, "intuit-signature")) == NULL ||
+	if ((sig = kit_header_get(wh, "intuit-signature")) == NULL ||
 	    *sig == '\0') {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
 		return APX_C_EUNAUTH;
 	}
 	/* During a rotation, deliveries may be signed with the old secret. */
-	if (sig_ok(cx, wh, key, sig) ||
-	    sig_ok(cx, wh, host->config(cx, "webhook_verifier_previous"), sig))
+	if (kit_sig_ok(cx, wh, key, sig) ||
+	    kit_sig_ok(cx, wh, host->config(cx, "webhook_verifier_previous"), sig))
 		return 0;
 	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
 	return APX_C_EUNAUTH;
@@ -1467,7 +1133,7 @@ intuit_webhook_handle(struct apx_cx *cx, const struct apx_webhook_event *ev)
 	for (i = 0; i < n && i < ENTITIES_MAX; i++) {
 		snprintf(path, sizeof(path), "%zu.name", i);
 		if ((name = host->json_text(cx, ents, path)) != NULL &&
-		    (ieq(name, "Invoice") || ieq(name, "SalesReceipt")))
+		    (kit_ieq(name, "Invoice") || kit_ieq(name, "SalesReceipt")))
 			return APX_C_MORE;
 	}
 	return APX_C_ENOTFOUND;

@@ -16,6 +16,8 @@
 
 #include <accupredix/connector.h>
 
+#include "../common/kit.h"
+
 #define SHOP_SUFFIX	".myshopify.com"
 #define SHOP_MAX	255
 #define LABEL_MAX	63	/* one DNS label */
@@ -44,27 +46,17 @@ static int	 shopify_webhook_handle(struct apx_cx *,
 static int	 shopify_sync(struct apx_cx *, const struct apx_sync *,
 		    const char **);
 
-static int	 lc(int);
-static int	 ieq(const char *, const char *);
 static char	*lower_dup(struct apx_cx *, const char *, size_t);
 static int	 shop_label(struct apx_cx *, const char *, char **);
 static int	 shop_base(struct apx_cx *, const char *, char **);
 static int	 org_base(struct apx_cx *, char **);
-static int	 form_add(struct apx_cx *, char **, const char *, const char *);
-static const char *param_get(const struct apx_param *, size_t, const char *);
 static int	 param_cmp(const void *, const void *);
 static int	 callback_hmac_ok(struct apx_cx *, const struct apx_callback *,
 		    const char *);
 static int	 timestamp_ok(const char *, int64_t);
 static int	 parse_i64(const char *, int64_t *);
-static const char *safe_text(struct apx_cx *, const char *);
-static void	 log_answer(struct apx_cx *, const char *,
-		    const struct apx_http_response *);
 static int	 token_call(struct apx_cx *, const char *, const char *,
 		    struct apx_tokens *);
-static const char *header_get(const struct apx_webhook *, const char *);
-static int	 webhook_sig_ok(struct apx_cx *, const struct apx_webhook *,
-		    const char *, const char *);
 static int	 token_chars(const char *, size_t, const char *);
 static char	*jstr(struct apx_cx *, const char *);
 static char	*privacy_subject(struct apx_cx *, const struct apx_json *);
@@ -129,22 +121,7 @@ apx_connector_entry(void)
 	return &shopify;
 }
 
-/* ------------------------------------------------------------ helpers */
 
-static int
-lc(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
-
-static int
-ieq(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (lc((unsigned char)*a) != lc((unsigned char)*b))
-			return 0;
-	return *a == *b;
-}
 
 static char *
 lower_dup(struct apx_cx *cx, const char *s, size_t n)
@@ -155,7 +132,7 @@ lower_dup(struct apx_cx *cx, const char *s, size_t n)
 	if ((d = host->dup(cx, s, n)) == NULL)
 		return NULL;
 	for (i = 0; d[i] != '\0'; i++)
-		d[i] = (char)lc((unsigned char)d[i]);
+		d[i] = (char)kit_lc((unsigned char)d[i]);
 	return d;
 }
 
@@ -173,7 +150,7 @@ shop_label(struct apx_cx *cx, const char *shop, char **label)
 	if (shop == NULL || (len = strlen(shop)) <= slen || len > SHOP_MAX)
 		return APX_C_EINVAL;
 	n = len - slen;
-	if (n > LABEL_MAX || !ieq(shop + n, SHOP_SUFFIX))
+	if (n > LABEL_MAX || !kit_ieq(shop + n, SHOP_SUFFIX))
 		return APX_C_EINVAL;
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)shop[i];
@@ -229,33 +206,7 @@ org_base(struct apx_cx *cx, char **base)
 	return rc;
 }
 
-/* Append NAME=VALUE (VALUE urlencoded) to the form or query *FORM. */
-static int
-form_add(struct apx_cx *cx, char **form, const char *name, const char *value)
-{
-	char	*enc;
 
-	if (value == NULL)
-		return APX_C_EINVAL;
-	if ((enc = host->urlencode(cx, value)) == NULL)
-		return APX_C_ENOMEM;
-	if (*form == NULL)
-		*form = host->fmt(cx, "%s=%s", name, enc);
-	else
-		*form = host->fmt(cx, "%s&%s=%s", *form, name, enc);
-	return *form == NULL ? APX_C_ENOMEM : 0;
-}
-
-static const char *
-param_get(const struct apx_param *p, size_t n, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (p[i].name != NULL && strcmp(p[i].name, name) == 0)
-			return p[i].value != NULL ? p[i].value : "";
-	return NULL;
-}
 
 /* By name in byte order, then by value, so that repeats sort stably. */
 static int
@@ -358,38 +309,7 @@ parse_i64(const char *s, int64_t *v)
 	return 0;
 }
 
-/* At most 64 characters of a provider's error code, nothing odd in it. */
-static const char *
-safe_text(struct apx_cx *cx, const char *s)
-{
-	char	*d;
-	size_t	 i;
 
-	if (s == NULL)
-		return "-";
-	if ((d = host->dup(cx, s, 64)) == NULL)
-		return "-";
-	for (i = 0; d[i] != '\0'; i++)
-		if (!((d[i] >= 'a' && d[i] <= 'z') ||
-		    (d[i] >= 'A' && d[i] <= 'Z') ||
-		    (d[i] >= '0' && d[i] <= '9') ||
-		    d[i] == '_' || d[i] == '-' || d[i] == '.'))
-			d[i] = '?';
-	return d;
-}
-
-/* A failed answer: its status and "error" code, never its body. */
-static void
-log_answer(struct apx_cx *cx, const char *what,
-    const struct apx_http_response *r)
-{
-	const char	*err = NULL;
-
-	if (r->body != NULL)
-		err = host->json_get(cx, r->body, r->body_len, "error");
-	host->log_msg(cx, APX_C_LOG_WARN, "%s: HTTP %ld, error %s", what,
-	    r->status, safe_text(cx, err));
-}
 
 /* POST FORM to the token URL at BASE and read the token answer. */
 static int
@@ -421,7 +341,7 @@ token_call(struct apx_cx *cx, const char *base, const char *form,
 		goto fail;
 	}
 	if (resp.status != 200) {
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		err = resp.body == NULL ? NULL :
 		    host->json_get(cx, resp.body, resp.body_len, "error");
 		rc = APX_C_EPROVIDER;
@@ -467,35 +387,7 @@ token_call(struct apx_cx *cx, const char *base, const char *form,
 	return rc;
 }
 
-static const char *
-header_get(const struct apx_webhook *wh, const char *name)
-{
-	size_t	 i;
 
-	for (i = 0; i < wh->nheaders; i++)
-		if (wh->headers[i].name != NULL &&
-		    ieq(wh->headers[i].name, name))
-			return wh->headers[i].value;
-	return NULL;
-}
-
-/* 1 when SIG is the base64 HMAC-SHA256 of the body with SECRET. */
-static int
-webhook_sig_ok(struct apx_cx *cx, const struct apx_webhook *wh,
-    const char *secret, const char *sig)
-{
-	unsigned char	 mac[32];
-	const void	*body = wh->body != NULL ? (const void *)wh->body : "";
-	char		*b64;
-
-	if (secret == NULL || *secret == '\0')
-		return 0;
-	if (host->hmac_sha256(secret, strlen(secret), body, wh->len, mac) != 0)
-		return 0;
-	if ((b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
-		return 0;
-	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
-}
 
 /* ---------------------------------------------------------- callbacks */
 
@@ -512,6 +404,7 @@ shopify_init(const struct apx_host *h, struct apx_cx *cx)
 	    h->abi_major != APX_CONNECTOR_ABI_MAJOR)
 		return -1;
 	host = h;
+	kit_init(h);
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if ((v = host->config(cx, required[i])) == NULL || *v == '\0') {
 			host->log_msg(cx, APX_C_LOG_ERROR,
@@ -550,11 +443,11 @@ shopify_authorize(struct apx_cx *cx, const struct apx_authorize *az,
 			goto fail;
 		}
 	}
-	if ((rc = form_add(cx, &q, "client_id",
+	if ((rc = kit_form_add(cx, &q, "client_id",
 	    host->config(cx, "client_id"))) != 0 ||
 	    (q = host->fmt(cx, "%s&scope=%s", q, scope)) == NULL ||
-	    (rc = form_add(cx, &q, "redirect_uri", az->redirect_uri)) != 0 ||
-	    (rc = form_add(cx, &q, "state", az->state)) != 0) {
+	    (rc = kit_form_add(cx, &q, "redirect_uri", az->redirect_uri)) != 0 ||
+	    (rc = kit_form_add(cx, &q, "state", az->state)) != 0) {
 		if (rc == 0)
 			rc = APX_C_ENOMEM;
 		goto fail;
@@ -581,11 +474,11 @@ shopify_exchange(struct apx_cx *cx, const struct apx_callback *cb,
 	int			 rc;
 
 	memset(ex, 0, sizeof(*ex));
-	shop = param_get(cb->params, cb->nparams, "shop");
-	hmac = param_get(cb->params, cb->nparams, "hmac");
-	ts = param_get(cb->params, cb->nparams, "timestamp");
+	shop = kit_param_get(cb->params, cb->nparams, "shop");
+	hmac = kit_param_get(cb->params, cb->nparams, "hmac");
+	ts = kit_param_get(cb->params, cb->nparams, "timestamp");
 	code = cb->code != NULL ? cb->code :
-	    param_get(cb->params, cb->nparams, "code");
+	    kit_param_get(cb->params, cb->nparams, "code");
 	rc = APX_C_EUNAUTH;
 	if (shop == NULL || hmac == NULL || ts == NULL || code == NULL ||
 	    *code == '\0') {
@@ -608,19 +501,19 @@ shopify_exchange(struct apx_cx *cx, const struct apx_callback *cb,
 	}
 	conf = host->config(cx, "shop");
 	if (shop_label(cx, shop, &label) != 0 || conf == NULL ||
-	    !ieq(shop, conf)) {
+	    !kit_ieq(shop, conf)) {
 		host->log_msg(cx, APX_C_LOG_WARN,
 		    "%s: callback shop is not the org's shop", __func__);
 		goto fail;
 	}
 	if ((rc = shop_base(cx, shop, &base)) != 0)
 		goto fail;
-	if ((rc = form_add(cx, &form, "client_id",
+	if ((rc = kit_form_add(cx, &form, "client_id",
 	    host->config(cx, "client_id"))) != 0 ||
-	    (rc = form_add(cx, &form, "client_secret",
+	    (rc = kit_form_add(cx, &form, "client_secret",
 	    host->config(cx, "client_secret"))) != 0 ||
-	    (rc = form_add(cx, &form, "code", code)) != 0 ||
-	    (rc = form_add(cx, &form, "expiring", "1")) != 0)
+	    (rc = kit_form_add(cx, &form, "code", code)) != 0 ||
+	    (rc = kit_form_add(cx, &form, "expiring", "1")) != 0)
 		goto fail;
 	if ((rc = token_call(cx, base, form, &ex->tokens)) != 0)
 		goto fail;
@@ -652,12 +545,12 @@ shopify_refresh(struct apx_cx *cx, const char *refresh_token,
 	}
 	if ((rc = org_base(cx, &base)) != 0)
 		goto fail;
-	if ((rc = form_add(cx, &form, "client_id",
+	if ((rc = kit_form_add(cx, &form, "client_id",
 	    host->config(cx, "client_id"))) != 0 ||
-	    (rc = form_add(cx, &form, "client_secret",
+	    (rc = kit_form_add(cx, &form, "client_secret",
 	    host->config(cx, "client_secret"))) != 0 ||
-	    (rc = form_add(cx, &form, "grant_type", "refresh_token")) != 0 ||
-	    (rc = form_add(cx, &form, "refresh_token", refresh_token)) != 0)
+	    (rc = kit_form_add(cx, &form, "grant_type", "refresh_token")) != 0 ||
+	    (rc = kit_form_add(cx, &form, "refresh_token", refresh_token)) != 0)
 		goto fail;
 	rc = token_call(cx, base, form, t);
  fail:
@@ -706,7 +599,7 @@ shopify_revoke(struct apx_cx *cx, const struct apx_tokens *t)
 		    resp.status);
 		break;
 	default:
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		rc = APX_C_EPROVIDER;
 		break;
 	}
@@ -732,7 +625,7 @@ shopify_check(struct apx_cx *cx, const char *access_token,
 		goto out;
 	/* The token is for the shop it was granted by: the org's shop. */
 	conf = host->config(cx, "shop");
-	if (account_id != NULL && (conf == NULL || !ieq(account_id, conf))) {
+	if (account_id != NULL && (conf == NULL || !kit_ieq(account_id, conf))) {
 		host->log_msg(cx, APX_C_LOG_WARN,
 		    "%s: the account is not the org's configured shop",
 		    __func__);
@@ -760,7 +653,7 @@ shopify_check(struct apx_cx *cx, const char *access_token,
 	if (resp.status == 200)
 		rc = 0;
 	else {
-		log_answer(cx, __func__, &resp);
+		kit_log_answer(cx, __func__, &resp);
 		rc = resp.status == 401 ? APX_C_EGRANT : APX_C_EPROVIDER;
 	}
  out:
@@ -772,15 +665,15 @@ shopify_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 {
 	const char	*sig;
 
-	if ((sig = header_get(wh, "x-shopify-hmac-sha256")) == NULL ||
+	if ((sig = kit_header_get(wh, "x-shopify-hmac-sha256")) == NULL ||
 	    *sig == '\0') {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
 		return APX_C_EUNAUTH;
 	}
-	if (webhook_sig_ok(cx, wh, host->config(cx, "client_secret"), sig))
+	if (kit_sig_ok(cx, wh, host->config(cx, "client_secret"), sig))
 		return 0;
 	/* During a rotation, deliveries may be signed with the old secret. */
-	if (webhook_sig_ok(cx, wh, host->config(cx, "webhook_secret_previous"),
+	if (kit_sig_ok(cx, wh, host->config(cx, "webhook_secret_previous"),
 	    sig))
 		return 0;
 	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
@@ -799,10 +692,10 @@ shopify_webhook_route(struct apx_cx *cx, const struct apx_webhook *wh,
 
 	*events = NULL;
 	*nevents = 0;
-	shop = header_get(wh, "x-shopify-shop-domain");
-	if ((id = header_get(wh, "x-shopify-event-id")) == NULL || *id == '\0')
-		id = header_get(wh, "x-shopify-webhook-id");
-	topic = header_get(wh, "x-shopify-topic");
+	shop = kit_header_get(wh, "x-shopify-shop-domain");
+	if ((id = kit_header_get(wh, "x-shopify-event-id")) == NULL || *id == '\0')
+		id = kit_header_get(wh, "x-shopify-webhook-id");
+	topic = kit_header_get(wh, "x-shopify-topic");
 	if (shop_label(cx, shop, &label) != 0 || id == NULL || *id == '\0' ||
 	    topic == NULL || *topic == '\0') {
 		host->log_msg(cx, APX_C_LOG_WARN,
@@ -1065,7 +958,7 @@ order_sale(struct apx_cx *cx, const struct apx_json *node, char *hw,
 		memcpy(hw, upd, strlen(upd) + 1);
 	if (when == NULL || strlen(when) < 10) {
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: order %s has no date; "
-		    "skipped", __func__, sale.id != NULL ? safe_text(cx,
+		    "skipped", __func__, sale.id != NULL ? kit_safe_text(cx,
 		    sale.id) : "?");
 		return;
 	}
@@ -1078,7 +971,7 @@ order_sale(struct apx_cx *cx, const struct apx_json *node, char *hw,
 	if (host->sale(cx, &sale) != 0)
 		host->log_msg(cx, APX_C_LOG_WARN, "%s: order %s refused by the "
 		    "host; skipped", __func__, sale.id != NULL ?
-		    safe_text(cx, sale.id) : "?");
+		    kit_safe_text(cx, sale.id) : "?");
 }
 
 static int
@@ -1143,7 +1036,7 @@ shopify_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
 		if (resp.status == 401)
 			return APX_C_EEXPIRED;
 		if (resp.status != 200) {
-			log_answer(cx, __func__, &resp);
+			kit_log_answer(cx, __func__, &resp);
 			return APX_C_EPROVIDER;
 		}
 		if ((doc = host->json_parse(cx, resp.body, resp.body_len)) ==
@@ -1163,7 +1056,7 @@ shopify_sync(struct apx_cx *cx, const struct apx_sync *s, const char **cursor)
 			break;
 		if (strcmp(code, "THROTTLED") != 0 || tries >= THROTTLE_TRIES) {
 			host->log_msg(cx, APX_C_LOG_WARN, "%s: the API answered "
-			    "%s", __func__, safe_text(cx, code));
+			    "%s", __func__, kit_safe_text(cx, code));
 			return APX_C_EPROVIDER;
 		}
 		/* Cost-based throttling: wait until the bucket holds the
