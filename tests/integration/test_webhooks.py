@@ -15,7 +15,7 @@ import pytest
 
 import connhelp as ch
 import connhooks as wh
-from apxtest import assert_problem, describe
+from apxtest import assert_problem, describe, postgres_stopped, run_stack_script
 from authhelp import bearer
 from datahelp import (content_rows, default_workspace, personal_email, tenant_json,
                       tenant_scalar, upload)
@@ -376,3 +376,42 @@ def test_metrics_count_deliveries_and_show_the_queue(http, stack, shop):
     assert 'apx_webhook_deliveries_total{connector="shopify",outcome="unauthorized"}' in text
     assert 'apx_job_queue_depth{kind="webhook",state="due"}' in text
     assert 'apx_sync_lag_seconds{connector="shopify"}' in text
+
+
+# ------------------------------------------------------------------ PostgreSQL down
+
+@pytest.mark.pgstop
+@pytest.mark.slow
+def test_the_tenant_database_down_is_503_and_the_retry_is_stored(http, stack, shop):
+    """The org's region server stops mid-traffic: the delivery is not
+    acknowledged (the provider retries), and the retry is stored once."""
+    u, org, conn = shop
+    body, headers = sample_delivery(stack, "shopify", org["shop"])
+    run_stack_script("pg-stop", stack["STACK_DIR"], "--region", org.get("region") or "eu")
+    try:
+        r = wh.deliver(http, stack, "shopify", body, headers)
+        assert r.status_code == 503, describe(r)
+        assert r.headers.get("Retry-After"), describe(r)
+    finally:
+        run_stack_script("pg-start", stack["STACK_DIR"], "--region", org.get("region") or "eu")
+    r = wh.wait_for("the region back", lambda: wh.deliver(
+        http, stack, "shopify", body, headers).status_code == 200)
+    assert len(wh.events(stack, org, conn["id"])) == 1
+    wh.wait_for("the event to be processed",
+                lambda: wh.events(stack, org, conn["id"])[0]["processed"])
+
+
+@pytest.mark.pgstop
+@pytest.mark.slow
+def test_the_job_runner_outlives_the_control_database(http, stack, shop):
+    """The control server stops and starts again: the runner is still there
+    and takes the next job."""
+    u, org, conn = shop
+    pid = int(stack["JOBS_PID"])
+    with postgres_stopped(stack):
+        time.sleep(3)       # the runner meets the outage at least once
+    os.kill(pid, 0)         # still running
+    body, headers = sample_delivery(stack, "shopify", org["shop"])
+    assert wh.deliver(http, stack, "shopify", body, headers).status_code == 200
+    wh.wait_for("the event to be processed",
+                lambda: wh.events(stack, org, conn["id"])[0]["processed"])
