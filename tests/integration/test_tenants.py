@@ -34,7 +34,8 @@ from test_audit_atomic import _failed_cleanly
 
 REGIONS = ("eu", "us")
 TENANT_TABLES = {"schema_migrations", "uploads", "upload_rows", "upload_personal", "forecasts",
-                 "connector_events"}
+                 "connector_events", "webhook_events", "sales_records", "sync_state",
+                 "privacy_requests"}
 
 
 @pytest.fixture(scope="module", autouse=True)
