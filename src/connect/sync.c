@@ -40,7 +40,9 @@ free_secret(char *s)
 }
 
 /* The connection's session-level advisory lock: taken (TAKE) or let go.
- * 1 taken, 0 held by another run, or a negative code. */
+ * 1 taken, 0 held by another run, or a negative code. The key is the id
+ * modulo 2^31 - 1: two connections that share it only wait for each
+ * other's runs. */
 static int
 lock_conn(struct apx_db *db, int64_t conn, int take)
 {
@@ -50,8 +52,10 @@ lock_conn(struct apx_db *db, int64_t conn, int take)
 	int rc;
 
 	if ((rc = apx_db_query(db, 0, &res, take ?
-	    "SELECT pg_try_advisory_lock($1::int, $2::bigint::int)" :
-	    "SELECT pg_advisory_unlock($1::int, $2::bigint::int)", 2, p)) != 0)
+	    "SELECT pg_try_advisory_lock($1::int,"
+	    " ($2::bigint % 2147483647)::int)" :
+	    "SELECT pg_advisory_unlock($1::int,"
+	    " ($2::bigint % 2147483647)::int)", 2, p)) != 0)
 		return rc;
 	rc = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
