@@ -15,6 +15,9 @@
 
 static const struct apx_host *host;
 
+static int	 sig_ok(struct apx_cx *, const struct apx_webhook *,
+		    const char *, const char *);
+
 void
 kit_init(const struct apx_host *h)
 {
@@ -329,8 +332,8 @@ kit_kv_take(const char **p, const char *name, char *buf, size_t len)
 }
 
 /* 1 when SIG is the base64 HMAC-SHA256 of the body with KEY. */
-int
-kit_sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
+static int
+sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
     const char *sig)
 {
 	unsigned char	 mac[32];
@@ -342,4 +345,27 @@ kit_sig_ok(struct apx_cx *cx, const struct apx_webhook *wh, const char *key,
 	    (b64 = host->base64(cx, mac, sizeof(mac))) == NULL)
 		return 0;
 	return host->ct_equal(b64, strlen(b64), sig, strlen(sig)) == 1;
+}
+
+int
+kit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh,
+    const char *header, const char *key_field, const char *previous_field)
+{
+	const char	*key, *sig;
+
+	if ((key = host->config(cx, key_field)) == NULL || *key == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: %s is not set", __func__,
+		    key_field);
+		return APX_C_EUNAUTH;
+	}
+	if ((sig = kit_header_get(wh, header)) == NULL || *sig == '\0') {
+		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
+		return APX_C_EUNAUTH;
+	}
+	/* During a rotation, deliveries may be signed with the old secret. */
+	if (sig_ok(cx, wh, key, sig) ||
+	    sig_ok(cx, wh, host->config(cx, previous_field), sig))
+		return 0;
+	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
+	return APX_C_EUNAUTH;
 }

@@ -45,10 +45,14 @@ void	 kit_log_answer(struct apx_cx *, const char *,
 	    const struct apx_http_response *);
 /* The value of header NAME (lower case) of a delivery, or NULL. */
 const char *kit_header_get(const struct apx_webhook *, const char *);
-/* 1 when SIG is the base64 HMAC-SHA256 of the delivery's body with KEY
- * (NULL or empty: 0), compared in constant time. */
-int	 kit_sig_ok(struct apx_cx *, const struct apx_webhook *, const char *,
-	    const char *);
+/*
+ * A delivery's signature: header HEADER holds the base64 HMAC-SHA256 of
+ * the raw body with the connector's field KEY_FIELD, or (a rotation in
+ * progress) with PREVIOUS_FIELD, compared in constant time. 0 or
+ * APX_C_EUNAUTH (also when KEY_FIELD is not set).
+ */
+int	 kit_webhook_verify(struct apx_cx *, const struct apx_webhook *,
+	    const char *, const char *, const char *);
 /* S as a JSON string, quotes included. */
 char	*kit_json_str(struct apx_cx *, const char *);
 /* The value at the printf-made PATH of the document, within its budget. */

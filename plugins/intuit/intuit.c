@@ -1043,24 +1043,7 @@ intuit_check(struct apx_cx *cx, const char *access_token,
 static int
 intuit_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 {
-	const char	*key, *sig;
-
-	if ((key = host->config(cx, "webhook_verifier")) == NULL || *key == '\0') {
-		host->log_msg(cx, APX_C_LOG_WARN,
-		    "%s: connectors.intuit.webhook_verifier is not set", __func__);
-		return APX_C_EUNAUTH;
-	}
-	if ((sig = kit_header_get(wh, "intuit-signature")) == NULL ||
-	    *sig == '\0') {
-		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
-		return APX_C_EUNAUTH;
-	}
-	/* During a rotation, deliveries may be signed with the old secret. */
-	if (kit_sig_ok(cx, wh, key, sig) ||
-	    kit_sig_ok(cx, wh, host->config(cx, "webhook_verifier_previous"), sig))
-		return 0;
-	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
-	return APX_C_EUNAUTH;
+	return kit_webhook_verify(cx, wh, "intuit-signature", "webhook_verifier", "webhook_verifier_previous");
 }
 
 static int

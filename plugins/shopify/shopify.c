@@ -58,7 +58,6 @@ static int	 parse_i64(const char *, int64_t *);
 static int	 token_call(struct apx_cx *, const char *, const char *,
 		    struct apx_tokens *);
 static int	 token_chars(const char *, size_t, const char *);
-static char	*jstr(struct apx_cx *, const char *);
 static char	*privacy_subject(struct apx_cx *, const struct apx_json *);
 struct cursor;
 static int	 instant_ok(const char *);
@@ -663,21 +662,7 @@ shopify_check(struct apx_cx *cx, const char *access_token,
 static int
 shopify_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 {
-	const char	*sig;
-
-	if ((sig = kit_header_get(wh, "x-shopify-hmac-sha256")) == NULL ||
-	    *sig == '\0') {
-		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
-		return APX_C_EUNAUTH;
-	}
-	if (kit_sig_ok(cx, wh, host->config(cx, "client_secret"), sig))
-		return 0;
-	/* During a rotation, deliveries may be signed with the old secret. */
-	if (kit_sig_ok(cx, wh, host->config(cx, "webhook_secret_previous"),
-	    sig))
-		return 0;
-	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
-	return APX_C_EUNAUTH;
+	return kit_webhook_verify(cx, wh, "x-shopify-hmac-sha256", "client_secret", "webhook_secret_previous");
 }
 
 /* One delivery is one event of one shop. */
@@ -737,38 +722,6 @@ token_chars(const char *s, size_t max, const char *extra)
 	return 1;
 }
 
-/* S as a JSON string (quotes included), control bytes dropped. */
-static char *
-jstr(struct apx_cx *cx, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t	 i, o = 0, n = strlen(s);
-	char	*d;
-
-	if (n > 4096 || (d = host->alloc(cx, n * 6 + 3)) == NULL)
-		return NULL;
-	d[o++] = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			d[o++] = '\\';
-			d[o++] = (char)c;
-		} else if (c < 0x20) {
-			d[o++] = '\\';
-			d[o++] = 'u';
-			d[o++] = '0';
-			d[o++] = '0';
-			d[o++] = hex[c >> 4];
-			d[o++] = hex[c & 15];
-		} else
-			d[o++] = (char)c;
-	}
-	d[o++] = '"';
-	d[o] = '\0';
-	return d;
-}
-
 /* The subject of a privacy topic: {"customer_id","email","phone"}. */
 static char *
 privacy_subject(struct apx_cx *cx, const struct apx_json *doc)
@@ -783,7 +736,7 @@ privacy_subject(struct apx_cx *cx, const struct apx_json *doc)
 		if ((v = host->json_text(cx, host->json_at(doc, "customer"),
 		    keys[i])) == NULL || *v == '\0')
 			continue;
-		if ((js = jstr(cx, v)) == NULL ||
+		if ((js = kit_json_str(cx, v)) == NULL ||
 		    (out = host->fmt(cx, "%s%s\"%s\":%s", out != NULL ? out :
 		    "", out != NULL ? "," : "", names[i], js)) == NULL)
 			return NULL;

@@ -873,24 +873,7 @@ xero_check(struct apx_cx *cx, const char *access_token,
 static int
 xero_webhook_verify(struct apx_cx *cx, const struct apx_webhook *wh)
 {
-	const char	*key, *sig;
-
-	if ((key = host->config(cx, "webhook_key")) == NULL || *key == '\0') {
-		host->log_msg(cx, APX_C_LOG_WARN,
-		    "%s: connectors.xero.webhook_key is not set", __func__);
-		return APX_C_EUNAUTH;
-	}
-	if ((sig = kit_header_get(wh, "x-xero-signature")) == NULL ||
-	    *sig == '\0') {
-		host->log_msg(cx, APX_C_LOG_WARN, "%s: no signature", __func__);
-		return APX_C_EUNAUTH;
-	}
-	/* During a rotation, deliveries may be signed with the old secret. */
-	if (kit_sig_ok(cx, wh, key, sig) ||
-	    kit_sig_ok(cx, wh, host->config(cx, "webhook_key_previous"), sig))
-		return 0;
-	host->log_msg(cx, APX_C_LOG_WARN, "%s: signature is wrong", __func__);
-	return APX_C_EUNAUTH;
+	return kit_webhook_verify(cx, wh, "x-xero-signature", "webhook_key", "webhook_key_previous");
 }
 
 /*

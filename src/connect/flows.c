@@ -973,7 +973,6 @@ apx_connect_sync_request(struct apx_ctx *c, int64_t id)
 	struct apx_audit_entry e;
 	struct apx_conn_row r;
 	const struct apx_plugin *pl;
-	char dedup[48];
 	int rc, queued;
 
 	if ((rc = apx_conn_read(c->db, c->org->id, id, 0, &r)) != 0)
@@ -986,11 +985,9 @@ apx_connect_sync_request(struct apx_ctx *c, int64_t id)
 		    "of this connection cannot sync on this server.");
 	if (rc)
 		return provider_problem(c, APX_C_EGRANT);
-	snprintf(dedup, sizeof(dedup), "sync:%lld", (long long)id);
 	if ((rc = apx_db_begin(c->db)) != 0)
 		return rc;
-	if ((rc = apx_job_enqueue(c->db, APX_JOB_SYNC, c->org->id, id, dedup,
-	    "{}", 0, &queued)) != 0) {
+	if ((rc = apx_job_enqueue_sync(c->db, c->org->id, id, &queued)) != 0) {
 		apx_db_rollback(c->db);
 		return rc;
 	}

@@ -104,11 +104,8 @@ run_webhook(const struct apx_connect_env *env, struct apx_job *j,
 	    "recorded" : "handled";
 	if (prc == APX_C_MORE || nsales > 0) {
 		/* A sync follows; it also rebuilds the daily series. */
-		char dedup[48];
-
-		snprintf(dedup, sizeof(dedup), "sync:%lld", (long long)j->conn);
-		if ((rc = apx_job_enqueue(env->db, APX_JOB_SYNC, j->org,
-		    j->conn, dedup, "{}", 0, &queued)) != 0)
+		if ((rc = apx_job_enqueue_sync(env->db, j->org, j->conn,
+		    &queued)) != 0)
 			goto out;
 	}
 	/* Gone with its connection when the account asked to be forgotten. */

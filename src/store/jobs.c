@@ -38,6 +38,17 @@ apx_job_enqueue(struct apx_db *db, const char *kind, int64_t org,
 	return 0;
 }
 
+int
+apx_job_enqueue_sync(struct apx_db *db, int64_t org, int64_t conn,
+    int *queued)
+{
+	char dedup[48];
+
+	snprintf(dedup, sizeof(dedup), "sync:%lld", (long long)conn);
+	return apx_job_enqueue(db, APX_JOB_SYNC, org, conn, dedup, "{}", 0,
+	    queued);
+}
+
 void
 apx_job_clear(struct apx_job *j)
 {

@@ -27,6 +27,10 @@ struct apx_db;
 int	 apx_job_enqueue(struct apx_db *, const char *, int64_t, int64_t,
 	    const char *, const char *, int, int *);
 
+/* Queue a sync of connection CONN of ORG, unless one is waiting already
+ * (*QUEUED 0): the one key of a connection's pending sync. */
+int	 apx_job_enqueue_sync(struct apx_db *, int64_t, int64_t, int *);
+
 struct apx_job {
 	int64_t		 id;
 	char		 kind[16];
