@@ -23,6 +23,8 @@ APX_DEB_PACKAGES=(
 	john-data
 	# tests and bench
 	python3 python3-pytest python3-requests wrk valgrind
+	# the local SMTP server that collects the mails of a stack
+	python3-aiosmtpd
 	# the SAML IdP of the tests (SimpleSAMLphp on PHP's own server; naming
 	# php8.2-cgi keeps apt from pulling libapache2-mod-php) and the tools
 	# that sign crafted SAML answers

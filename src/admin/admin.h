@@ -22,4 +22,9 @@ int	 apx_admin_render_errors(struct apx_conf *, int, char **);
 int	 apx_admin_connectors(struct apx_conf *, int, char **);
 int	 apx_admin_jobs(struct apx_conf *, int, char **);
 
+/* `mail send [--once] [--lease S] [--poll S]`, `mail status` and `user
+ * verify --email ADDRESS` (mail.c): the exit status. */
+int	 apx_admin_mail(struct apx_conf *, int, char **);
+int	 apx_admin_user(struct apx_conf *, int, char **);
+
 #endif

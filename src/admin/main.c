@@ -112,6 +112,15 @@ usage(FILE *f)
 	    "webhook work\n"
 	    "                       and queued syncs (--once: until none is "
 	    "due)\n"
+	    "  mail send [--once] [--lease S] [--poll S]\n"
+	    "                       the mail sender next to the web server: "
+	    "delivers the\n"
+	    "                       outbox to mail.smtp_url (--once: until none "
+	    "is due)\n"
+	    "  mail status          mails due, failed and sent in the last day\n"
+	    "  user verify --email ADDRESS\n"
+	    "                       mark an account's address verified "
+	    "(support; audited)\n"
 	    "  check-config         validate the configuration\n"
 	    "  setup --control CONNINFO --region NAME=CONNINFO [--region ...]\n"
 	    "        --public-origin https://HOST [--etc DIR] [--app-user USER]\n"
@@ -508,7 +517,8 @@ cmd_create_superuser(struct apx_conf *conf, int argc, char **argv)
 		fprintf(stderr, "accupredix-admin: cannot reach the database\n");
 		goto out;
 	}
-	switch ((i = apx_user_create(db, en, email, name, hash, 1, &id)) == 0 ?
+	switch ((i = apx_user_create(db, en, email, name, hash,
+	    APX_USER_SUPERUSER | APX_USER_VERIFIED, &id)) == 0 ?
 	    audit_superuser(db, id) : i) {
 	case 0:
 		if (apx_db_commit(db) != 0) {
@@ -604,6 +614,10 @@ main(int argc, char *argv[])
 		rc = apx_admin_connectors(conf, argc, argv);
 	else if (strcmp(argv[0], "jobs") == 0)
 		rc = apx_admin_jobs(conf, argc, argv);
+	else if (strcmp(argv[0], "mail") == 0)
+		rc = apx_admin_mail(conf, argc, argv);
+	else if (strcmp(argv[0], "user") == 0)
+		rc = apx_admin_user(conf, argc, argv);
 	else if (strcmp(argv[0], "render-errors") == 0)
 		rc = apx_admin_render_errors(conf, argc, argv);
 	else if (strcmp(argv[0], "check-config") == 0) {

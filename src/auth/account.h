@@ -12,5 +12,8 @@
  * control bytes, quotes or more than one '@').
  */
 const char *apx_account_email_norm(struct apx_arena *, const char *);
+/* Would apx_account_email_norm accept S? (An address that is safe in an
+ * SMTP envelope and a header: no blank, control byte, quote or bracket.) */
+int	 apx_account_email_ok(const char *);
 
 #endif

@@ -236,6 +236,67 @@ apx_session_hash_token(const char *tok, size_t len, unsigned char *hash)
 	crypto_hash_sha256(hash, (const unsigned char *)tok, len);
 }
 
+/* The key of a successor kept for a second tab: only a holder of OLD
+ * can make it. */
+static void
+successor_key(const char *old, size_t len,
+    unsigned char key[crypto_secretbox_KEYBYTES])
+{
+	static const char label[] = "accupredix refresh successor";
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)label,
+	    sizeof(label));
+	crypto_hash_sha256_update(&st, (const unsigned char *)old, len);
+	crypto_hash_sha256_final(&st, key);
+}
+
+int
+apx_session_seal_successor(const char *old, size_t oldlen, const char *next,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char key[crypto_secretbox_KEYBYTES], *b;
+	size_t n = strlen(next);
+
+	*out = NULL;
+	*outlen = 0;
+	if (n > 128)
+		return APX_ETOOBIG;
+	if ((b = malloc(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES
+	    + n)) == NULL)
+		return APX_ENOMEM;
+	successor_key(old, oldlen, key);
+	apx_random(b, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(b + crypto_secretbox_NONCEBYTES,
+	    (const unsigned char *)next, n, b, key);
+	apx_wipe(key, sizeof(key));
+	*out = b;
+	*outlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+	return 0;
+}
+
+int
+apx_session_open_successor(const char *old, size_t oldlen,
+    const unsigned char *in, size_t len, char *next, size_t cap)
+{
+	unsigned char key[crypto_secretbox_KEYBYTES];
+	size_t n;
+	int rc;
+
+	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
+	    (n = len - crypto_secretbox_NONCEBYTES -
+	    crypto_secretbox_MACBYTES) >= cap)
+		return APX_EINVAL;
+	successor_key(old, oldlen, key);
+	rc = crypto_secretbox_open_easy((unsigned char *)next,
+	    in + crypto_secretbox_NONCEBYTES, len - crypto_secretbox_NONCEBYTES,
+	    in, key) == 0 ? 0 : APX_ECRYPTO;
+	apx_wipe(key, sizeof(key));
+	next[rc == 0 ? n : 0] = '\0';
+	return rc;
+}
+
 int
 apx_session_new_token(char *out, size_t outlen, unsigned char *hash)
 {

@@ -57,6 +57,16 @@ int	 apx_session_authenticate(struct apx_ctx *, struct apx_auth *);
  */
 int	 apx_session_new_token(char *, size_t, unsigned char *);
 void	 apx_session_hash_token(const char *, size_t, unsigned char *);
+/*
+ * The successor NEXT of refresh token OLD (OLDLEN bytes), sealed under a
+ * key derived from OLD (secretbox), to be kept with OLD for a second tab;
+ * and its opening (into NEXT, CAP bytes). APX_ECRYPTO when it does not
+ * open.
+ */
+int	 apx_session_seal_successor(const char *, size_t, const char *,
+	    unsigned char **, size_t *);
+int	 apx_session_open_successor(const char *, size_t,
+	    const unsigned char *, size_t, char *, size_t);
 /* Answer 200 with a fresh access token for USER/SID plus REFRESH. */
 int	 apx_session_answer_tokens(struct apx_ctx *, const struct apx_user *,
 	    int64_t, const char *);

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "auth/account.h"
+#include "auth/mfa.h"
 #include "auth/oauth_state.h"
 #include "auth/saml.h"
 #include "auth/session.h"
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "http/ctx.h"
+#include "routes/routes.h"
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/identity.h"
@@ -549,7 +551,7 @@ finish(struct apx_ctx *c, struct apx_signin *s,
 	unsigned char rhash[APX_TOKEN_HASH_LEN];
 	json_t *enf = NULL;
 	int64_t uid = 0, sid;
-	int rc, joined = 0;
+	int rc, joined = 0, gated = 0;
 
 	refresh[0] = '\0';
 	if ((rc = account(c, s, id, link, &uid, &f)) != 0)
@@ -604,14 +606,25 @@ finish(struct apx_ctx *c, struct apx_signin *s,
 	json_decref(e.after);
 	if (rc != 0)
 		goto out;
+	/*
+	 * Google or Microsoft for an account with a second factor: the
+	 * login page asks for the code. An org's own IdP is the org's
+	 * policy and stands for it.
+	 */
+	if (s->org == 0 && ((rc = apx_mfa_gate(c, &u, APX_MFA_VIA_PROVIDER,
+	    &gated)) != 0 || gated))
+		goto out;
 	if ((rc = apx_session_new_token(refresh, sizeof(refresh), rhash))
 	    != 0 || (rc = apx_session_create(c->db, u.id,
 	    apx_req_header(c->req, "user-agent") != NULL ?
 	    apx_req_header(c->req, "user-agent") : "", c->req->remote_addr,
-	    c->conf->refresh_lifetime, rhash, &sid)) != 0)
+	    s->org > 0 ? apx_arena_printf(c->req->arena, "sso:%lld",
+	    (long long)s->org) : "oidc", c->conf->refresh_lifetime, rhash,
+	    &sid)) != 0)
 		goto out;
 	apx_log_info("rid=%s user %lld signed in through %s",
 	    c->req->request_id, (long long)uid, s->rp.key);
+	apx_route_signed_in(c, &u, s->rp.key);
 	rc = apx_session_redirect(c, &u, sid, refresh, apx_arena_printf(
 	    c->req->arena, "%s%s", c->conf->public_origin, ret));
 out:

@@ -109,6 +109,15 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 		return deny(c, 404, NULL, NULL);
 	if (ws > 0 && acc.ws != ws)
 		return deny(c, 404, NULL, NULL);
+	/*
+	 * An org that requires a second factor or its SSO: a member signed
+	 * in with neither may still set one up (user routes), not come in.
+	 * API keys are not people.
+	 */
+	if (!key && acc.mfa_refused)
+		return deny(c, 403, "mfa-required", "This organisation "
+		    "requires a second factor or its SSO: set up a second "
+		    "factor (/api/v1/me/mfa) and sign in again.");
 	if (key && !address_allowed(c, acc.allowlist))
 		return deny(c, 403, "address-not-allowed",
 		    "This API key may not be used from this address for this "

@@ -486,3 +486,26 @@ apx_client_addr(const struct apx_cidr_list *trusted, const char *remote,
 	}
 	return addr_out(&hop, out, outlen);
 }
+
+int
+apx_ip_net_key(const char *addr, char *out, size_t len)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	struct apx_cidr c;
+
+	if (len > 0)
+		out[0] = '\0';
+	if (addr == NULL || apx_ip_parse(addr, &c) != 0)
+		return APX_EINVAL;
+	if (c.family == 6 && memcmp(c.addr, mapped, sizeof(mapped)) == 0) {
+		memmove(c.addr, c.addr + 12, 4);
+		memset(c.addr + 4, 0, 12);
+		c.family = 4;
+		c.bits = 32;
+	} else if (c.family == 6) {
+		memset(c.addr + 8, 0, 8);
+		c.bits = 64;
+	}
+	return apx_cidr_format(&c, out, len);
+}

@@ -44,6 +44,13 @@ int	 apx_cidr_parse(const char *, struct apx_cidr *);
  */
 int	 apx_cidr_format(const struct apx_cidr *, char *, size_t);
 /*
+ * The network that stands for client ADDR in throttles and "known
+ * networks": an IPv4 address itself ("192.0.2.1/32"; IPv4-mapped IPv6 as
+ * IPv4), an IPv6 address's /64 ("2001:db8:1:2::/64"), since one host
+ * usually holds a whole /64. APX_EINVAL when ADDR is not an address.
+ */
+int	 apx_ip_net_key(const char *, char *, size_t);
+/*
  * 1 when ADDR lies in NET (ADDR's own prefix length is not looked at).
  * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4 networks as
  * its IPv4 address; different families otherwise never match.

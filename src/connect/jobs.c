@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,6 @@ static int	 run_webhook(const struct apx_connect_env *, struct apx_job *,
 		    const char **);
 static int	 run_sync(const struct apx_connect_env *, struct apx_job *,
 		    const char **);
-static void	 wait_notify(struct apx_db *, int, volatile int *);
 
 /*
  * One webhook event: the plugin acts on it (records sales, asks for a
@@ -141,38 +139,6 @@ run_sync(const struct apx_connect_env *env, struct apx_job *j,
 	return rc;
 }
 
-/* Until NOTIFY apx_jobs, SECS seconds, or STOP. */
-static void
-wait_notify(struct apx_db *db, int secs, volatile int *stop)
-{
-	struct pollfd pfd;
-	PGnotify *n;
-	PGconn *pg;
-	int i;
-
-	if (apx_db_exec(db, "LISTEN apx_jobs") != 0 ||
-	    apx_db_conn(db, &pg) != 0 || (pfd.fd = PQsocket(pg)) < 0) {
-		for (i = 0; i < secs * 10 && (stop == NULL || !*stop); i++)
-			(void)poll(NULL, 0, 100);
-		return;
-	}
-	pfd.events = POLLIN;
-	for (i = 0; i < secs * 10 && (stop == NULL || !*stop); i++) {
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 100) > 0) {
-			if (PQconsumeInput(pg) == 0)
-				return;
-			if ((n = PQnotifies(pg)) != NULL) {
-				/* Drain: one wake-up is enough. */
-				do
-					PQfreemem(n);
-				while ((n = PQnotifies(pg)) != NULL);
-				return;
-			}
-		}
-	}
-}
-
 int
 apx_connect_jobs_run(const struct apx_connect_env *env, int once, int secs,
     volatile int *stop, long long *done)
@@ -187,7 +153,7 @@ apx_connect_jobs_run(const struct apx_connect_env *env, int once, int secs,
 		if (rc == APX_ENOTFOUND) {
 			if (once)
 				return 0;
-			wait_notify(env->db, secs, stop);
+			apx_db_wait_notify(env->db, "apx_jobs", secs, stop);
 			continue;
 		}
 		if (rc != 0) {
@@ -195,7 +161,7 @@ apx_connect_jobs_run(const struct apx_connect_env *env, int once, int secs,
 			    apx_strerror(rc));
 			if (once)
 				return rc;
-			wait_notify(env->db, secs, stop);
+			apx_db_wait_notify(env->db, "apx_jobs", secs, stop);
 			continue;
 		}
 		why = NULL;

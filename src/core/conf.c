@@ -148,6 +148,39 @@ static const struct key keys[] = {
 	 * the SP metadata is signed and lists the certificate. */
 	{ "saml.sp_key", K_SECRET, O(saml_sp_key), 0, NULL, 0, 0 },
 	{ "saml.sp_cert", K_SECRET, O(saml_sp_cert), 0, NULL, 0, 0 },
+	/* Mail to users (src/auth/mail.c), sent by `accupredix-admin mail
+	 * send` to this relay: smtp://host[:port] (STARTTLS unless
+	 * mail.starttls is off) or smtps://host[:port] (TLS from the start).
+	 * Unset: mails wait in the outbox. */
+	{ "mail.smtp_url", K_STRING, O(mail_smtp_url), 0, NULL, 0, 0 },
+	{ "mail.smtp_user", K_STRING, O(mail_smtp_user), 0, NULL, 0, 0 },
+	{ "mail.smtp_password", K_SECRET, O(mail_smtp_password), 0, NULL, 0,
+	    0 },
+	{ "mail.starttls", K_BOOL, O(mail_starttls), 0, "yes", 0, 0 },
+	/* CA bundle for the relay's certificate; unset: the system's. */
+	{ "mail.ca_file", K_PATH, O(mail_ca_file), 0, NULL, 0, 0 },
+	{ "mail.from", K_STRING, O(mail_from), 0, NULL, 0, 0 },
+	{ "mail.from_name", K_STRING, O(mail_from_name), 0, "AccuPredix", 0,
+	    0 },
+	{ "mail.timeout", K_INT, O(mail_timeout), 0, "30", 1, 600 },
+	/* The product's name in mails and second-factor apps. */
+	{ "product.name", K_STRING, O(product_name), 0, "AccuPredix", 0, 0 },
+	/* Lifetimes of the account lifecycle, in seconds. */
+	{ "auth.verify_ttl", K_INT, O(verify_ttl), 0, "86400", 600,
+	    30 * 86400 },
+	{ "auth.reset_ttl", K_INT, O(reset_ttl), 0, "1800", 300, 86400 },
+	/* An account whose address is not verified this long goes. */
+	{ "auth.unverified_ttl", K_INT, O(unverified_ttl), 0, "604800", 3600,
+	    365LL * 86400 },
+	{ "auth.invitation_ttl", K_INT, O(invite_ttl), 0, "604800", 3600,
+	    90LL * 86400 },
+	/* A refresh token spent this recently answers with its successor
+	 * (a second tab); later, its reuse ends the session. */
+	{ "auth.refresh_grace", K_INT, O(refresh_grace), 0, "10", 0, 60 },
+	/* Failed logins of one account (from anywhere) before each further
+	 * attempt waits, twice as long each time (known networks exempt). */
+	{ "auth.login_delay_after", K_INT, O(login_delay_after), 0, "10", 3,
+	    1000 },
 };
 
 struct apx_conf_origin {
@@ -183,6 +216,7 @@ static int	 set_connector(struct parse *, struct apx_conf *, const char *,
 static int	 regions_check(struct parse *, struct apx_conf *, int);
 static int	 derive(struct parse *, struct apx_conf *);
 static int	 derive_oidc(struct parse *, struct apx_conf *);
+static int	 derive_mail(struct parse *, struct apx_conf *);
 static void	 where_key(const struct parse *, const char *, char *, size_t);
 
 static int
@@ -505,6 +539,8 @@ derive(struct parse *p, struct apx_conf *c)
 
 	if (derive_oidc(p, c) != 0)
 		return APX_ECONFIG;
+	if (derive_mail(p, c) != 0)
+		return APX_ECONFIG;
 
 	if ((c->jwt_issuer != NULL && c->problem_base != NULL))
 		return 0;
@@ -524,6 +560,35 @@ derive(struct parse *p, struct apx_conf *c)
 			    "out of memory");
 		snprintf(c->problem_base, len, "%s/problems/",
 		    c->public_origin);
+	}
+	return 0;
+}
+
+/* The relay is smtp:// or smtps://; a relay needs a sender address. */
+static int
+derive_mail(struct parse *p, struct apx_conf *c)
+{
+	char where[512];
+	const char *at;
+
+	if (c->mail_smtp_url != NULL &&
+	    strncmp(c->mail_smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(c->mail_smtp_url, "smtps://", 8) != 0) {
+		where_key(p, "mail.smtp_url", where, sizeof(where));
+		return fail(p, where, 0, "mail.smtp_url", "must be "
+		    "smtp://HOST[:PORT] (STARTTLS) or smtps://HOST[:PORT]");
+	}
+	if (c->mail_from != NULL && ((at = strchr(c->mail_from, '@')) == NULL ||
+	    at == c->mail_from || strchr(at, '.') == NULL ||
+	    strpbrk(c->mail_from, " <>\"\\,;") != NULL)) {
+		where_key(p, "mail.from", where, sizeof(where));
+		return fail(p, where, 0, "mail.from", "must be a plain address, "
+		    "e.g. no-reply@example.com (the name is mail.from_name)");
+	}
+	if (c->mail_smtp_url != NULL && c->mail_from == NULL) {
+		where_key(p, "mail.from", where, sizeof(where));
+		return fail(p, where, 0, "mail.from", "required with "
+		    "mail.smtp_url: the address mails come from");
 	}
 	return 0;
 }
@@ -1196,6 +1261,13 @@ apx_conf_free(struct apx_conf *c)
 	free(c->oidc_ms_tenants);
 	apx_secret_free(c->saml_sp_key);
 	apx_secret_free(c->saml_sp_cert);
+	free(c->mail_smtp_url);
+	free(c->mail_smtp_user);
+	apx_secret_free(c->mail_smtp_password);
+	free(c->mail_ca_file);
+	free(c->mail_from);
+	free(c->mail_from_name);
+	free(c->product_name);
 	free(c);
 }
 

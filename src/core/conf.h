@@ -110,6 +110,23 @@ struct apx_conf {
 	struct apx_secret	*saml_sp_key;	/* PEM; NULL: metadata unsigned */
 	struct apx_secret	*saml_sp_cert;
 	struct apx_conf_connector_key connector_keys[APX_CONNECTOR_KEYS_MAX];
+	/* mail (src/auth/mail.c) */
+	char			*mail_smtp_url;	/* smtp:// or smtps://; NULL: off */
+	char			*mail_smtp_user;
+	struct apx_secret	*mail_smtp_password;
+	int			 mail_starttls;	/* smtp://: STARTTLS required */
+	char			*mail_ca_file;
+	char			*mail_from;	/* the sender's address */
+	char			*mail_from_name;
+	char			*product_name;
+	long long		 mail_timeout;
+	/* the account lifecycle (src/routes/account.c) */
+	long long		 verify_ttl;
+	long long		 reset_ttl;
+	long long		 unverified_ttl;
+	long long		 invite_ttl;
+	long long		 refresh_grace;
+	long long		 login_delay_after;
 	size_t			 nconnector_keys;
 
 	struct apx_conf_origin	*origin;

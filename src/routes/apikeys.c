@@ -155,8 +155,16 @@ apx_route_apikeys_create(struct apx_ctx *c)
 		    "workspace_id");
 		goto out;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		/* The owners hear of every new key of their org. */
+		apx_route_notify_owners(c, c->org->id, "apikey_created",
+		    json_pack("{s:s,s:s,s:s,s:s,s:s}", "org", c->org->name != NULL ?
+		    c->org->name : c->org->slug, "key_name", name, "key_prefix",
+		    prefix, "role", rs, "actor", c->auth->kind == APX_AUTH_USER &&
+		    c->auth->user.name != NULL ? c->auth->user.name :
+		    "An API key"));
 		rc = answer_key(c, 201, k, key);
+	}
 out:
 	apx_wipe(key, sizeof(key));
 	json_decref(body);

@@ -10,9 +10,10 @@ apx_route_me(struct apx_ctx *c)
 {
 	const struct apx_user *u = &c->auth->user;
 
-	return apx_resp_json(c->resp, 200, json_pack("{s:{s:I,s:s,s:s,s:b}}",
+	return apx_resp_json(c->resp, 200, json_pack("{s:{s:I,s:s,s:s,s:b,s:b}}",
 	    "user", "id", (json_int_t)u->id, "email", u->email, "name",
-	    u->name, "is_superuser", u->is_superuser));
+	    u->name, "is_superuser", u->is_superuser, "email_verified",
+	    u->email_verified));
 }
 
 int

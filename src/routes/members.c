@@ -6,15 +6,20 @@
 
 #include <string.h>
 
+#include <stdio.h>
+
 #include "auth/account.h"
+#include "auth/mail.h"
 #include "auth/session.h"
 #include "authz/authz.h"
 #include "authz/perm.h"
+#include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
 #include "store/orgs.h"
 
 static int	 change(struct apx_ctx *, int64_t, int, const char *);
+static int	 mail_invitation(struct apx_ctx *, json_t *, const char *, int);
 static int	 member_not_found(struct apx_ctx *);
 
 static int
@@ -103,6 +108,38 @@ apx_route_membership_leave(struct apx_ctx *c)
 	return change(c, c->auth->uid, APX_ROLE_NONE, "member.leave");
 }
 
+/* Mail invitation INV (as the store answered it) with its token TOK (and
+ * COUNT it as mailed); a mail that cannot be queued is logged. */
+static int
+mail_invitation(struct apx_ctx *c, json_t *inv, const char *tok, int count)
+{
+	const char *to = json_string_value(json_object_get(inv, "email"));
+	int64_t id = (int64_t)json_integer_value(json_object_get(inv, "id"));
+	const char *inviter = c->auth->user.name;
+	char days[24];
+	json_t *v;
+	int rc;
+
+	snprintf(days, sizeof(days), "%lld", c->conf->invite_ttl / 86400 > 0 ?
+	    c->conf->invite_ttl / 86400 : 1);
+	if ((v = json_pack("{s:s,s:s,s:s,s:s,s:s}", "inviter", inviter != NULL &&
+	    *inviter != '\0' ? inviter : c->auth->user.email, "org",
+	    c->org->name != NULL ? c->org->name : c->org->slug, "role",
+	    json_string_value(json_object_get(inv, "role")), "link",
+	    apx_arena_printf(c->req->arena, "%s/invitations#token=%s",
+	    c->conf->public_origin, tok), "days", days)) == NULL)
+		return APX_ENOMEM;
+	rc = apx_mail_queue(c->db, c->conf, "invite", 0, to, v);
+	json_decref(v);
+	if (rc == 0 && count)
+		rc = apx_invitation_mailed(c->db, id);
+	if (rc != 0)
+		apx_log_warn("rid=%s invitation %lld: the mail could not be "
+		    "queued: %s", c->req->request_id, (long long)id,
+		    apx_strerror(rc));
+	return rc;
+}
+
 int
 apx_route_invitations_list(struct apx_ctx *c)
 {
@@ -152,8 +189,9 @@ apx_route_invitations_create(struct apx_ctx *c)
 		goto out;
 	apx_authz_audit(c, &e, "invitation.create", en);
 	if ((rc = apx_invitation_create(c->db, c->org->id, en, role,
-	    c->auth->uid, hash, &e, &inv)) != 0)
+	    c->auth->uid, hash, c->conf->invite_ttl, &e, &inv)) != 0)
 		goto out;
+	(void)mail_invitation(c, inv, tok, 1);
 	c->resp->no_store = 1;
 	rc = apx_resp_json(c->resp, 201, json_pack("{s:o,s:s}", "invitation",
 	    inv, "token", tok));
@@ -183,4 +221,45 @@ apx_route_invitation_revoke(struct apx_ctx *c)
 		return rc;
 	c->resp->status = 204;
 	return 0;
+}
+
+/*
+ * POST .../invitations/{id}/resend: a new token (the old link dies), a new
+ * lifetime, mailed again.
+ */
+int
+apx_route_invitation_resend(struct apx_ctx *c)
+{
+	struct apx_audit_entry e;
+	unsigned char hash[APX_TOKEN_HASH_LEN];
+	char tok[64];
+	json_t *inv = NULL;
+	int64_t id;
+	int rc;
+
+	if (apx_route_id(c, "id", &id) != 0)
+		rc = APX_ENOTFOUND;
+	else if ((rc = apx_session_new_token(tok, sizeof(tok), hash)) == 0) {
+		apx_authz_audit(c, &e, "invitation.resend", apx_arena_printf(
+		    c->req->arena, "invitation:%lld", (long long)id));
+		rc = apx_invitation_resend(c->db, c->org->id, id, hash,
+		    c->conf->invite_ttl, &e, &inv);
+	}
+	if (rc == APX_ENOTFOUND)
+		return apx_resp_problem(c->resp, 404, "invitation-not-found",
+		    "There is no open invitation with this id.", NULL);
+	if (rc != 0)
+		return rc;
+	/* Counted as mailed by the resend itself. */
+	rc = mail_invitation(c, inv, tok, 0);
+	if (rc != 0) {
+		apx_wipe(tok, sizeof(tok));
+		json_decref(inv);
+		return rc;
+	}
+	c->resp->no_store = 1;
+	rc = apx_resp_json(c->resp, 200, json_pack("{s:o,s:s}", "invitation",
+	    inv, "token", tok));
+	apx_wipe(tok, sizeof(tok));
+	return rc;
 }

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "routes/routes.h"
 #include "store/audit.h"
+#include "store/mfa.h"
 #include "store/orgs.h"
 #include "vault/vault.h"
 
@@ -38,6 +39,8 @@ apx_route_orgs_create(struct apx_ctx *c)
 	json_t *body, *org = NULL;
 	int plan = APX_PLAN_FREE, rc;
 
+	if (!c->auth->user.email_verified)
+		return apx_route_unverified(c);
 	if (apx_route_json_body(c, &body) != 0)
 		return 0;
 	rc = 0;
@@ -163,6 +166,18 @@ apx_route_org_settings_patch(struct apx_ctx *c)
 		if ((rc = apx_vault_keyed(c->conf, &v)) != 0)
 			goto out;
 	}
+	/* Whoever requires a second factor has signed in with one (or the
+	 * org's SSO): the change would shut them out at once otherwise. */
+	if (json_integer_value(json_object_get(patch, "require_mfa")) == 1 &&
+	    c->auth->kind == APX_AUTH_USER && (rc = apx_mfa_session_strong(
+	    c->db, c->auth->sid, c->org->id)) <= 0) {
+		if (rc == 0)
+			rc = apx_resp_problem(c->resp, 403, "mfa-required",
+			    "Sign in with a second factor or the "
+			    "organisation's SSO before requiring one of its "
+			    "members.", "require_mfa");
+		goto out;
+	}
 	apx_authz_audit(c, &e, "settings.update", c->org->slug);
 	if ((rc = apx_org_settings_apply(c->db, c->org->id, patch, &e)) != 0)
 		goto out;
@@ -183,6 +198,8 @@ apx_route_invitation_accept(struct apx_ctx *c)
 	size_t len;
 	int rc = 0;
 
+	if (!c->auth->user.email_verified)
+		return apx_route_unverified(c);
 	if (apx_route_json_body(c, &body) != 0)
 		return 0;
 	if (apx_route_string(c, body, "token", 128, 1, &tok, &len) != 0)

@@ -13,6 +13,7 @@
 #include "http/router.h"
 
 #include "http/ctx.h"
+#include "store/identity.h"
 
 const struct apx_route *apx_routes(size_t *);
 /*
@@ -60,6 +61,54 @@ int	 apx_route_settings_patch(struct apx_ctx *, struct apx_audit_entry *);
 /* GET of audit log LOG with the query's filters, page or JSON Lines. */
 int	 apx_route_audit_log(struct apx_ctx *, const char *);
 
+/*
+ * Accounts (auth.c, account.c). The client's network: its IPv4 address or
+ * IPv6 /64 (throttles, known networks).
+ */
+const char *apx_route_client_net(struct apx_ctx *);
+/* 429 too-many-attempts with Retry-After RETRY seconds. */
+int	 apx_route_too_many(struct apx_ctx *, int);
+/* Count one attempt of SCOPE for address ONE and the client's network,
+ * within LIMIT_ONE / LIMIT_NET an hour; over: the 429 is set, *HIT 1. */
+int	 apx_route_attempt(struct apx_ctx *, const char *, const char *, int,
+	    int, int *);
+/* Queue mail KIND to user U with VARS (borrowed, may be NULL; "name" is
+ * added). */
+int	 apx_route_mail_user(struct apx_ctx *, const struct apx_user *,
+	    const char *, json_t *);
+/* 403 email-unverified: what an unverified account may not do yet. */
+int	 apx_route_unverified(struct apx_ctx *);
+/* A new verification link for U, mailed. */
+int	 apx_route_mail_verify(struct apx_ctx *, const struct apx_user *);
+/* A security notice KIND to U with VARS (stolen, may be NULL; "when" and
+ * "addr" are added); a notice that cannot be queued is logged, never
+ * fatal. */
+void	 apx_route_notify(struct apx_ctx *, const struct apx_user *,
+	    const char *, json_t *);
+/* The same notice to every owner of ORG (VARS stolen). */
+void	 apx_route_notify_owners(struct apx_ctx *, int64_t, const char *,
+	    json_t *);
+/* U signed in by METHOD: the network and device are noted, and the owner
+ * told when either is new (not on the account's first sign-in). */
+void	 apx_route_signed_in(struct apx_ctx *, const struct apx_user *,
+	    const char *);
+
+/*
+ * Login throttling (auth.c), KEY being "<normalised email>|<network>":
+ * over a limit, the 429 is set and *HIT is 1. A failure of account EN
+ * counts per account and network, per network and per account.
+ */
+int	 apx_route_throttled(struct apx_ctx *, const char *, int *);
+int	 apx_route_login_failed(struct apx_ctx *, const char *, const char *);
+/*
+ * The signed-in user's password PW (LEN bytes; field FIELD of the body),
+ * throttled like a login; an account without a password needs a sign-in
+ * of the last 10 minutes instead. 0 when right; otherwise the answer
+ * (422 or 429) is set and APX_EINVAL returned, or another error.
+ */
+int	 apx_route_confirm_password(struct apx_ctx *, const char *, size_t,
+	    const char *);
+
 /* The route table is well formed and every route has a permission. */
 int	 apx_routes_check(char *, size_t);
 
@@ -96,6 +145,13 @@ int	 apx_route_me(struct apx_ctx *);
 int	 apx_route_me_sessions(struct apx_ctx *);
 int	 apx_route_me_session_delete(struct apx_ctx *);
 int	 apx_route_me_password(struct apx_ctx *);
+/* mfa.c */
+int	 apx_route_me_mfa_get(struct apx_ctx *);
+int	 apx_route_me_mfa_start(struct apx_ctx *);
+int	 apx_route_me_mfa_confirm(struct apx_ctx *);
+int	 apx_route_me_mfa_delete(struct apx_ctx *);
+int	 apx_route_me_mfa_recovery(struct apx_ctx *);
+int	 apx_route_auth_mfa(struct apx_ctx *);
 
 int	 apx_route_orgs_list(struct apx_ctx *);
 int	 apx_route_orgs_create(struct apx_ctx *);
@@ -111,6 +167,11 @@ int	 apx_route_membership_leave(struct apx_ctx *);
 int	 apx_route_invitations_list(struct apx_ctx *);
 int	 apx_route_invitations_create(struct apx_ctx *);
 int	 apx_route_invitation_revoke(struct apx_ctx *);
+int	 apx_route_invitation_resend(struct apx_ctx *);
+int	 apx_route_verify_email(struct apx_ctx *);
+int	 apx_route_me_verify_email(struct apx_ctx *);
+int	 apx_route_password_reset(struct apx_ctx *);
+int	 apx_route_password_reset_confirm(struct apx_ctx *);
 int	 apx_route_workspaces_list(struct apx_ctx *);
 int	 apx_route_workspaces_create(struct apx_ctx *);
 int	 apx_route_workspace_get(struct apx_ctx *);

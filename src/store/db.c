@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,4 +412,38 @@ apx_db_take_errors(struct apx_db *db)
 
 	db->errors = 0;
 	return n;
+}
+
+void
+apx_db_wait_notify(struct apx_db *db, const char *channel, int secs,
+    volatile int *stop)
+{
+	struct pollfd pfd;
+	char sql[96];
+	PGnotify *n;
+	PGconn *pg;
+	int i;
+
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	if (apx_db_exec(db, sql) != 0 ||
+	    apx_db_conn(db, &pg) != 0 || (pfd.fd = PQsocket(pg)) < 0) {
+		for (i = 0; i < secs * 10 && (stop == NULL || !*stop); i++)
+			(void)poll(NULL, 0, 100);
+		return;
+	}
+	pfd.events = POLLIN;
+	for (i = 0; i < secs * 10 && (stop == NULL || !*stop); i++) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) > 0) {
+			if (PQconsumeInput(pg) == 0)
+				return;
+			if ((n = PQnotifies(pg)) != NULL) {
+				/* Drain: one wake-up is enough. */
+				do
+					PQfreemem(n);
+				while ((n = PQnotifies(pg)) != NULL);
+				return;
+			}
+		}
+	}
 }

@@ -57,6 +57,13 @@ int	 apx_db_begin(struct apx_db *);
 int	 apx_db_commit(struct apx_db *);
 void	 apx_db_rollback(struct apx_db *);
 const char *apx_db_last_sqlstate(const struct apx_db *);
+/*
+ * LISTEN on CHANNEL (an identifier) and wait until a NOTIFY on it, SECS
+ * seconds, or *STOP (checked every 100 ms). Without a connection it just
+ * sleeps, so a loop around it never spins.
+ */
+void	 apx_db_wait_notify(struct apx_db *, const char *, int,
+	    volatile int *);
 /* Count of connection losses and refused statements since the last call. */
 unsigned long apx_db_take_errors(struct apx_db *);
 

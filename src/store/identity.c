@@ -8,13 +8,15 @@
 #include "store/audit.h"
 #include "store/db.h"
 #include "store/identity.h"
+#include "store/mfa.h"
 #include "store/orgs.h"
 
 static int	 fill_user(PGresult *, struct apx_arena *, struct apx_user *);
 
 #define USER_COLS \
 	"id, email, name, password_hash, is_superuser, " \
-	"extract(epoch FROM password_changed_at)::bigint"
+	"extract(epoch FROM password_changed_at)::bigint, " \
+	"email_verified_at IS NOT NULL"
 
 static int
 fill_user(PGresult *res, struct apx_arena *a, struct apx_user *u)
@@ -34,6 +36,7 @@ fill_user(PGresult *res, struct apx_arena *a, struct apx_user *u)
 	u->is_superuser = PQgetvalue(res, 0, 4)[0] == 't';
 	if (apx_parse_ll(PQgetvalue(res, 0, 5), 0, INT64_MAX, &v) == 0)
 		u->password_changed_at = v;
+	u->email_verified = PQgetvalue(res, 0, 6)[0] == 't';
 	if (u->email == NULL || u->name == NULL)
 		return APX_ENOMEM;
 	return 0;
@@ -41,18 +44,20 @@ fill_user(PGresult *res, struct apx_arena *a, struct apx_user *u)
 
 int
 apx_user_create(struct apx_db *db, const char *email_norm, const char *email,
-    const char *name, const char *hash, int superuser, int64_t *id)
+    const char *name, const char *hash, int flags, int64_t *id)
 {
-	const char *p[5] = { email_norm, email, name, hash,
-	    superuser ? "t" : "f" };
+	const char *p[6] = { email_norm, email, name, hash,
+	    flags & APX_USER_SUPERUSER ? "t" : "f",
+	    flags & APX_USER_VERIFIED ? "t" : "f" };
 	PGresult *res;
 	long long v;
 	int rc;
 
 	rc = apx_db_query(db, 0, &res,
 	    "INSERT INTO users (email_norm, email, name, password_hash, "
-	    "is_superuser) VALUES ($1, $2, $3, $4, $5::boolean) "
-	    "ON CONFLICT (email_norm) DO NOTHING RETURNING id", 5, p);
+	    "is_superuser, email_verified_at) VALUES ($1, $2, $3, $4, "
+	    "$5::boolean, CASE WHEN $6::boolean THEN now() END) "
+	    "ON CONFLICT (email_norm) DO NOTHING RETURNING id", 6, p);
 	if (rc != 0)
 		return rc;
 	if (PQntuples(res) != 1) {
@@ -119,19 +124,38 @@ apx_user_set_password_hash(struct apx_db *db, int64_t id, const char *hash)
 
 int
 apx_user_change_password(struct apx_db *db, int64_t id, const char *hash,
-    int64_t keep, const struct apx_audit_entry *audit, int *n)
+    int64_t keep, const unsigned char *reset, const struct apx_audit_entry *audit,
+    int *n)
 {
-	char ids[24];
-	const char *p[2] = { ids, hash };
+	char ids[24], hx[2 + 2 * APX_TOKEN_HASH_LEN + 1];
+	const char *p[3] = { ids, hash, hx };
 	PGresult *res;
 	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
+	if (reset != NULL) {
+		/* The reset link is spent here or the change does not
+		 * happen; opening it also proved the address. */
+		apx_db_hex(reset, APX_TOKEN_HASH_LEN, hx);
+		if ((rc = apx_db_query(db, 0, &res, "UPDATE account_tokens SET"
+		    " used_at = now() WHERE token_hash = $3::bytea AND purpose ="
+		    " 'reset' AND user_id = $1::bigint AND used_at IS NULL AND"
+		    " expires_at > now() AND $2::text IS NOT NULL RETURNING 1",
+		    3, p)) != 0)
+			goto fail;
+		rc = PQntuples(res) == 1 ? 0 : APX_ENOTFOUND;
+		PQclear(res);
+		if (rc != 0)
+			goto fail;
+	}
 	if ((rc = apx_db_query(db, 0, &res, "UPDATE users SET "
-	    "password_hash = $2, password_changed_at = now() "
-	    "WHERE id = $1::bigint", 2, p)) != 0)
+	    "password_hash = $2, password_changed_at = now(), "
+	    "email_verified_at = CASE WHEN $3::text IS NOT NULL THEN "
+	    "coalesce(email_verified_at, now()) ELSE email_verified_at END "
+	    "WHERE id = $1::bigint", 3, (const char *const[]){ ids, hash,
+	    reset != NULL ? hx : NULL })) != 0)
 		goto fail;
 	PQclear(res);
 	if ((rc = apx_session_revoke_others(db, id, keep, "password changed",
@@ -146,11 +170,11 @@ fail:
 
 int
 apx_session_create(struct apx_db *db, int64_t uid, const char *ua,
-    const char *addr, int64_t lifetime, const unsigned char *hash,
-    int64_t *sid)
+    const char *addr, const char *amr, int64_t lifetime,
+    const unsigned char *hash, int64_t *sid)
 {
 	char ids[24], life[24], hx[2 + 2 * APX_TOKEN_HASH_LEN + 1];
-	const char *p[4] = { ids, life, ua, addr };
+	const char *p[5] = { ids, life, ua, addr, amr };
 	PGresult *res;
 	long long v;
 	int rc;
@@ -161,9 +185,9 @@ apx_session_create(struct apx_db *db, int64_t uid, const char *ua,
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
 	rc = apx_db_query(db, 0, &res, "INSERT INTO sessions (user_id, "
-	    "expires_at, user_agent, client_addr) VALUES ($1::bigint, "
-	    "now() + make_interval(secs => $2::bigint), left($3, 256), $4) "
-	    "RETURNING id", 4, p);
+	    "expires_at, user_agent, client_addr, amr) VALUES ($1::bigint, "
+	    "now() + make_interval(secs => $2::bigint), left($3, 256), $4, "
+	    "$5) RETURNING id", 5, p);
 	if (rc != 0)
 		goto fail;
 	if (apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &v) != 0) {
@@ -190,26 +214,33 @@ fail:
 
 int
 apx_session_rotate(struct apx_db *db, const unsigned char *old,
-    const unsigned char *nw, int64_t *sid, int64_t *uid,
-    struct apx_audit_entry *audit)
+    const unsigned char *nw, const unsigned char *next, size_t nextlen,
+    int grace, int64_t *sid, int64_t *uid, struct apx_audit_entry *audit,
+    unsigned char **prev, size_t *prevlen)
 {
-	char us[24], target[40];
+	char us[24], target[40], gs[24], *nx = NULL;
 	char ho[2 + 2 * APX_TOKEN_HASH_LEN + 1], hn[sizeof(ho)], ids[24];
-	const char *p[2] = { ho, NULL };
+	const char *p[3] = { ho, NULL, NULL };
 	PGresult *res;
 	long long s, u;
-	int rc, spent, live;
+	int rc, spent, live, recent;
 
+	*prev = NULL;
+	*prevlen = 0;
 	apx_db_hex(old, APX_TOKEN_HASH_LEN, ho);
 	apx_db_hex(nw, APX_TOKEN_HASH_LEN, hn);
+	snprintf(gs, sizeof(gs), "%d", grace);
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
 	/* Lock the token row: two refreshes of one token serialise here. */
+	p[1] = gs;
 	rc = apx_db_query(db, 0, &res,
 	    "SELECT t.session_id, s.user_id, t.spent_at IS NOT NULL, "
-	    "s.revoked_at IS NULL AND s.expires_at > now() "
+	    "s.revoked_at IS NULL AND s.expires_at > now(), "
+	    "t.spent_at > now() - make_interval(secs => $2::int), "
+	    "t.successor_sealed "
 	    "FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id "
-	    "WHERE t.token_hash = $1::bytea FOR UPDATE OF t, s", 1, p);
+	    "WHERE t.token_hash = $1::bytea FOR UPDATE OF t, s", 2, p);
 	if (rc != 0)
 		goto fail;
 	if (PQntuples(res) != 1) {
@@ -225,10 +256,25 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 	}
 	spent = PQgetvalue(res, 0, 2)[0] == 't';
 	live = PQgetvalue(res, 0, 3)[0] == 't';
-	PQclear(res);
+	recent = PQgetvalue(res, 0, 4)[0] == 't';
 	*sid = s;
 	*uid = u;
 	snprintf(ids, sizeof(ids), "%lld", s);
+	if (spent && recent && live && !PQgetisnull(res, 0, 5)) {
+		/* Another tab spent it a moment ago: the same successor. */
+		rc = apx_db_unhex(PQgetvalue(res, 0, 5), 4096, prev, prevlen);
+		PQclear(res);
+		if (rc != 0)
+			goto fail;
+		if ((rc = apx_db_commit(db)) != 0) {
+			free(*prev);
+			*prev = NULL;
+			*prevlen = 0;
+			goto fail;
+		}
+		return 0;
+	}
+	PQclear(res);
 	if (spent) {
 		/* Reuse of a spent token: someone holds a copy. */
 		p[0] = ids;
@@ -253,9 +299,20 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 		rc = APX_EUNAUTH;
 		goto fail;
 	}
+	if (next != NULL) {
+		if ((nx = malloc(2 * nextlen + 3)) == NULL) {
+			rc = APX_ENOMEM;
+			goto fail;
+		}
+		apx_db_hex(next, nextlen, nx);
+	}
 	p[0] = ho;
-	if ((rc = apx_db_query(db, 0, &res, "UPDATE refresh_tokens SET "
-	    "spent_at = now() WHERE token_hash = $1::bytea", 1, p)) != 0)
+	p[1] = nx;
+	rc = apx_db_query(db, 0, &res, "UPDATE refresh_tokens SET "
+	    "spent_at = now(), successor_sealed = $2::bytea "
+	    "WHERE token_hash = $1::bytea", 2, p);
+	free(nx);
+	if (rc != 0)
 		goto fail;
 	PQclear(res);
 	p[0] = ids;
@@ -265,8 +322,13 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 	    != 0)
 		goto fail;
 	PQclear(res);
-	if ((rc = apx_db_query(db, 0, &res, "UPDATE sessions SET "
-	    "last_used_at = now() WHERE id = $1::bigint", 1, p)) != 0)
+	/* What older tabs could still use is of no use past the grace. */
+	p[1] = gs;
+	if ((rc = apx_db_query(db, 0, &res, "WITH g AS (UPDATE refresh_tokens"
+	    " SET successor_sealed = NULL WHERE session_id = $1::bigint AND"
+	    " successor_sealed IS NOT NULL AND spent_at < now() -"
+	    " make_interval(secs => $2::int)) UPDATE sessions SET"
+	    " last_used_at = now() WHERE id = $1::bigint", 2, p)) != 0)
 		goto fail;
 	PQclear(res);
 	if ((rc = apx_db_commit(db)) != 0)
@@ -331,7 +393,8 @@ apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
 	snprintf(ss, sizeof(ss), "%lld", (long long)sid);
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT u.id, u.email, "
 	    "u.name, u.password_hash, u.is_superuser, "
-	    "extract(epoch FROM u.password_changed_at)::bigint "
+	    "extract(epoch FROM u.password_changed_at)::bigint, "
+	    "u.email_verified_at IS NOT NULL "
 	    "FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
 	    "s.revoked_at IS NULL AND s.expires_at > now()", 2, p)) != 0)
@@ -377,17 +440,22 @@ apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
 	snprintf(wss, sizeof(wss), "%lld", (long long)ws);
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT u.id, u.email, "
 	    "u.name, u.password_hash, u.is_superuser, "
-	    "extract(epoch FROM u.password_changed_at)::bigint,"
-	    APX_ORG_ACCESS_COLS("u.id", "$4::bigint", "0") " "
+	    "extract(epoch FROM u.password_changed_at)::bigint, "
+	    "u.email_verified_at IS NOT NULL,"
+	    APX_ORG_ACCESS_COLS("u.id", "$4::bigint", "0") ","
+	    APX_MFA_REFUSED_COL("s", "o") " "
 	    "FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "LEFT JOIN orgs o ON o.slug = $3 "
 	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
 	    "s.revoked_at IS NULL AND s.expires_at > now()", 4, p)) != 0)
 		return rc;
 	if ((rc = fill_user(res, a, u)) == 0) {
-		rc = apx_org_access_from(res, 6, a, acc);
+		rc = apx_org_access_from(res, 7, a, acc);
 		if (rc == APX_ENOTFOUND)
 			rc = 0;		/* acc->id 0: no such org */
+		/* the last column */
+		acc->mfa_refused = PQgetvalue(res, 0, PQnfields(res) - 1)[0] ==
+		    't';
 	}
 	PQclear(res);
 	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;
@@ -470,11 +538,12 @@ apx_throttle_fail(struct apx_db *db, const char *scope, const char *key,
 	snprintf(win, sizeof(win), "%d", window);
 	/* A window that has run out starts again at one failure. */
 	if ((rc = apx_db_query(db, 0, &res, "INSERT INTO auth_throttle "
-	    "(scope, key, window_start, failures) VALUES ($1, $2, now(), 1) "
+	    "(scope, key, window_start, failures, last_at) VALUES ($1, $2, now(), "
+	    "1, now()) "
 	    "ON CONFLICT (scope, key) DO UPDATE SET "
 	    "failures = CASE WHEN auth_throttle.window_start + "
 	    "make_interval(secs => $3::int) > now() THEN "
-	    "auth_throttle.failures + 1 ELSE 1 END, "
+	    "auth_throttle.failures + 1 ELSE 1 END, last_at = now(), "
 	    "window_start = CASE WHEN auth_throttle.window_start + "
 	    "make_interval(secs => $3::int) > now() THEN "
 	    "auth_throttle.window_start ELSE now() END", 3, p)) != 0)

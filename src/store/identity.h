@@ -21,10 +21,15 @@ struct apx_user {
 	const char	*password_hash;	/* may be NULL (SSO-only accounts) */
 	int		 is_superuser;
 	int64_t		 password_changed_at;
+	int		 email_verified;	/* the owner proved the address */
 };
 
 #define APX_TOKEN_HASH_LEN	32	/* SHA-256 of a refresh token */
 
+#define APX_USER_SUPERUSER	0x1
+#define APX_USER_VERIFIED	0x2	/* the address is proven already */
+/* A new account: EMAIL_NORM, EMAIL, NAME, HASH (may be NULL), FLAGS
+ * (APX_USER_*). APX_ECONFLICT when the address has one. */
 int	 apx_user_create(struct apx_db *, const char *, const char *,
 	    const char *, const char *, int, int64_t *);
 int	 apx_user_by_email(struct apx_db *, struct apx_arena *, const char *,
@@ -37,23 +42,35 @@ struct apx_audit_entry;
 /*
  * A new password: hash and password_changed_at, every session of the user
  * but KEEP revoked (count in *N) and AUDIT written, in one transaction.
+ * RESET (not NULL: the hash of a password-reset token of this user) is
+ * spent in it, or nothing changes (APX_ENOTFOUND).
  */
 int	 apx_user_change_password(struct apx_db *, int64_t, const char *,
-	    int64_t, const struct apx_audit_entry *, int *);
+	    int64_t, const unsigned char *, const struct apx_audit_entry *,
+	    int *);
 
-/* A new session and its first refresh token (hash), in one transaction. */
+/*
+ * A new session of UID from user agent UA and address ADDR, signed in as
+ * AMR says (store/mfa.h: pwd, oidc, pwd+otp, oidc+otp, sso:<org id>),
+ * and its first refresh token (hash), in one transaction.
+ */
 int	 apx_session_create(struct apx_db *, int64_t, const char *,
-	    const char *, int64_t, const unsigned char *, int64_t *);
+	    const char *, const char *, int64_t, const unsigned char *,
+	    int64_t *);
 /*
  * Spend refresh token OLD and store NEW for the same session. APX_EUNAUTH
  * when unknown, expired or revoked; APX_ECONFLICT when OLD was already
  * spent: the whole session is then revoked ("reuse"); SID/UID name it.
  */
 /* On reuse, AUDIT (actor_id and target filled here) is written with the
- * revocation, in its transaction. */
+ * revocation, in its transaction. NEXT (LEN bytes, may be NULL) is kept
+ * with OLD when it is spent: the successor sealed for a second tab. OLD
+ * spent less than GRACE seconds ago in a live session is no reuse: 0 with
+ * *PREV (malloc'd) the NEXT kept then, and nothing changes. */
 int	 apx_session_rotate(struct apx_db *, const unsigned char *,
-	    const unsigned char *, int64_t *, int64_t *,
-	    struct apx_audit_entry *);
+	    const unsigned char *, const unsigned char *, size_t, int,
+	    int64_t *, int64_t *, struct apx_audit_entry *, unsigned char **,
+	    size_t *);
 int	 apx_session_revoke(struct apx_db *, int64_t, int64_t, const char *);
 /* Revoke every session of a user except KEEP (0: all). Count in *N. */
 int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
@@ -71,7 +88,8 @@ struct apx_org_access;
 /*
  * apx_session_user and, in the same round trip, what authz needs of org
  * SLUG (valid) for this user and workspace WS: ACC->id is 0 when there is
- * no such org.
+ * no such org; ACC->mfa_refused says whether the org requires a second
+ * factor or its SSO that this session was not signed in with.
  */
 int	 apx_session_user_org(struct apx_db *, struct apx_arena *, int64_t,
 	    int64_t, const char *, int64_t, struct apx_user *,

@@ -109,13 +109,13 @@ fail:
 
 int
 apx_invitation_create(struct apx_db *db, int64_t org, const char *email,
-    int role, int64_t inviter, const unsigned char *hash,
+    int role, int64_t inviter, const unsigned char *hash, long long lifetime,
     struct apx_audit_entry *e, json_t **out)
 {
 	char os[APX_DB_ID_LEN], is[APX_DB_ID_LEN], ttl[APX_DB_ID_LEN];
 	char hx[2 + 2 * 32 + 1];
 	const char *p[6] = { apx_db_id(org, os), email, apx_role_name(role),
-	    apx_db_id(inviter, is), hx, apx_db_id(APX_INVITATION_TTL, ttl) };
+	    apx_db_id(inviter, is), hx, apx_db_id(lifetime, ttl) };
 
 	apx_db_hex(hash, 32, hx);
 	return apx_audit_change(db, e, 0, out,
@@ -124,6 +124,36 @@ apx_invitation_create(struct apx_db *db, int64_t org, const char *email,
 	    " $5::bytea, now() + make_interval(secs => $6::bigint))"
 	    " RETURNING json_build_object('id', id, 'email', email_norm,"
 	    " 'role', role, 'expires_at', apx_ts(expires_at))", 6, p);
+}
+
+int
+apx_invitation_resend(struct apx_db *db, int64_t org, int64_t id,
+    const unsigned char *hash, long long lifetime, struct apx_audit_entry *e,
+    json_t **out)
+{
+	char os[APX_DB_ID_LEN], is[APX_DB_ID_LEN], ttl[APX_DB_ID_LEN];
+	char hx[2 + 2 * 32 + 1];
+	const char *p[4] = { apx_db_id(org, os), apx_db_id(id, is), hx,
+	    apx_db_id(lifetime, ttl) };
+
+	apx_db_hex(hash, 32, hx);
+	return apx_audit_change(db, e, 0, out, "UPDATE invitations SET"
+	    " token_hash = $3::bytea, expires_at = now() + make_interval(secs"
+	    " => $4::bigint), mailed_at = now(), mail_count = mail_count + 1"
+	    " WHERE org_id = $1::bigint AND id = $2::bigint AND accepted_at IS"
+	    " NULL AND revoked_at IS NULL RETURNING json_build_object('id', id,"
+	    " 'email', email_norm, 'role', role, 'expires_at',"
+	    " apx_ts(expires_at), 'mail_count', mail_count)", 4, p);
+}
+
+int
+apx_invitation_mailed(struct apx_db *db, int64_t id)
+{
+	char is[APX_DB_ID_LEN];
+	const char *p[1] = { apx_db_id(id, is) };
+
+	return apx_db_do(db, 0, "UPDATE invitations SET mailed_at = now(),"
+	    " mail_count = mail_count + 1 WHERE id = $1::bigint", 1, p);
 }
 
 int
@@ -136,7 +166,8 @@ apx_invitation_list(struct apx_db *db, int64_t org, json_t **out)
 	    "SELECT json_build_object('invitations', coalesce(json_agg("
 	    "json_build_object('id', id, 'email', email_norm, 'role', role,"
 	    " 'invited_by', invited_by, 'created_at', apx_ts(created_at),"
-	    " 'expires_at', apx_ts(expires_at)) ORDER BY id), '[]'))"
+	    " 'expires_at', apx_ts(expires_at), 'mailed_at', apx_ts(mailed_at),"
+	    " 'mail_count', mail_count) ORDER BY id), '[]'))"
 	    " FROM invitations WHERE org_id = $1::bigint AND accepted_at IS NULL"
 	    " AND revoked_at IS NULL AND expires_at > now()", 1, p);
 }

@@ -27,6 +27,9 @@ static const struct apx_setting org_settings[] = {
 	{ "api_key_rotation_grace_seconds", 86400, 0, 604800 },
 	/* Personal-data fields of uploads sealed by the vault (Growth+). */
 	{ "pii_encryption", 0, 0, 1 },
+	/* Members must sign in with a second factor or the org's SSO to
+	 * reach its routes (store/mfa.h APX_MFA_REFUSED_COL). */
+	{ "require_mfa", 0, 0, 1 },
 };
 
 static int	 set_log(struct apx_audit_entry *, int64_t, char *, size_t);

@@ -19,7 +19,6 @@ struct apx_db;
 struct apx_audit_entry;
 
 #define APX_ORG_SLUG_MAX	41
-#define APX_INVITATION_TTL	(7 * 86400)
 #define APX_IPALLOW_MAX		100
 
 /* What authz needs to know of {org} for one caller, in one query. */
@@ -33,6 +32,9 @@ struct apx_org_access {
 					   org's, else 0 */
 	const char	*allowlist;	/* CIDRs of workspace ALLOW_WS, "" */
 	int		 status;	/* enum apx_org_status */
+	/* the org requires a second factor or its SSO, and the session
+	 * has neither (user tokens only: apx_session_user_org) */
+	int		 mfa_refused;
 };
 
 enum apx_org_status {
@@ -111,9 +113,18 @@ int	 apx_member_list(struct apx_db *, int64_t, json_t **);
 int	 apx_member_change(struct apx_db *, int64_t, int64_t, int, int, int,
 	    struct apx_audit_entry *, int *);
 
+/* An invitation of ORG for EMAIL to ROLE by INVITER, token hash HASH,
+ * valid LIFETIME seconds. */
 int	 apx_invitation_create(struct apx_db *, int64_t, const char *, int,
-	    int64_t, const unsigned char *, struct apx_audit_entry *,
+	    int64_t, const unsigned char *, long long, struct apx_audit_entry *,
 	    json_t **);
+/* Open invitation ID of ORG with a new token HASH and LIFETIME (the old
+ * token dies), counted as mailed again. APX_ENOTFOUND when not open. */
+int	 apx_invitation_resend(struct apx_db *, int64_t, int64_t,
+	    const unsigned char *, long long, struct apx_audit_entry *,
+	    json_t **);
+/* Invitation ID was mailed. */
+int	 apx_invitation_mailed(struct apx_db *, int64_t);
 int	 apx_invitation_list(struct apx_db *, int64_t, json_t **);
 int	 apx_invitation_revoke(struct apx_db *, int64_t, int64_t,
 	    struct apx_audit_entry *);

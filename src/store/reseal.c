@@ -58,6 +58,10 @@ struct sealed_col {
 	" k.superseded_at IS NULL WHERE s.org_id = $1::bigint AND"	\
 	UNDER_OLD_KEY("s.client_secret", "k.id")
 
+#define MFA_OLD " FROM user_mfa s JOIN vault_data_keys k ON k.owner ="	\
+	" 'platform' AND k.purpose = 'mfa' AND k.superseded_at IS NULL"	\
+	" WHERE $1::bigint = 0 AND" UNDER_OLD_KEY("s.secret_sealed", "k.id")
+
 static const struct sealed_col cols[] = {
 	{ "jwt_keys.private_sealed", "jwt", 1, "",
 	  "SELECT s.kid, s.kid, s.private_sealed" JWT_OLD " AND s.kid > $2"
@@ -79,6 +83,13 @@ static const struct sealed_col cols[] = {
 	  "UPDATE org_sso SET client_secret = $2::bytea WHERE org_id ="
 	  " $1::bigint AND client_secret = $3::bytea",
 	  "SELECT count(*)" SSO_OLD },
+	{ "user_mfa.secret_sealed", "mfa", 1, "0",
+	  "SELECT s.user_id::text, s.user_id::text, s.secret_sealed" MFA_OLD
+	  " AND s.user_id > $2::bigint ORDER BY s.user_id LIMIT $3::int FOR NO"
+	  " KEY UPDATE OF s SKIP LOCKED",
+	  "UPDATE user_mfa SET secret_sealed = $2::bytea WHERE user_id ="
+	  " $1::bigint AND secret_sealed = $3::bytea",
+	  "SELECT count(*)" MFA_OLD },
 };
 
 static int	 count_left(struct apx_db *, const char *, int,

@@ -9,8 +9,9 @@
  *
  * Where sealed values live (add a row to reseal.c's table for a new one):
  * jwt_keys.private_sealed (platform, "jwt"), orgs.tenant_secret (org,
- * "tenant_db"), and in each tenant database upload_personal.sealed (org,
- * "pii"; its blind index is left alone: see README "Data-key rotation").
+ * "tenant_db"), user_mfa.secret_sealed (platform, "mfa"), and in each
+ * tenant database upload_personal.sealed (org, "pii"; its blind index is
+ * left alone: see README "Data-key rotation").
  */
 #ifndef APX_STORE_RESEAL_H
 #define APX_STORE_RESEAL_H

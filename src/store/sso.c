@@ -333,7 +333,8 @@ apx_identity_create_user(struct apx_db *db, const char *en, const char *email,
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
 	if ((rc = apx_db_json(db, 0, &v, "WITH u AS (INSERT INTO users"
-	    " (email_norm, email, name) VALUES ($1, $2, $3) ON CONFLICT"
+	    " (email_norm, email, name, email_verified_at) VALUES ($1, $2, $3,"
+	    " now()) ON CONFLICT"
 	    " (email_norm) DO NOTHING RETURNING id), i AS (INSERT INTO"
 	    " user_identities (user_id, provider, org_id, issuer, subject,"
 	    " last_used_at) SELECT id, $4, $5::bigint, $6, $7, now() FROM u ON"

@@ -399,6 +399,18 @@ def run_stack_script(*args, timeout=120):
     return proc
 
 
+# The stacks fresh_stack() started, by BASE_URL (helpers that reach the
+# database find a client's stack here).
+OTHER_STACKS = {}
+
+
+def stack_of(base_url):
+    """The stack.env dict of the stack at BASE_URL (this run's by default)."""
+    if base_url is not None and base_url.rstrip("/") in OTHER_STACKS:
+        return OTHER_STACKS[base_url.rstrip("/")]
+    return stack_env()
+
+
 @contextmanager
 def fresh_stack(stack, tag):
     """A stack of its own, of the same build, for a module that changes what
@@ -410,6 +422,7 @@ def fresh_stack(stack, tag):
     try:
         run_stack_script("start", d, "--build", stack["BUILD_DIR"], timeout=300)
         st = parse_env_file(os.path.join(d, "stack.env"))
+        OTHER_STACKS[st["BASE_URL"].rstrip("/")] = st
         if not st.get("REGION_EU_PGHOST"):
             import pytest
             pytest.skip("the fresh stack has no data regions")

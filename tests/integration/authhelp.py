@@ -222,22 +222,70 @@ def unique_email(prefix="t"):
     return "%s-%s@example.test" % (prefix, uuid.uuid4().hex)
 
 
-def register(http, email, password, name="Test User", expect=201, **kw):
+def random_net_addr():
+    """An address of a random IPv6 /64 of the documentation prefix: the
+    stack trusts X-Forwarded-For from loopback, so each caller that says it
+    comes from one gets its own per-network registration budget."""
+    return "2001:db8:%x:%x::1" % (secrets.randbits(16), secrets.randbits(16))
+
+
+def register(http, email, password, name="Test User", expect=202, **kw):
     remember(password)
-    r = http.post(REGISTER, json={"email": email, "password": password, "name": name}, **kw)
+    headers = dict(kw.pop("headers", None) or {})
+    headers.setdefault("X-Forwarded-For", random_net_addr())
+    r = http.post(REGISTER, json={"email": email, "password": password, "name": name},
+                  headers=headers, **kw)
     if expect is not None:
         assert r.status_code == expect, describe(r)
     return r
 
 
-def new_user(http, name=None):
-    """A freshly registered account: dict(email, password, name, id)."""
+def stack_sql(sql, base=None):
+    """One statement against the control database of the stack at BASE (this
+    run's by default) as the superuser (psql); its output lines."""
+    from apxtest import stack_of
+    st = stack_of(base)
+    p = subprocess.run(
+        ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At",
+         "-h", st["PGHOST"], "-p", st["PGPORT"], "-U", "postgres",
+         "-d", st.get("PGDATABASE", "accupredix"), "-c", sql],
+        capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, "psql failed: %s" % p.stderr
+    return p.stdout.splitlines()
+
+
+def verify_by_sql(email, base=None):
+    """Mark the account of EMAIL verified, as its owner's click on the mailed
+    link would (test_accounts.py tests the link itself); its id."""
+    out = stack_sql("UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) "
+                    "WHERE email_norm = lower('%s') RETURNING id" % email.replace("'", "''"),
+                    base)
+    assert out, "no account for %s" % email
+    return int(out[0])
+
+
+def new_user(http, name=None, verified=True):
+    """A freshly registered account: dict(email, password, name, id); its
+    address verified unless VERIFIED is false."""
     email = unique_email()
     password = strong_password()
     name = name or ("Test User %s" % uuid.uuid4().hex[:8])
-    r = register(http, email, password, name)
-    body = r.json()
-    return {"email": email, "password": password, "name": name, "id": body["user"]["id"]}
+    register(http, email, password, name)
+    base = getattr(http, "base", None)
+    if verified:
+        uid = verify_by_sql(email, base)
+    else:
+        uid = int(stack_sql("SELECT id FROM users WHERE email_norm = lower('%s')"
+                            % email.replace("'", "''"), base)[0])
+    return {"email": email, "password": password, "name": name, "id": uid}
+
+
+def age_refresh_token(token, seconds=3600):
+    """Make a spent refresh token look spent SECONDS ago: past the grace in
+    which a second tab gets its successor, its reuse is a replay."""
+    stack_sql("UPDATE refresh_tokens SET spent_at = spent_at - make_interval(secs => %d) "
+              "WHERE token_hash = sha256(convert_to('%s', 'UTF8'))"
+              % (int(seconds), token.replace("'", "''")))
 
 
 def login_raw(http, email, password, headers=None):

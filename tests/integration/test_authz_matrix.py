@@ -306,6 +306,12 @@ PROBE_BODIES = {
     ("POST", "/api/v1/orgs"): {"name": "", "slug": "-"},
     ("POST", "/api/v1/invitations/accept"): {"token": "no-such-invitation"},
     ("POST", "/api/v1/me/password"): {},
+    # no password, no code: 422, the second factor stays
+    ("POST", "/api/v1/me/mfa"): {},
+    ("DELETE", "/api/v1/me/mfa"): {},
+    ("POST", "/api/v1/me/mfa/confirm"): {},
+    ("POST", "/api/v1/me/mfa/recovery-codes"): {},
+    ("POST", "/api/v1/auth/mfa"): {},
     ("PATCH", "/admin/api/orgs/{org}"): {"plan": "no-such-plan"},
     ("PATCH", "/admin/api/settings"): {"access_token_lifetime": 5},
     ("POST", "/admin/api/impersonate"): {},
@@ -327,7 +333,8 @@ PROBE_BODIES = {
 
 # Allowed cells of these routes must be refused by the handler's validation
 # (422), never carried out.
-MUST_BE_422 = {("POST", _o("/privacy/erasure")), ("DELETE", "/api/v1/me")}
+MUST_BE_422 = {("POST", _o("/privacy/erasure")), ("DELETE", "/api/v1/me"),
+               ("POST", "/api/v1/me/mfa"), ("DELETE", "/api/v1/me/mfa")}
 
 LEAVE = ("DELETE", _o("/membership"))
 DELETE_WS = ("DELETE", _o("/workspaces/{ws}"))

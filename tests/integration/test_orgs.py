@@ -635,7 +635,7 @@ def test_settings_change_audited_with_before_and_after(http, owner, org):
     assert r.status_code == 200, describe(r)
     assert r.json()["settings"] == {"api_key_max_age_days": 30,
                                     "api_key_rotation_grace_seconds": 3600,
-                                    "pii_encryption": 0}, describe(r)
+                                    "pii_encryption": 0, "require_mfa": 0}, describe(r)
     assert org_settings(http, owner["token"], org["slug"]) == r.json()["settings"]
     got = by_request(org_audit(http, h, org["slug"], action="settings.update"), r)
     assert len(got) == 1, got
@@ -648,7 +648,7 @@ def test_settings_change_audited_with_before_and_after(http, owner, org):
     assert r.status_code == 200, describe(r)
     assert org_settings(http, owner["token"], org["slug"]) == {
         "api_key_max_age_days": 31, "api_key_rotation_grace_seconds": 3600,
-        "pii_encryption": 0}
+        "pii_encryption": 0, "require_mfa": 0}
 
 
 @pytest.mark.parametrize("field,value,ok", [
