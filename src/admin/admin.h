@@ -22,6 +22,17 @@ int	 apx_admin_render_errors(struct apx_conf *, int, char **);
 int	 apx_admin_connectors(struct apx_conf *, int, char **);
 int	 apx_admin_jobs(struct apx_conf *, int, char **);
 
+/* A long-running loop's options, [--once] [--lease S] [--poll S] after
+ * ARGV[1] (R holds the defaults), with SIGTERM and SIGINT setting *STOP:
+ * 0, or 1 for a bad argument. */
+struct apx_admin_runner {
+	int		 once;
+	long long	 lease;
+	long long	 poll;
+	volatile int	*stop;
+};
+int	 apx_admin_runner_opts(int, char **, struct apx_admin_runner *);
+
 /* `mail send [--once] [--lease S] [--poll S]`, `mail status` and `user
  * verify --email ADDRESS` (mail.c): the exit status. */
 int	 apx_admin_mail(struct apx_conf *, int, char **);

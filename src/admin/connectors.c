@@ -163,7 +163,7 @@ apx_admin_connectors(struct apx_conf *conf, int argc, char **argv)
 }
 
 int
-apx_admin_jobs(struct apx_conf *conf, int argc, char **argv)
+apx_admin_runner_opts(int argc, char **argv, struct apx_admin_runner *r)
 {
 	static const struct option opts[] = {
 		{ "once", no_argument, NULL, '1' },
@@ -171,47 +171,59 @@ apx_admin_jobs(struct apx_conf *conf, int argc, char **argv)
 		{ "poll", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct apx_connect_env env;
 	struct sigaction sa;
-	long long lease = LEASE_DEFAULT, pollsecs = POLL_DEFAULT, done = 0;
-	int ch, once = 0, rc;
+	int ch;
 
-	if (argc < 2 || strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "usage: accupredix-admin jobs run [--once] "
-		    "[--lease SECONDS] [--poll SECONDS]\n");
-		return 1;
-	}
 	optind = 1;
 	while ((ch = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case '1':
-			once = 1;
+			r->once = 1;
 			break;
 		case 'l':
-			if (apx_parse_ll(optarg, 5, 86400, &lease) != 0)
+			if (apx_parse_ll(optarg, 5, 86400, &r->lease) != 0)
 				return 1;
 			break;
 		case 'p':
-			if (apx_parse_ll(optarg, 1, 3600, &pollsecs) != 0)
+			if (apx_parse_ll(optarg, 1, 3600, &r->poll) != 0)
 				return 1;
 			break;
 		default:
 			return 1;
 		}
 	}
+	if (optind != argc - 1)
+		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
+	r->stop = (volatile int *)&stop_flag;
+	return 0;
+}
+
+int
+apx_admin_jobs(struct apx_conf *conf, int argc, char **argv)
+{
+	struct apx_admin_runner r = { 0, LEASE_DEFAULT, POLL_DEFAULT, NULL };
+	struct apx_connect_env env;
+	long long done = 0;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "run") != 0 ||
+	    apx_admin_runner_opts(argc, argv, &r) != 0) {
+		fprintf(stderr, "usage: accupredix-admin jobs run [--once] "
+		    "[--lease SECONDS] [--poll SECONDS]\n");
+		return 1;
+	}
 	if (env_open(conf, &env) != 0)
 		return 1;
-	env.lease = (int)lease;
-	apx_log_info("jobs: runner started (lease %lld s)", lease);
-	rc = apx_connect_jobs_run(&env, once, (int)pollsecs,
-	    (volatile int *)&stop_flag, &done);
+	env.lease = (int)r.lease;
+	apx_log_info("jobs: runner started (lease %lld s)", r.lease);
+	rc = apx_connect_jobs_run(&env, r.once, (int)r.poll, r.stop, &done);
 	apx_log_info("jobs: runner stopped after %lld jobs", done);
-	if (once)
+	if (r.once)
 		printf("jobs: %lld run\n", done);
 	env_close(&env);
 	return rc == 0 ? 0 : 1;

@@ -11,8 +11,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,67 +31,31 @@
 #define LEASE_DEFAULT	120
 #define POLL_DEFAULT	5
 
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static int
 mail_send(struct apx_conf *conf, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "once", no_argument, NULL, '1' },
-		{ "lease", required_argument, NULL, 'l' },
-		{ "poll", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct sigaction sa;
+	struct apx_admin_runner r = { 0, LEASE_DEFAULT, POLL_DEFAULT, NULL };
 	struct apx_db *db;
-	long long lease = LEASE_DEFAULT, pollsecs = POLL_DEFAULT, sent = 0;
-	int ch, once = 0, rc;
+	long long sent = 0;
+	int rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case '1':
-			once = 1;
-			break;
-		case 'l':
-			if (apx_parse_ll(optarg, 5, 86400, &lease) != 0)
-				return 1;
-			break;
-		case 'p':
-			if (apx_parse_ll(optarg, 1, 3600, &pollsecs) != 0)
-				return 1;
-			break;
-		default:
-			return 1;
-		}
-	}
+	if (apx_admin_runner_opts(argc, argv, &r) != 0)
+		return 2;
 	if (conf->mail_smtp_url == NULL || conf->mail_from == NULL) {
 		fprintf(stderr, "accupredix-admin: mail send needs mail.smtp_url "
 		    "and mail.from\n");
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
 	if ((db = apx_db_new(conf->db_conninfo, "accupredix-mail")) == NULL) {
 		fprintf(stderr, "accupredix-admin: out of memory\n");
 		return 1;
 	}
 	apx_log_info("mail: sender started (relay %.*s)",
 	    (int)strcspn(conf->mail_smtp_url, "?"), conf->mail_smtp_url);
-	rc = apx_mail_run(db, conf, once, (int)lease, (int)pollsecs,
-	    (volatile int *)&stop_flag, &sent);
+	rc = apx_mail_run(db, conf, r.once, (int)r.lease, (int)r.poll, r.stop,
+	    &sent);
 	apx_log_info("mail: sender stopped after %lld mails", sent);
-	if (once)
+	if (r.once)
 		printf("mail: %lld sent\n", sent);
 	apx_db_free(db);
 	return rc == 0 ? 0 : 1;
@@ -127,8 +89,11 @@ mail_status(struct apx_conf *conf)
 int
 apx_admin_mail(struct apx_conf *conf, int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "send") == 0)
-		return mail_send(conf, argc, argv);
+	int rc = 2;
+
+	if (argc >= 2 && strcmp(argv[1], "send") == 0 &&
+	    (rc = mail_send(conf, argc, argv)) != 2)
+		return rc;
 	if (argc == 2 && strcmp(argv[1], "status") == 0)
 		return mail_status(conf);
 	fprintf(stderr, "usage: accupredix-admin mail send [--once] "

@@ -156,9 +156,16 @@ retire_owner(struct run *r, int64_t org)
 	int rc;
 
 	if (org == 0) {
-		rc = apx_vault_retire(r->db, "platform", "jwt", &n);
-		r->retired += rc == 0 ? n : 0;
-		return rc;
+		const char *pp[8];
+		size_t np = apx_reseal_platform_purposes(pp, APX_NELEM(pp));
+
+		for (i = 0; i < np; i++) {
+			if ((rc = apx_vault_retire(r->db, "platform", pp[i],
+			    &n)) != 0)
+				return rc;
+			r->retired += n;
+		}
+		return 0;
 	}
 	apx_tenant_owner(org, owner, sizeof(owner));
 	for (i = 0; i < APX_NELEM(org_purposes); i++) {

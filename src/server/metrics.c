@@ -9,7 +9,9 @@
 #include "core/apx.h"
 #include "core/log.h"
 #include "server/metrics.h"
+#include "auth/mail.h"
 #include "store/jobs.h"
+#include "store/mail.h"
 #include "store/db.h"
 #include "store/metrics_store.h"
 
@@ -337,4 +339,14 @@ connector_gauges(struct apx_db *db, struct apx_buf *out)
 	}
 	json_decref(depth);
 	json_decref(lag);
+	depth = NULL;
+	if (apx_outbox_depth(db, APX_MAIL_MAX_ATTEMPTS, &depth) == 0) {
+		apx_buf_adds(out, "# HELP apx_mail_outbox Mails of the outbox, "
+		    "by state (due, failed: tried too often; sent_24h).\n"
+		    "# TYPE apx_mail_outbox gauge\n");
+		json_object_foreach(depth, st, n)
+			apx_buf_printf(out, "apx_mail_outbox{state=\"%s\"} "
+			    "%lld\n", st, (long long)json_integer_value(n));
+	}
+	json_decref(depth);
 }

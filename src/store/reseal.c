@@ -58,6 +58,11 @@ struct sealed_col {
 	" k.superseded_at IS NULL WHERE s.org_id = $1::bigint AND"	\
 	UNDER_OLD_KEY("s.client_secret", "k.id")
 
+/* Mails not sent yet (a sent mail's variables are gone). */
+#define MAIL_OLD " FROM mail_outbox s JOIN vault_data_keys k ON k.owner ="	\
+	" 'platform' AND k.purpose = 'mail' AND k.superseded_at IS NULL"	\
+	" WHERE $1::bigint = 0 AND" UNDER_OLD_KEY("s.sealed", "k.id")
+
 #define MFA_OLD " FROM user_mfa s JOIN vault_data_keys k ON k.owner ="	\
 	" 'platform' AND k.purpose = 'mfa' AND k.superseded_at IS NULL"	\
 	" WHERE $1::bigint = 0 AND" UNDER_OLD_KEY("s.secret_sealed", "k.id")
@@ -90,7 +95,25 @@ static const struct sealed_col cols[] = {
 	  "UPDATE user_mfa SET secret_sealed = $2::bytea WHERE user_id ="
 	  " $1::bigint AND secret_sealed = $3::bytea",
 	  "SELECT count(*)" MFA_OLD },
+	{ "mail_outbox.sealed", "mail", 1, "0",
+	  "SELECT s.id::text, split_part(s.message_id, '@', 1), s.sealed"
+	  MAIL_OLD " AND s.id > $2::bigint ORDER BY s.id LIMIT $3::int FOR NO"
+	  " KEY UPDATE OF s SKIP LOCKED",
+	  "UPDATE mail_outbox SET sealed = $2::bytea WHERE id = $1::bigint AND"
+	  " sealed = $3::bytea",
+	  "SELECT count(*)" MAIL_OLD },
 };
+
+size_t
+apx_reseal_platform_purposes(const char **out, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < APX_NELEM(cols) && n < max; i++)
+		if (cols[i].platform)
+			out[n++] = cols[i].purpose;
+	return n;
+}
 
 static int	 count_left(struct apx_db *, const char *, int,
 		    const char *const *, long long *);

@@ -9,7 +9,8 @@
  *
  * Where sealed values live (add a row to reseal.c's table for a new one):
  * jwt_keys.private_sealed (platform, "jwt"), orgs.tenant_secret (org,
- * "tenant_db"), user_mfa.secret_sealed (platform, "mfa"), and in each
+ * "tenant_db"), org_sso.client_secret (org, "sso"), user_mfa.secret_sealed
+ * (platform, "mfa"), mail_outbox.sealed (platform, "mail"), and in each
  * tenant database upload_personal.sealed (org, "pii"; its blind index is
  * left alone: see README "Data-key rotation").
  */
@@ -42,6 +43,9 @@ int	 apx_reseal_pii(struct apx_db *, struct apx_db *, struct apx_vault *,
  * (id, slug, has a "pii" data key as "t"/"f"), ordered by id; the caller
  * clears *RES.
  */
+/* The purposes of the platform's sealed columns (OUT, at most MAX): what
+ * `vault rotate --data-keys` may retire once nothing is under the old key. */
+size_t	 apx_reseal_platform_purposes(const char **, size_t);
 int	 apx_reseal_orgs(struct apx_db *, const char *, PGresult **);
 
 #endif

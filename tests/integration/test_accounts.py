@@ -422,6 +422,10 @@ def test_sender_survives_a_relay_outage(http, stack):
             time.sleep(0.2)
         assert row and row.endswith(",true") and int(row.split(",")[0]) >= 1, row
         assert mails_to(stack, u["email"], "Reset your") == []
+        r = http.get("/internal/metrics", headers={"X-Internal-Secret": stack["INTERNAL_SECRET"]})
+        due = [line for line in r.text.splitlines()
+               if line.startswith('apx_mail_outbox{state="due"}')]
+        assert due and int(due[0].split()[-1]) >= 1, r.text[-600:]
     finally:
         run_stack_script("smtp-start",
                          os.path.dirname(os.path.abspath(os.environ["APX_STACK_ENV"])))

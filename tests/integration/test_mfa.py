@@ -33,6 +33,7 @@ import authhelp
 import oidchelp as oh
 from apxtest import assert_problem, describe, media_type
 from authhelp import bearer, login_raw, new_user, remember, set_cookies
+from mailhelp import wait_mail
 from orghelp import (add_member, cookies_off, cookies_restore, create_api_key, create_org,
                      new_member, org_url, patch_org_settings, psql)
 
@@ -437,6 +438,9 @@ def test_disable_needs_password_and_code(http, stack):
     assert audit_count(stack, "mfa.disabled", user["id"]) == 1
     # the password alone signs in again
     assert token_of(http, user, net())
+    # the owner was told of both, by mail
+    wait_mail(stack, user["email"], "second factor was added")
+    wait_mail(stack, user["email"], "second factor of your")
 
 
 def test_org_policy(http, stack):
