@@ -204,6 +204,7 @@ count_lines() { grep -c . <<<"$1" || true; }
 # Sets BEST_RPS_A BEST_RPS_B CMP_RATIO for the caller.
 WRK_LUA_A=""
 WRK_LUA_B=""
+CMP_TAG_A=""
 CMP_TAG_B=""
 compare_best_of() {
 	local server=$1 na=$2 ua=$3 nb=$4 ub=$5 goal=${6:-0.9}
@@ -214,8 +215,8 @@ compare_best_of() {
 	local -a lua_a=() lua_b=()
 	[ -z "$WRK_LUA_A" ] || lua_a=(--lua "$WRK_LUA_A")
 	[ -z "$WRK_LUA_B" ] || lua_b=(--lua "$WRK_LUA_B")
-	local tag_b=$CMP_TAG_B
-	WRK_ARGS_A=() WRK_ARGS_B=() WRK_LUA_A="" WRK_LUA_B="" CMP_TAG_B=""
+	local tag_a=$CMP_TAG_A tag_b=$CMP_TAG_B
+	WRK_ARGS_A=() WRK_ARGS_B=() WRK_LUA_A="" WRK_LUA_B="" CMP_TAG_A="" CMP_TAG_B=""
 
 	for ((i = 1; i <= ROUNDS; i++)); do
 		wrk_measure "${lua_a[@]+"${lua_a[@]}"}" "$server $na #$i" "$ua" \
@@ -250,7 +251,7 @@ compare_best_of() {
 		bench_error "$na/$nb $server: no valid run for one side (see the run lines above)"
 		return 0
 	fi
-	result "$(printf 'rps %s %s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$na" "$server" \
+	result "$(printf 'rps %s %s%s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$na" "$server" "$tag_a" \
 	    "$(fmt '%.0f' "$ra")" "$(fmt '%.2f' "$a50")" "$(fmt '%.2f' "$a99")" "$WRK_CONNECTIONS")"
 	result "$(printf 'rps %s %s%s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$nb" "$server" "$tag_b" \
 	    "$(fmt '%.0f' "$rb")" "$(fmt '%.2f' "$b50")" "$(fmt '%.2f' "$b99")" "$WRK_CONNECTIONS")"

@@ -23,6 +23,8 @@ APX_DEB_PACKAGES=(
 	john-data
 	# tests and bench
 	python3 python3-pytest python3-requests wrk valgrind
+	# bench/run's JWT peer (mod_auth_openidc in front of a static file)
+	libapache2-mod-auth-openidc
 	# the local SMTP server that collects the mails of a stack
 	python3-aiosmtpd
 	# the SAML IdP of the tests (SimpleSAMLphp on PHP's own server; naming
