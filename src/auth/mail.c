@@ -297,7 +297,12 @@ apx_mail_compose(const struct apx_conf *conf, const char *kind,
 	    (rc = apx_buf_printf(out, "--%s--\r\n", boundary)) != 0)
 		goto out;
 out:
+	/* The bodies hold the links, tokens included. */
 	json_decref(all);
+	if (text.data != NULL)
+		apx_wipe(text.data, text.len);
+	if (html.data != NULL)
+		apx_wipe(html.data, html.len);
 	apx_buf_free(&subj);
 	apx_buf_free(&text);
 	apx_buf_free(&html);
