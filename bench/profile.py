@@ -20,24 +20,18 @@ Only the stdlib. usage: bench/profile.py STACK_ENV [--seconds S]
 import argparse
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+# The stack.env reader of the integration tests (stdlib only).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from apxtest import parse_env_file  # noqa: E402
+
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def env_file(path):
-    out = {}
-    for line in open(path):
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            k, v = line.split("=", 1)
-            out[k] = shlex.split(v)[0] if v else ""
-    return out
 
 
 def pids_all():
@@ -173,7 +167,7 @@ def main():
     ap.add_argument("--token-file")
     ap.add_argument("--peer-token-file")
     args = ap.parse_args()
-    st = env_file(args.stack_env)
+    st = parse_env_file(args.stack_env)
     base = st["BASE_URL"].rstrip("/")
     tok = open(args.token_file).read().strip() if args.token_file else None
     peer = open(args.peer_token_file).read().strip() if args.peer_token_file else None

@@ -132,7 +132,7 @@ apx_admin_user(struct apx_conf *conf, int argc, char **argv)
 		apx_arena_free(a);
 		return 1;
 	}
-	rc = apx_account_verify_email(db, en, &e, &uid);
+	rc = apx_account_verify(db, en, NULL, &e, &uid);
 	apx_db_free(db);
 	apx_arena_free(a);
 	if (rc == APX_ENOTFOUND) {

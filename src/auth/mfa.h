@@ -19,7 +19,8 @@ struct apx_audit_entry;
 #define APX_MFA_CHALLENGE_TTL	300	/* seconds */
 #define APX_MFA_TRIES		5	/* wrong codes a challenge survives */
 #define APX_MFA_RECOVERY_CODES	10
-/* "xxxx-xxxx-xxxx-xxxx": 80 random bits, base32, lower case */
+/* Four groups of four base32 characters joined by hyphens (19 bytes):
+ * 80 random bits, lower case. */
 #define APX_MFA_RECOVERY_LEN	19
 #define APX_MFA_PURPOSE		"mfa"	/* the vault's, owner "platform" */
 

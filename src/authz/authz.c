@@ -184,6 +184,11 @@ apx_authz_route(struct apx_ctx *c, struct apx_org *org)
 		if (a->kind == APX_AUTH_APIKEY)
 			return deny(c, 403, "api-key-not-allowed",
 			    "API keys cannot do this; sign in as a person.");
+		if (p->verified && !a->user.email_verified)
+			return deny(c, 403, "email-unverified", "Confirm your "
+			    "email address first: follow the link we mailed "
+			    "you (POST /api/v1/me/verify-email sends a new "
+			    "one).");
 		break;
 	case APX_SCOPE_SUPERUSER:
 		if (a->kind != APX_AUTH_USER || !a->user.is_superuser)

@@ -25,10 +25,13 @@
 #define AGENCY	APX_PLAN_AGENCY
 
 static const struct apx_perm perms[] = {
-	/* name			scope	role	plan	user_only */
+	/* name			scope	role	plan	user_only verified */
 	{ "public",		PUB,	0,	0,	0 },
 	{ "internal",		INT,	0,	0,	0 },
 	{ "user",		USR,	0,	0,	1 },
+	/* what an account may do once its address is proven: create
+	 * and join organisations */
+	{ "user.verified",	USR,	0,	0,	1,	1 },
 	{ "superuser",		SU,	0,	0,	1 },
 	{ "org.read",		ORG,	V,	FREE,	0 },
 	{ "org.write",		ORG,	A,	FREE,	0 },

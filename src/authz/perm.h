@@ -41,6 +41,7 @@ struct apx_perm {
 	enum apx_role	 role;		/* least role (org scope) */
 	enum apx_plan	 plan;		/* least plan (org scope) */
 	int		 user_only;	/* API keys refused */
+	int		 verified;	/* the person's address is verified */
 };
 
 const struct apx_perm *apx_perm_find(const char *);

@@ -173,14 +173,6 @@ apx_route_signed_in(struct apx_ctx *c, const struct apx_user *u,
 	    (*ua != '\0' ? strlen(ua) : 9), "method", method));
 }
 
-int
-apx_route_unverified(struct apx_ctx *c)
-{
-	return apx_resp_problem(c->resp, 403, "email-unverified", "Confirm "
-	    "your email address first: follow the link we mailed you (POST "
-	    "/api/v1/me/verify-email sends a new one).", NULL);
-}
-
 static int
 bad_token(struct apx_ctx *c)
 {
@@ -209,7 +201,6 @@ apx_route_verify_email(struct apx_ctx *c)
 	    "user.email_verified", NULL, c->req->remote_addr,
 	    c->req->request_id, NULL, NULL };
 	unsigned char hash[APX_TOKEN_HASH_LEN];
-	char us[APX_DB_ID_LEN], target[48];
 	json_t *body;
 	int64_t uid;
 	int rc;
@@ -220,18 +211,8 @@ apx_route_verify_email(struct apx_ctx *c)
 	json_decref(body);
 	if (rc != 0)
 		return 0;
-	if ((rc = apx_db_begin(c->db)) != 0)
-		return rc;
-	if ((rc = apx_acct_token_spend(c->db, APX_ACCT_VERIFY, hash, &uid))
-	    != 0 || (rc = apx_account_set_verified(c->db, uid)) != 0) {
-		apx_db_rollback(c->db);
+	if ((rc = apx_account_verify(c->db, NULL, hash, &e, &uid)) != 0)
 		return rc == APX_ENOTFOUND ? bad_token(c) : rc;
-	}
-	e.actor_id = apx_db_id(uid, us);
-	snprintf(target, sizeof(target), "user:%lld", (long long)uid);
-	e.target = target;
-	if ((rc = apx_audit_commit(c->db, &e, NULL, NULL)) != 0)
-		return rc;
 	apx_log_info("rid=%s user %lld verified the address",
 	    c->req->request_id, (long long)uid);
 	return apx_resp_json(c->resp, 200, json_pack("{s:b}", "verified", 1));
@@ -324,11 +305,9 @@ apx_route_password_reset_confirm(struct apx_ctx *c)
 	unsigned char th[APX_TOKEN_HASH_LEN];
 	char hash[APX_PASSWORD_HASH_MAX], us[APX_DB_ID_LEN], target[48];
 	const char *pw, *reason, *en, *tok;
-	const char *p[2];
-	PGresult *res;
 	json_t *body;
 	size_t pwlen, tlen;
-	long long v;
+	int64_t uid;
 	int rc, n = 0;
 
 	if (apx_http_json_object(c->req, c->resp, &body) != 0)
@@ -340,22 +319,8 @@ apx_route_password_reset_confirm(struct apx_ctx *c)
 	}
 	apx_session_hash_token(tok, tlen, th);
 	/* Whose link is it? (Spent only with the change, below.) */
-	{
-		char hx[2 + 2 * APX_TOKEN_HASH_LEN + 1];
-
-		apx_db_hex(th, sizeof(th), hx);
-		p[0] = hx;
-		if ((rc = apx_db_query(c->db, 0, &res, "SELECT user_id FROM"
-		    " account_tokens WHERE token_hash = $1::bytea AND purpose ="
-		    " 'reset' AND used_at IS NULL AND expires_at > now()", 1,
-		    p)) != 0)
-			goto out;
-		rc = PQntuples(res) == 1 && apx_parse_ll(PQgetvalue(res, 0, 0),
-		    1, INT64_MAX, &v) == 0 ? 0 : APX_ENOTFOUND;
-		PQclear(res);
-	}
-	if (rc == 0)
-		rc = apx_user_by_id(c->db, c->req->arena, v, &u);
+	if ((rc = apx_acct_token_owner(c->db, APX_ACCT_RESET, th, &uid)) == 0)
+		rc = apx_user_by_id(c->db, c->req->arena, uid, &u);
 	if (rc == APX_ENOTFOUND) {
 		rc = bad_token(c);
 		goto out;

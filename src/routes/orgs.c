@@ -39,8 +39,6 @@ apx_route_orgs_create(struct apx_ctx *c)
 	json_t *body, *org = NULL;
 	int plan = APX_PLAN_FREE, rc;
 
-	if (!c->auth->user.email_verified)
-		return apx_route_unverified(c);
 	if (apx_route_json_body(c, &body) != 0)
 		return 0;
 	rc = 0;
@@ -198,8 +196,6 @@ apx_route_invitation_accept(struct apx_ctx *c)
 	size_t len;
 	int rc = 0;
 
-	if (!c->auth->user.email_verified)
-		return apx_route_unverified(c);
 	if (apx_route_json_body(c, &body) != 0)
 		return 0;
 	if (apx_route_string(c, body, "token", 128, 1, &tok, &len) != 0)

@@ -76,8 +76,6 @@ int	 apx_route_attempt(struct apx_ctx *, const char *, const char *, int,
  * added). */
 int	 apx_route_mail_user(struct apx_ctx *, const struct apx_user *,
 	    const char *, json_t *);
-/* 403 email-unverified: what an unverified account may not do yet. */
-int	 apx_route_unverified(struct apx_ctx *);
 /* A new verification link for U, mailed. */
 int	 apx_route_mail_verify(struct apx_ctx *, const struct apx_user *);
 /* A security notice KIND to U with VARS (stolen, may be NULL; "when" and

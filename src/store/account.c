@@ -32,7 +32,7 @@ apx_acct_token_put(struct apx_db *db, int64_t uid, const char *purpose,
 }
 
 int
-apx_acct_token_spend(struct apx_db *db, const char *purpose,
+apx_acct_token_owner(struct apx_db *db, const char *purpose,
     const unsigned char *hash, int64_t *uid)
 {
 	char hx[2 + 2 * APX_TOKEN_HASH_LEN + 1];
@@ -43,10 +43,9 @@ apx_acct_token_spend(struct apx_db *db, const char *purpose,
 
 	apx_db_hex(hash, APX_TOKEN_HASH_LEN, hx);
 	*uid = 0;
-	if ((rc = apx_db_query(db, 0, &res, "UPDATE account_tokens SET"
-	    " used_at = now() WHERE token_hash = $2::bytea AND purpose = $1"
-	    " AND used_at IS NULL AND expires_at > now() RETURNING user_id",
-	    2, p)) != 0)
+	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT user_id FROM"
+	    " account_tokens WHERE token_hash = $2::bytea AND purpose = $1 AND"
+	    " used_at IS NULL AND expires_at > now()", 2, p)) != 0)
 		return rc;
 	rc = PQntuples(res) != 1 ? APX_ENOTFOUND :
 	    apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &v) != 0 ?
@@ -58,31 +57,31 @@ apx_acct_token_spend(struct apx_db *db, const char *purpose,
 }
 
 int
-apx_account_set_verified(struct apx_db *db, int64_t uid)
+apx_account_verify(struct apx_db *db, const char *en,
+    const unsigned char *hash, struct apx_audit_entry *e, int64_t *uid)
 {
-	char us[APX_DB_ID_LEN];
-	const char *p[1] = { apx_db_id(uid, us) };
-
-	return apx_db_do(db, 0, "UPDATE users SET email_verified_at ="
-	    " coalesce(email_verified_at, now()) WHERE id = $1::bigint", 1, p);
-}
-
-int
-apx_account_verify_email(struct apx_db *db, const char *en,
-    struct apx_audit_entry *e, int64_t *uid)
-{
-	const char *p[1] = { en };
-	char target[48];
+	char hx[2 + 2 * APX_TOKEN_HASH_LEN + 1], us[APX_DB_ID_LEN], target[48];
+	const char *p[2] = { en, NULL };
+	const char *actor = e->actor_id;
 	PGresult *res;
 	long long v;
 	int rc;
 
 	*uid = 0;
+	if (hash != NULL) {
+		apx_db_hex(hash, APX_TOKEN_HASH_LEN, hx);
+		p[1] = hx;
+	}
 	if ((rc = apx_db_begin(db)) != 0)
 		return rc;
-	if ((rc = apx_db_query(db, 0, &res, "UPDATE users SET"
-	    " email_verified_at = coalesce(email_verified_at, now()) WHERE"
-	    " email_norm = $1 RETURNING id", 1, p)) != 0)
+	/* The address, or the owner of a live verification token (spent
+	 * here): one statement. */
+	if ((rc = apx_db_query(db, 0, &res, "WITH t AS (UPDATE account_tokens"
+	    " SET used_at = now() WHERE token_hash = $2::bytea AND purpose ="
+	    " '" APX_ACCT_VERIFY "' AND used_at IS NULL AND expires_at > now()"
+	    " RETURNING user_id) UPDATE users SET email_verified_at ="
+	    " coalesce(email_verified_at, now()) WHERE email_norm = $1 OR id IN"
+	    " (SELECT user_id FROM t) RETURNING id", 2, p)) != 0)
 		goto fail;
 	rc = PQntuples(res) != 1 ? APX_ENOTFOUND :
 	    apx_parse_ll(PQgetvalue(res, 0, 0), 1, INT64_MAX, &v) != 0 ?
@@ -93,8 +92,11 @@ apx_account_verify_email(struct apx_db *db, const char *en,
 	*uid = v;
 	snprintf(target, sizeof(target), "user:%lld", v);
 	e->target = target;
+	if (e->actor_id == NULL)
+		e->actor_id = apx_db_id(v, us);		/* the owner */
 	rc = apx_audit_commit(db, e, NULL, NULL);
 	e->target = NULL;
+	e->actor_id = actor;
 	return rc;
 fail:
 	apx_db_rollback(db);

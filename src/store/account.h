@@ -22,21 +22,21 @@ struct apx_audit_entry;
 int	 apx_acct_token_put(struct apx_db *, int64_t, const char *,
 	    const unsigned char *, long long);
 /*
- * Spend the live token of PURPOSE whose hash is HASH: *UID its user.
- * APX_ENOTFOUND when unknown, spent, expired or of another purpose (one
- * answer for all: the caller cannot tell them apart either).
+ * The user of the live token of PURPOSE whose hash is HASH, without
+ * spending it: APX_ENOTFOUND when unknown, spent, expired or of another
+ * purpose (one answer for all).
  */
-int	 apx_acct_token_spend(struct apx_db *, const char *,
+int	 apx_acct_token_owner(struct apx_db *, const char *,
 	    const unsigned char *, int64_t *);
-/* Mark UID's address verified (kept when it already is). */
-int	 apx_account_set_verified(struct apx_db *, int64_t);
 /*
- * The support path (accupredix-admin user verify): the account of
- * EMAIL_NORM verified, audited as AUDIT (its target filled here), in one
- * transaction. APX_ENOTFOUND when no account has the address.
+ * Mark an address verified and audit it as AUDIT (its target filled
+ * here; a NULL actor_id becomes the user), in one transaction: the
+ * account of EMAIL_NORM (the support path, accupredix-admin user verify),
+ * or the owner of the live verification token whose hash is HASH (spent).
+ * APX_ENOTFOUND when there is no such account or token.
  */
-int	 apx_account_verify_email(struct apx_db *, const char *,
-	    struct apx_audit_entry *, int64_t *);
+int	 apx_account_verify(struct apx_db *, const char *,
+	    const unsigned char *, struct apx_audit_entry *, int64_t *);
 
 #define APX_KNOWN_NEW_NET	0x1
 #define APX_KNOWN_NEW_AGENT	0x2

@@ -13,7 +13,6 @@
 #define SEALED_MAX	(64 * 1024)
 #define STATE_PURGE	100
 
-static char	*hexdup(const unsigned char *, size_t);
 static int	 unhex_col(PGresult *, int, int, unsigned char **, size_t *);
 
 #define CONN_JSON \
@@ -31,18 +30,6 @@ static int	 unhex_col(PGresult *, int, int, unsigned char **, size_t *);
 	" apx_ts(c.sync_started_at), 'records', c.sync_records, 'pages'," \
 	" c.sync_pages, 'last_success_at', apx_ts(c.last_sync_at)," \
 	" 'last_error', c.last_sync_error))"
-
-/* "\\x..." of N bytes, malloc'd. */
-static char *
-hexdup(const unsigned char *b, size_t n)
-{
-	char *h;
-
-	if ((h = malloc(2 * n + 3)) == NULL)
-		return NULL;
-	apx_db_hex(b, n, h);
-	return h;
-}
 
 static int
 unhex_col(PGresult *res, int r, int col, unsigned char **out, size_t *len)
@@ -68,7 +55,7 @@ apx_state_insert(struct apx_db *db, const unsigned char *sh,
 	(void)apx_state_purge(db, STATE_PURGE, &purged);
 	apx_db_hex(sh, APX_STATE_HASH_LEN, shx);
 	apx_db_hex(bh, APX_STATE_HASH_LEN, bhx);
-	if (data != NULL && (dhx = hexdup(data, dlen)) == NULL)
+	if (data != NULL && (dhx = apx_db_hexdup(data, dlen)) == NULL)
 		return APX_ENOMEM;
 	snprintf(ts, sizeof(ts), "%d", ttl);
 	p[0] = shx;
@@ -358,7 +345,7 @@ apx_conn_set_tokens(struct apx_db *db, int64_t id, const unsigned char *tok,
 	const char *p[7];
 	int rc;
 
-	if ((hx = hexdup(tok, toklen)) == NULL)
+	if ((hx = apx_db_hexdup(tok, toklen)) == NULL)
 		return APX_ENOMEM;
 	snprintf(es, sizeof(es), "%lld", (long long)expires_in);
 	snprintf(rs, sizeof(rs), "%lld", (long long)refresh_in);
@@ -441,7 +428,7 @@ apx_cslot_put(struct apx_db *db, int64_t org, const char *connector,
 
 	if (len > SEALED_MAX)
 		return APX_ETOOBIG;
-	if ((hx = hexdup(sealed, len)) == NULL)
+	if ((hx = apx_db_hexdup(sealed, len)) == NULL)
 		return APX_ENOMEM;
 	p[0] = apx_db_id(org, os);
 	p[1] = connector;

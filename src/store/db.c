@@ -303,6 +303,17 @@ apx_db_hex(const unsigned char *h, size_t n, char *out)
 	out[2 + 2 * n] = '\0';
 }
 
+char *
+apx_db_hexdup(const unsigned char *b, size_t n)
+{
+	char *h;
+
+	if ((h = malloc(2 * n + 3)) == NULL)
+		return NULL;
+	apx_db_hex(b, n, h);
+	return h;
+}
+
 int
 apx_db_unhex(const char *s, size_t max, unsigned char **out, size_t *len)
 {

@@ -47,6 +47,8 @@ int	 apx_db_json(struct apx_db *, int, json_t **, const char *, int,
 	    const char *const *);
 /* A bytea parameter in hex text form ("\\x0a1b..."): OUT holds 2N + 3. */
 void	 apx_db_hex(const unsigned char *, size_t, char *);
+/* The same, malloc'd (NULL when out of memory). */
+char	*apx_db_hexdup(const unsigned char *, size_t);
 /* A bytea column's hex text ("\\x0a1b...") into malloc'd bytes (at most
  * MAX). APX_EDB when malformed. */
 int	 apx_db_unhex(const char *, size_t, unsigned char **, size_t *);

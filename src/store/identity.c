@@ -299,12 +299,9 @@ apx_session_rotate(struct apx_db *db, const unsigned char *old,
 		rc = APX_EUNAUTH;
 		goto fail;
 	}
-	if (next != NULL) {
-		if ((nx = malloc(2 * nextlen + 3)) == NULL) {
-			rc = APX_ENOMEM;
-			goto fail;
-		}
-		apx_db_hex(next, nextlen, nx);
+	if (next != NULL && (nx = apx_db_hexdup(next, nextlen)) == NULL) {
+		rc = APX_ENOMEM;
+		goto fail;
 	}
 	p[0] = ho;
 	p[1] = nx;

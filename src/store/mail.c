@@ -26,9 +26,8 @@ apx_outbox_put(struct apx_db *db, const char *kind, int64_t uid,
 
 	if (len > SEALED_MAX)
 		return APX_ETOOBIG;
-	if ((hx = malloc(2 * len + 3)) == NULL)
+	if ((hx = apx_db_hexdup(sealed, len)) == NULL)
 		return APX_ENOMEM;
-	apx_db_hex(sealed, len, hx);
 	p[0] = kind;
 	p[1] = uid > 0 ? apx_db_id(uid, us) : NULL;
 	p[2] = to;
@@ -69,8 +68,8 @@ apx_outbox_take(struct apx_db *db, int lease, int max,
 	    " WHERE sent_at IS NULL AND send_after <= now() AND"
 	    " (locked_until IS NULL OR locked_until < now()) AND attempts <"
 	    " $2::int ORDER BY send_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-	    " RETURNING id, kind, to_addr, message_id, sealed, attempts,"
-	    " extract(epoch FROM created_at)::bigint", 2, p)) != 0)
+	    " RETURNING id, kind, to_addr, message_id, sealed, attempts", 2,
+	    p)) != 0)
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -93,9 +92,6 @@ apx_outbox_take(struct apx_db *db, int lease, int max,
 	if (apx_parse_ll(PQgetvalue(res, 0, 5), 0, 1000000, &v) != 0)
 		goto out;
 	r->attempts = (int)v;
-	if (apx_parse_ll(PQgetvalue(res, 0, 6), 0, INT64_MAX, &v) != 0)
-		goto out;
-	r->created_at = v;
 	rc = 0;
 out:
 	PQclear(res);

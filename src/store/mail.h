@@ -28,7 +28,6 @@ struct apx_outbox_row {
 	unsigned char	*sealed;	/* malloc'd */
 	size_t		 sealed_len;
 	int		 attempts;
-	int64_t		 created_at;
 };
 void	 apx_outbox_row_clear(struct apx_outbox_row *);
 /*

@@ -155,9 +155,8 @@ apx_mfa_begin(struct apx_db *db, int64_t uid, const unsigned char *sealed,
 
 	if (len > SEALED_MAX)
 		return APX_ETOOBIG;
-	if ((hx = malloc(HEX(len))) == NULL)
+	if ((hx = apx_db_hexdup(sealed, len)) == NULL)
 		return APX_ENOMEM;
-	apx_db_hex(sealed, len, hx);
 	p[0] = apx_db_id(uid, us);
 	p[1] = hx;
 	/* A confirmed key is never replaced here: disabling comes first. */
@@ -196,9 +195,8 @@ apx_mfa_confirm_key(struct apx_db *db, int64_t uid,
 
 	if (len > SEALED_MAX)
 		return APX_ETOOBIG;
-	if ((hx = malloc(HEX(len))) == NULL)
+	if ((hx = apx_db_hexdup(sealed, len)) == NULL)
 		return APX_ENOMEM;
-	apx_db_hex(sealed, len, hx);
 	p[0] = apx_db_id(uid, us);
 	p[1] = apx_db_id(step, ss);
 	p[2] = hx;
