@@ -18,7 +18,7 @@ APX_DEB_PACKAGES=(
 	liboauth2-dev libcjose-dev libjansson-dev libsodium-dev
 	libcurl4-openssl-dev zlib1g-dev libcmocka-dev clang libclang-rt-14-dev
 	# run
-	postgresql-15 apache2 libapache2-mod-fcgid lighttpd lighttpd-mod-openssl openssl
+	postgresql-15 apache2 libapache2-mod-fcgid lighttpd lighttpd-mod-openssl lighttpd-modules-lua openssl
 	# data: common-password list (/usr/share/john/password.lst)
 	john-data
 	# tests and bench
