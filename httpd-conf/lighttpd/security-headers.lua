@@ -8,10 +8,20 @@
 -- runs for every answer.
 --
 -- A header the answer already has is left alone: the app sets all of these
--- itself, and the pages under www/ carry their own Content-Security-Policy.
+-- itself.
 -- Keep Strict-Transport-Security equal to the app's http.hsts_max_age.
 
 local h = lighty.r.resp_header
+
+-- the pages of www/ (rewritten to /__www/...): scripts, styles and API of
+-- this origin only, and revalidated on each load
+local page = string.sub(lighty.r.req_attr["uri.path"] or "", 1, 7) == "/__www/"
+if page and h["Content-Security-Policy"] == nil then
+	h["Content-Security-Policy"] = "default-src 'none'; script-src 'self'; " ..
+	    "style-src 'self'; img-src 'self' data:; connect-src 'self'; " ..
+	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	h["Cache-Control"] = "no-cache"
+end
 
 local defaults = {
 	{ "Strict-Transport-Security", "max-age=31536000; includeSubDomains" },

@@ -27,6 +27,8 @@ APX_DEB_PACKAGES=(
 	libapache2-mod-auth-openidc
 	# the local SMTP server that collects the mails of a stack
 	python3-aiosmtpd
+	# the browser of tests/browser (driven by playwright-core from npm)
+	chromium
 	# the SAML IdP of the tests (SimpleSAMLphp on PHP's own server; naming
 	# php8.2-cgi keeps apt from pulling libapache2-mod-php) and the tools
 	# that sign crafted SAML answers

@@ -92,26 +92,19 @@ render(struct apx_buf *out, const char *t, json_t *vars, int html)
 		if ((v = json_string_value(json_object_get(vars, name))) == NULL ||
 		    strlen(v) > VALUE_MAX)
 			return APX_EINVAL;
-		for (i = 0; v[i] != '\0'; i++) {
-			unsigned char ch = (unsigned char)v[i];
-			const char *esc = NULL;
+		if (html)
+			rc = apx_buf_html(out, v, strlen(v));
+		else {
+			for (i = 0; v[i] != '\0' && rc == 0; i++) {
+				unsigned char ch = (unsigned char)v[i];
 
-			if (ch < 0x20 || ch == 0x7f)
-				ch = ' ';
-			if (html) {
-				switch (ch) {
-				case '&': esc = "&amp;"; break;
-				case '<': esc = "&lt;"; break;
-				case '>': esc = "&gt;"; break;
-				case '"': esc = "&quot;"; break;
-				case '\'': esc = "&#39;"; break;
-				}
+				if (ch < 0x20 || ch == 0x7f)
+					ch = ' ';
+				rc = apx_buf_add(out, &ch, 1);
 			}
-			rc = esc != NULL ? apx_buf_adds(out, esc) :
-			    apx_buf_add(out, &ch, 1);
-			if (rc != 0)
-				return rc;
 		}
+		if (rc != 0)
+			return rc;
 		t = close + 2;
 	}
 	return apx_buf_adds(out, t);

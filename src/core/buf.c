@@ -126,3 +126,39 @@ fail:
 	b->len = old;
 	return rc;
 }
+
+int
+apx_buf_html(struct apx_buf *b, const char *s, size_t len)
+{
+	size_t i, start, old = b->len;
+	const char *esc;
+	int rc = 0;
+
+	for (i = start = 0; i < len && rc == 0; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		switch (ch) {
+		case '&': esc = "&amp;"; break;
+		case '<': esc = "&lt;"; break;
+		case '>': esc = "&gt;"; break;
+		case '"': esc = "&quot;"; break;
+		case '\'': esc = "&#39;"; break;
+		default:
+			esc = ch < 0x20 || ch == 0x7f ? " " : NULL;
+			break;
+		}
+		if (esc == NULL)
+			continue;
+		if ((rc = apx_buf_add(b, s + start, i - start)) == 0)
+			rc = apx_buf_adds(b, esc);
+		start = i + 1;
+	}
+	if (rc == 0)
+		rc = apx_buf_add(b, s + start, len - start);
+	if (rc != 0) {
+		b->len = old;
+		if (b->data != NULL)
+			b->data[old] = '\0';
+	}
+	return rc;
+}

@@ -19,6 +19,12 @@ int	 apx_buf_printf(struct apx_buf *, const char *, ...) APX_PRINTF(2, 3);
 /* A JSON string literal of the LEN bytes of S (UTF-8 as given; quotes,
  * backslashes and control characters escaped). */
 int	 apx_buf_json_string(struct apx_buf *, const char *, size_t);
+/*
+ * The LEN bytes of S as HTML text: & < > " ' as character references and
+ * control characters as blanks, so that the result is safe both between
+ * tags and inside a quoted attribute value (UTF-8 as given).
+ */
+int	 apx_buf_html(struct apx_buf *, const char *, size_t);
 void	 apx_buf_reset(struct apx_buf *);
 void	 apx_buf_free(struct apx_buf *);
 

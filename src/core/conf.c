@@ -27,6 +27,7 @@
 #define MAX_LINE	8192
 #define MAX_SECRET_FILE	(64 * 1024)
 #define MAX_LIST	64
+#define MAX_TEXT_FILE	(64 * 1024)
 
 enum ktype {
 	K_STRING,	/* free text, printable */
@@ -43,6 +44,7 @@ enum ktype {
 	K_CIDRS,	/* list of IPv4/IPv6 networks */
 	K_NAMES,	/* list of [a-z][a-z0-9-]{0,31} */
 	K_BOOL,		/* yes/no, true/false, on/off, 1/0 */
+	K_TEXTFILE,	/* file:/path of UTF-8 text, read at load */
 };
 
 #define F_REQUIRED	0x1
@@ -73,6 +75,7 @@ static const struct key keys[] = {
 	{ "security.contact", K_CONTACTS, O(sec_contact), F_REQUIRED, NULL,
 	    0, 0 },
 	{ "security.expires", K_TIME, O(sec_expires), F_REQUIRED, NULL, 0, 0 },
+	/* Default: http.public_origin + "/security/disclosure" (derive()). */
 	{ "security.policy", K_URL, O(sec_policy), 0, NULL, 0, 0 },
 	{ "security.preferred_languages", K_STRING, O(sec_languages), 0, NULL,
 	    0, 0 },
@@ -81,6 +84,9 @@ static const struct key keys[] = {
 	    0, 0 },
 	{ "security.hiring", K_URL, O(sec_hiring), 0, NULL, 0, 0 },
 	{ "security.encryption", K_URL, O(sec_encryption), 0, NULL, 0, 0 },
+	/* The safe-harbour terms of /security/disclosure; unset: built in. */
+	{ "security.disclosure_terms", K_TEXTFILE, O(sec_disclosure_terms), 0,
+	    NULL, 0, 0 },
 	{ "worker.max_requests", K_INT, O(worker_max_requests), 0, "10000",
 	    0, 100000000 },
 	{ "log.level", K_LOGLEVEL, O(log_level), 0, "info", 0, 0 },
@@ -518,9 +524,10 @@ derive_oidc(struct parse *p, struct apx_conf *c)
 }
 
 /*
- * The product's own URLs come from its configuration: jwt.issuer and
- * http.problem_type_base default to http.public_origin (+ "/problems/"),
- * never to a built-in host name.
+ * The product's own URLs come from its configuration: jwt.issuer,
+ * http.problem_type_base and security.policy default to
+ * http.public_origin (+ "/problems/", + "/security/disclosure"), never to
+ * a built-in host name.
  */
 static int
 derive(struct parse *p, struct apx_conf *c)
@@ -541,6 +548,15 @@ derive(struct parse *p, struct apx_conf *c)
 		return APX_ECONFIG;
 	if (derive_mail(p, c) != 0)
 		return APX_ECONFIG;
+	/* security.txt always names the disclosure page the app serves. */
+	if (c->sec_policy == NULL && c->public_origin != NULL) {
+		len = strlen(c->public_origin) + sizeof(APX_DISCLOSURE_PATH);
+		if ((c->sec_policy = malloc(len)) == NULL)
+			return fail(p, p->file, 0, "security.policy",
+			    "out of memory");
+		snprintf(c->sec_policy, len, "%s%s", c->public_origin,
+		    APX_DISCLOSURE_PATH);
+	}
 
 	if ((c->jwt_issuer != NULL && c->problem_base != NULL))
 		return 0;
@@ -662,6 +678,7 @@ static int	 valid_origin(const char *);
 static int	 valid_contact(const char *);
 static int	 valid_url(const char *);
 static int	 printable(const char *);
+static const char *text_bad(const char *, size_t);
 
 static int
 fail(struct parse *p, const char *where, size_t line, const char *key,
@@ -703,6 +720,27 @@ printable(const char *s)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
 			return 0;
 	return 1;
+}
+
+/* Why LEN bytes of S are not UTF-8 text of lines, or NULL when they are. */
+static const char *
+text_bad(const char *s, size_t len)
+{
+	size_t i, chars;
+	int words = 0;
+
+	if (apx_utf8_chars(s, len, &chars) != 0)
+		return "is not UTF-8";
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t') ||
+		    ch == 0x7f)
+			return "holds a control character";
+		if (ch > 0x20)
+			words = 1;
+	}
+	return words ? NULL : "is empty";
 }
 
 static int
@@ -860,6 +898,30 @@ set_value(struct parse *p, struct apx_conf *c, const struct key *k,
 		if ((*sp)->len == 0 || memchr((*sp)->data, '\0', (*sp)->len))
 			return fail(p, where, line, k->name,
 			    "empty or contains a NUL byte");
+		return 0;
+	}
+	case K_TEXTFILE: {
+		char **sp = (char **)(base + k->off), *buf = NULL;
+		const char *why;
+		size_t len;
+
+		if (strncmp(value, "file:/", 6) != 0)
+			return fail(p, where, line, k->name,
+			    "must be file:/PATH (an absolute path)");
+		if ((rc = read_file(value + 5, MAX_TEXT_FILE, &buf, &len)) != 0)
+			return fail(p, where, line, k->name,
+			    "cannot read %s: %s", value + 5, rc == APX_ETOOBIG ?
+			    "larger than 64 KiB" : rc == APX_EIO ?
+			    "not a readable regular file" : apx_strerror(rc));
+		why = memchr(buf, '\0', len) != NULL ? "holds a NUL byte" :
+		    text_bad(buf, len);
+		if (why != NULL) {
+			free(buf);
+			return fail(p, where, line, k->name, "%s %s", value + 5,
+			    why);
+		}
+		free(*sp);
+		*sp = buf;
 		return 0;
 	}
 	case K_INT:
@@ -1237,6 +1299,7 @@ apx_conf_free(struct apx_conf *c)
 	free(c->sec_acknowledgments);
 	free(c->sec_hiring);
 	free(c->sec_encryption);
+	free(c->sec_disclosure_terms);
 	free(c->jwt_key_dir);
 	free(c->jwt_issuer);
 	free(c->jwt_audience);

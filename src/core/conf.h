@@ -55,6 +55,10 @@ struct apx_conf_oidc {
 
 struct apx_conf_origin;	/* where each key's value came from */
 
+/* The vulnerability disclosure page, which security.policy names unless
+ * it is set. */
+#define APX_DISCLOSURE_PATH	"/security/disclosure"
+
 struct apx_conf {
 	char			*path;
 
@@ -77,6 +81,7 @@ struct apx_conf {
 	char			*sec_acknowledgments;
 	char			*sec_hiring;
 	char			*sec_encryption;
+	char			*sec_disclosure_terms;	/* NULL: built in */
 
 	long long		 worker_max_requests;
 	int			 log_level;

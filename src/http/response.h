@@ -20,7 +20,17 @@ struct apx_response {
 	struct apx_buf		 body;
 	int			 no_store;	/* Cache-Control: no-store */
 	const char		*problem_type;	/* slug, when an error */
+	/*
+	 * The Content-Security-Policy of a page the app serves itself
+	 * (static text); NULL, as for every JSON answer and every answer
+	 * reset after an error: the strictest, which allows nothing.
+	 */
+	const char		*csp;
 };
+
+#define APX_CSP_DEFAULT \
+	"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; " \
+	"form-action 'none'"
 
 struct apx_cookie_opts {
 	const char	*path;		/* default "/" */

@@ -28,7 +28,10 @@ static const struct apx_route routes[] = {
 	{ "/.well-known/security.txt", GH, apx_route_security_txt, 0,
 	    "public" },
 	{ "/.well-known/jwks.json", GH, apx_route_jwks, DB, "public" },
+	{ "/security/disclosure", GH, apx_route_security_disclosure, 0,
+	    "public" },
 	{ "/api/v1/openapi.json", GH, apx_route_openapi, 0, "public" },
+	{ "/api/v1/client-config", GH, apx_route_client_config, 0, "public" },
 	{ "/internal/metrics", GET, apx_route_internal_metrics, INT,
 	    "internal" },
 	{ "/internal/settings", GET, apx_route_internal_settings_get,
@@ -213,6 +216,16 @@ static const struct apx_route routes[] = {
 	    AUTH, "superuser" },
 	{ ADMIN "/audit-log", GH, apx_route_admin_audit_log, AUTH,
 	    "superuser" },
+	{ ADMIN "/compliance", GH, apx_route_admin_compliance_list, AUTH,
+	    "superuser" },
+	{ ADMIN "/compliance", POST, apx_route_admin_compliance_create, AUTH,
+	    "superuser" },
+	{ ADMIN "/compliance/{id}", GH, apx_route_admin_compliance_get, AUTH,
+	    "superuser" },
+	{ ADMIN "/compliance/{id}", PATCH, apx_route_admin_compliance_patch,
+	    AUTH, "superuser" },
+	{ ADMIN "/compliance/{id}", DEL, apx_route_admin_compliance_delete,
+	    AUTH, "superuser" },
 };
 
 const struct apx_route *

@@ -130,10 +130,16 @@ int	 apx_route_forecast_delete(struct apx_ctx *);
 int	 apx_route_healthz(struct apx_ctx *);
 int	 apx_route_readyz(struct apx_ctx *);
 int	 apx_route_security_txt(struct apx_ctx *);
+/* disclosure.c: the vulnerability disclosure page */
+int	 apx_route_security_disclosure(struct apx_ctx *);
+/* That page for configuration CF, appended to OUT (HTML, every configured
+ * value escaped). */
+int	 apx_disclosure_render(const struct apx_conf *, struct apx_buf *);
 int	 apx_route_internal_metrics(struct apx_ctx *);
 int	 apx_route_internal_settings_get(struct apx_ctx *);
 int	 apx_route_internal_settings_patch(struct apx_ctx *);
 int	 apx_route_jwks(struct apx_ctx *);
+int	 apx_route_client_config(struct apx_ctx *);
 int	 apx_route_openapi(struct apx_ctx *);
 int	 apx_route_auth_register(struct apx_ctx *);
 int	 apx_route_auth_login(struct apx_ctx *);
@@ -192,6 +198,12 @@ int	 apx_route_admin_settings_patch(struct apx_ctx *);
 int	 apx_route_admin_impersonate(struct apx_ctx *);
 int	 apx_route_admin_impersonate_end(struct apx_ctx *);
 int	 apx_route_admin_audit_log(struct apx_ctx *);
+/* compliance.c */
+int	 apx_route_admin_compliance_list(struct apx_ctx *);
+int	 apx_route_admin_compliance_create(struct apx_ctx *);
+int	 apx_route_admin_compliance_get(struct apx_ctx *);
+int	 apx_route_admin_compliance_patch(struct apx_ctx *);
+int	 apx_route_admin_compliance_delete(struct apx_ctx *);
 int	 apx_route_connectors_list(struct apx_ctx *);
 int	 apx_route_domains_list(struct apx_ctx *);
 int	 apx_route_domains_create(struct apx_ctx *);

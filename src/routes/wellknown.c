@@ -56,3 +56,38 @@ apx_route_jwks(struct apx_ctx *c)
 	c->resp->no_store = 0;
 	return apx_resp_header(c->resp, "Cache-Control", "public, max-age=300");
 }
+
+/*
+ * GET /api/v1/client-config: what the pages under www/ adapt to, from
+ * configuration only (nothing secret, nothing per user): the product's
+ * name, which sign-in providers are configured (a button for each) and the
+ * regions a new organisation may go to.
+ */
+int
+apx_route_client_config(struct apx_ctx *c)
+{
+	const struct apx_conf *cf = c->conf;
+	json_t *regions;
+	size_t i;
+	int rc;
+
+	if ((regions = json_array()) == NULL)
+		return APX_ENOMEM;
+	for (i = 0; i < cf->org_regions.n; i++)
+		if (json_array_append_new(regions,
+		    json_string(cf->org_regions.v[i])) != 0) {
+			json_decref(regions);
+			return APX_ENOMEM;
+		}
+	/* "o" steals regions, also when the pack fails */
+	rc = apx_resp_json(c->resp, 200, json_pack("{s:s?, s:{s:b, s:b}, s:o}",
+	    "product_name", cf->product_name,
+	    "sign_in",
+	    "google", cf->oidc[APX_OIDC_GOOGLE].client_id != NULL,
+	    "microsoft", cf->oidc[APX_OIDC_MICROSOFT].client_id != NULL,
+	    "regions", regions));
+	if (rc != 0)
+		return rc;
+	c->resp->no_store = 0;
+	return apx_resp_header(c->resp, "Cache-Control", "public, max-age=300");
+}

@@ -13,8 +13,9 @@ static void	 security_headers(struct apx_ctx *);
 static void	 not_found(struct apx_ctx *);
 
 /*
- * Every answer gets these; handlers never set them. The API serves no
- * HTML here, so the CSP is the strictest one.
+ * Every answer gets these; handlers never set them. The CSP is the
+ * strictest one, unless the answer is a page of the app's own that named
+ * its policy (resp->csp); a header a handler set itself is replaced.
  */
 static void
 security_headers(struct apx_ctx *c)
@@ -32,10 +33,8 @@ security_headers(struct apx_ctx *c)
 	(void)apx_resp_header_set(r, "X-Content-Type-Options", "nosniff");
 	(void)apx_resp_header_set(r, "X-Frame-Options", "DENY");
 	(void)apx_resp_header_set(r, "Referrer-Policy", "no-referrer");
-	if (apx_resp_header_get(r, "Content-Security-Policy") == NULL)
-		(void)apx_resp_header(r, "Content-Security-Policy",
-		    "default-src 'none'; frame-ancestors 'none'; "
-		    "base-uri 'none'; form-action 'none'");
+	(void)apx_resp_header_set(r, "Content-Security-Policy",
+	    r->csp != NULL ? r->csp : APX_CSP_DEFAULT);
 	(void)apx_resp_header_set(r, "Cross-Origin-Resource-Policy",
 	    "same-origin");
 }

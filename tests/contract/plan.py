@@ -26,6 +26,7 @@ PLAN = {
         "listConnectors": 401, "connectorCallback": 400,
         "listDomains": 401,
         "ssoLookup": 200, "listIdentities": 401, "getOrgSso": 401,
+        "getClientConfig": 200, "getDisclosurePolicy": 200, "adminListCompliance": 401,
     },
     "user": {
         "getMe": 200, "listSessions": 200, "listOrgs": 200, "exportMe": 200,
@@ -39,7 +40,7 @@ PLAN = {
         "disconnectConnection": 404, "checkConnection": 404,
         # not a member of the admin's org
         "listDomains": 404, "addDomain": 404, "verifyDomain": 404, "removeDomain": 404,
-        "getOrgSso": 404, "listIdentities": 200,
+        "getOrgSso": 404, "listIdentities": 200, "adminListCompliance": 404,
     },
     "admin": {
         "getOrg": 200, "getOrgSettings": 200, "listMembers": 200, "listInvitations": 200,
@@ -80,6 +81,7 @@ PLAN = {
         "adminListOrgs": 200, "adminGetOrg": 200, "adminListUsers": 200,
         "adminAuditLog": 200, "adminGetSettings": 200, "adminPatchSettings": 200,
         "adminSetPlan": 200, "adminImpersonate": 201, "adminEndImpersonation": 204,
+        "adminListCompliance": 200, "adminCreateComplianceItem": 201,
     },
 }
 # fuzzed (required fields, bounds of numbers and lengths): every variation must be 422
@@ -115,6 +117,9 @@ BODIES = {
     "adminSetPlan": {"plan": "growth"},
     "adminPatchSettings": {"access_token_lifetime": "@atl"},
     "adminImpersonate": {"user_id": "@user", "reason": "contract test"},
+    "adminCreateComplianceItem": {"kind": "subprocessor", "name": "Contract {{$randomInt}}",
+                                  "purpose": "contract test", "data_categories": ["contact data"],
+                                  "region": "eu", "review_due": "2099-01-01"},
     "putConnectorConfig": {"shop": "contract-shop.myshopify.com"},
     # a name of its own per run (src/core/dns.c apx_dns_name_norm accepts it)
     "addDomain": {"domain": "contract-{{$guid}}.example.test"},

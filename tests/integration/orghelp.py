@@ -85,8 +85,10 @@ DOC_ROUTES = {
     ("GET", "/healthz"): ("public", None),
     ("GET", "/readyz"): ("public", None),
     ("GET", "/.well-known/security.txt"): ("public", None),
+    ("GET", "/security/disclosure"): ("public", None),
     ("GET", "/.well-known/jwks.json"): ("public", None),
     ("GET", "/api/v1/openapi.json"): ("public", None),
+    ("GET", "/api/v1/client-config"): ("public", None),
     ("POST", "/api/v1/auth/register"): ("public", None),
     ("POST", "/api/v1/auth/login"): ("public", None),
     ("POST", "/api/v1/auth/refresh"): ("public", None),
@@ -145,6 +147,12 @@ DOC_ROUTES = {
     ("POST", "/admin/api/impersonate"): ("superuser", None),
     ("DELETE", "/admin/api/impersonate/{id}"): ("superuser", None),
     ("GET", "/admin/api/audit-log"): ("superuser", None),
+    # docs/api.md "Platform admin": the compliance sheet
+    ("GET", "/admin/api/compliance"): ("superuser", None),
+    ("POST", "/admin/api/compliance"): ("superuser", None),
+    ("GET", "/admin/api/compliance/{id}"): ("superuser", None),
+    ("PATCH", "/admin/api/compliance/{id}"): ("superuser", None),
+    ("DELETE", "/admin/api/compliance/{id}"): ("superuser", None),
     # docs/api.md "Forecast data", "Retention", "Privacy"
     ("GET", _O + "/workspaces/{ws}/uploads"): ("org", "uploads.read"),
     ("POST", _O + "/workspaces/{ws}/uploads"): ("org", "uploads.write"),

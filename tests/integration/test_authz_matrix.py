@@ -240,6 +240,12 @@ class World:
             out = psql(self.stack, "INSERT INTO connections (org_id, connector) VALUES "
                        "(%d, 'matrix') RETURNING id" % int(self.orgs[column]["id"])).stdout
             self.read_ids[column]["connections"] = int(out.split()[0])
+            # an item of the compliance sheet for the reads of
+            # /admin/api/compliance/{id}
+            out = psql(self.stack, "INSERT INTO compliance_items (kind, name, purpose,"
+                       " data_categories, region, review_due) VALUES ('dpa', 'matrix',"
+                       " 'matrix', ARRAY['matrix'], 'eu', '2999-01-01') RETURNING id").stdout
+            self.read_ids[column]["compliance"] = int(out.split()[0])
 
     def principal(self, name):
         if name not in self.principals:
@@ -315,6 +321,9 @@ PROBE_BODIES = {
     ("PATCH", "/admin/api/orgs/{org}"): {"plan": "no-such-plan"},
     ("PATCH", "/admin/api/settings"): {"access_token_lifetime": 5},
     ("POST", "/admin/api/impersonate"): {},
+    # a kind the compliance sheet does not have: 422, nothing added
+    ("POST", "/admin/api/compliance"): {"kind": "no-such-kind"},
+    ("PATCH", "/admin/api/compliance/{id}"): {"kind": "no-such-kind"},
     ("PATCH", "/internal/settings"): {"access_token_lifetime": 5},
     # a JSON body where text/csv is required: 415
     ("POST", _o("/workspaces/{ws}/uploads")): {},

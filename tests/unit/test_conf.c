@@ -29,7 +29,7 @@ static const char *const all_keys[] = {
 	"security.contact", "security.expires", "security.policy",
 	"security.preferred_languages", "security.canonical",
 	"security.acknowledgments", "security.hiring", "security.encryption",
-	"worker.max_requests", "log.level", "org.regions",
+	"security.disclosure_terms", "worker.max_requests", "log.level", "org.regions",
 	"http.public_origin", "jwt.issuer", "vault.keys",
 	"capacity.processes", "http.problem_type_base",
 	"regions.eu.conninfo", "regions.us.conninfo",
@@ -205,8 +205,11 @@ test_defaults(void **state)
 	assert_null(c->db_app_role);
 	assert_null(c->internal_secret);
 	assert_int_equal(c->cors_origins.n, 0);
-	assert_null(c->sec_policy);
+	/* security.txt names the disclosure page of the origin. */
+	assert_string_equal(c->sec_policy,
+	    "https://app.example.test/security/disclosure");
 	assert_null(c->sec_encryption);
+	assert_null(c->sec_disclosure_terms);
 	apx_conf_free(c);
 }
 
