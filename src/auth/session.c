@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "auth/apikey.h"
+#include "auth/authcache.h"
 #include "auth/jwt.h"
 #include "auth/keys.h"
 #include "auth/session.h"
@@ -173,10 +174,18 @@ apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
 	struct apx_apikey_auth k;
 	int rc, ok;
 
+	struct apx_apikey_times t;
+	int touch = 1;
+
 	if (apx_apikey_parse(tok, strlen(tok), prefix) != 0)
 		return unauthorized(c, "The API key is not valid.");
 	apx_apikey_hash(tok, strlen(tok), h);
-	rc = apx_apikey_lookup(c->db, c->req->arena, prefix, &k);
+	rc = apx_authcache_apikey(prefix, c->req->arena, &k, &touch);
+	if (rc == APX_ENOTFOUND) {
+		rc = apx_apikey_lookup(c->db, c->req->arena, prefix, &k, &t);
+		if (rc == 0 && k.live)
+			apx_authcache_apikey_put(prefix, &k, &t);
+	}
 	if (rc == APX_ENOTFOUND) {
 		/* The same comparison work as for a known prefix. */
 		(void)apx_apikey_hash_equal(h, nohash);
@@ -204,7 +213,7 @@ apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
 	a->key_creator_role = k.creator_role;
 	a->uid = k.holder.id;
 	a->user = k.holder;
-	return apx_apikey_touch(c->db, k.id);
+	return touch ? apx_apikey_touch(c->db, k.id) : 0;
 }
 
 static int
@@ -318,10 +327,11 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 {
 	struct verified t;
 	const char *h, *tok = NULL, *slug = NULL;
-	int64_t ws = 0;
+	int64_t ws = 0, expires = 0;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
+	apx_authcache_sync(c->db);
 	if ((h = apx_req_header(c->req, "authorization")) != NULL) {
 		if (strncasecmp(h, "Bearer ", 7) != 0)
 			return unauthorized(c, "Use a Bearer token.");
@@ -368,16 +378,28 @@ apx_session_authenticate(struct apx_ctx *c, struct apx_auth *a)
 		return 0;
 	}
 	/*
-	 * Logout and revocation take effect at once, not at expiry. On an
-	 * organisation route the org and the membership come in the same
-	 * round trip (authz applies them).
+	 * Logout and revocation take effect at once, not at expiry: the
+	 * session is read from the database, or from the worker's cache that
+	 * the database empties on any such change (auth/authcache.h). On an
+	 * organisation route the org and the membership come with it, in
+	 * the same round trip (authz applies them).
 	 */
-	if (org_route(c, &slug, &ws))
-		rc = apx_session_user_org(c->db, c->req->arena, t.uid, t.sid,
-		    slug, ws, &a->user, &a->org);
-	else
-		rc = apx_session_user(c->db, c->req->arena, t.uid, t.sid,
-		    &a->user);
+	(void)org_route(c, &slug, &ws);
+	rc = apx_authcache_session(t.uid, t.sid, slug, ws, c->req->arena,
+	    &a->user, &a->org);
+	if (rc == APX_ENOTFOUND) {
+		if (slug != NULL)
+			rc = apx_session_user_org(c->db, c->req->arena, t.uid,
+			    t.sid, slug, ws, &a->user, &a->org, &expires);
+		else
+			rc = apx_session_user(c->db, c->req->arena, t.uid,
+			    t.sid, &a->user, &expires);
+		/* only what lets the request in is kept */
+		if (rc == 0 && (slug == NULL || (a->org.id > 0 &&
+		    a->org.role != APX_ROLE_NONE && !a->org.mfa_refused)))
+			apx_authcache_session_put(t.uid, t.sid, slug, ws,
+			    &a->user, &a->org, expires);
+	}
 	if (rc != 0)
 		return rc == APX_EUNAUTH ? unauthorized(c,
 		    "The session has ended.") : rc;

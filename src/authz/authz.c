@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/authcache.h"
 #include "auth/session.h"
 #include "authz/authz.h"
 #include "authz/cidr.h"
@@ -72,10 +73,22 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 		/* Read with the session (user tokens): same query shape. */
 		acc = a->org;
 		rc = acc.id > 0 ? 0 : APX_ENOTFOUND;
-	} else
-		rc = apx_org_access(c->db, c->req->arena,
-		    apx_req_param(c->req, "org"), a->uid, ws,
-		    key ? (ws > 0 ? ws : a->key_ws) : 0, &acc);
+	} else {
+		const char *slug = apx_req_param(c->req, "org");
+		int64_t allow = key ? (ws > 0 ? ws : a->key_ws) : 0;
+
+		/* API keys and impersonations: the worker's cache first
+		 * (auth/authcache.h), kept only for an org that exists */
+		rc = apx_authcache_org(slug, a->uid, ws, allow, c->req->arena,
+		    &acc);
+		if (rc == APX_ENOTFOUND) {
+			rc = apx_org_access(c->db, c->req->arena, slug, a->uid,
+			    ws, allow, &acc);
+			if (rc == 0 && acc.role != APX_ROLE_NONE)
+				apx_authcache_org_put(slug, a->uid, ws, allow,
+				    &acc);
+		}
+	}
 	if (rc == APX_ENOTFOUND)
 		return deny(c, 404, NULL, NULL);
 	if (rc != 0)

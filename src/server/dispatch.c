@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/authcache.h"
 #include "auth/session.h"
 #include "authz/authz.h"
 #include "authz/perm.h"
@@ -124,6 +125,9 @@ apx_dispatch(struct apx_ctx *c, int init_rc)
 		(void)apx_resp_error(resp, rc);
 	}
 done:
+	/* before the answer goes: what this request revoked is felt by the
+	 * next request, on any worker of this host (auth/authcache.h) */
+	apx_authcache_after(c->db);
 	c->auth = NULL;
 	c->org = NULL;
 	c->perm = NULL;

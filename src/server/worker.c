@@ -9,6 +9,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth/authcache.h"
 #include "auth/password.h"
 #include "vault/vault.h"
 #include "auth/oidc_rp.h"
@@ -150,6 +151,11 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		status = 2;
 		goto out;
 	}
+	/* what empties the authentication cache (auth/authcache.h) */
+	apx_db_listen(db, APX_AUTHCACHE_CHANNEL);
+	if (apx_authcache_init(conf->path != NULL ? conf->path : "") != 0)
+		apx_log_warn("no shared authentication epoch in /dev/shm: "
+		    "revocations reach this worker by notification only");
 	{
 		/* The keys are read (and a plaintext vault warned of) at
 		 * every start, not at the first secret. */

@@ -47,23 +47,25 @@ unhex(const char *s, unsigned char *out)
 
 int
 apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
-    struct apx_apikey_auth *k)
+    struct apx_apikey_auth *k, struct apx_apikey_times *out)
 {
 	const char *p[1] = { prefix };
+	struct apx_apikey_times t;
 	PGresult *res;
-	long long v;
+	long long v, prev, exp;
 	int rc;
 
 	memset(k, 0, sizeof(*k));
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
 	    "SELECT k.id, k.org_id, coalesce(k.workspace_id, 0), k.role,"
 	    " k.secret_hash, coalesce(k.previous_hash, k.secret_hash),"
-	    " coalesce(k.previous_valid_until > now(), false),"
-	    " k.revoked_at IS NULL AND (k.expires_at IS NULL OR"
-	    " k.expires_at > now()),"
+	    " coalesce(floor(extract(epoch FROM k.previous_valid_until)), 0)"
+	    "::bigint,"
+	    " k.revoked_at IS NOT NULL,"
 	    " u.id, u.email, u.name, k.created_by, coalesce((SELECT m.role"
 	    " FROM memberships m WHERE m.org_id = k.org_id AND"
 	    " m.user_id = k.created_by), '')"
+	    ", coalesce(floor(extract(epoch FROM k.expires_at)), 0)::bigint"
 	    " FROM api_keys k JOIN users u ON"
 	    " u.id = coalesce(k.rotated_by, k.created_by)"
 	    " WHERE k.prefix = $1", 1, p)) != 0)
@@ -86,8 +88,15 @@ apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
 	if (unhex(PQgetvalue(res, 0, 4), k->hash) != 0 ||
 	    unhex(PQgetvalue(res, 0, 5), k->previous_hash) != 0)
 		goto out;
-	k->previous_ok = PQgetvalue(res, 0, 6)[0] == 't';
-	k->live = PQgetvalue(res, 0, 7)[0] == 't';
+	if (apx_parse_ll(PQgetvalue(res, 0, 6), 0, INT64_MAX, &prev) != 0 ||
+	    apx_parse_ll(PQgetvalue(res, 0, 13), 0, INT64_MAX, &exp) != 0)
+		goto out;
+	t.revoked = PQgetvalue(res, 0, 7)[0] == 't';
+	t.expires_at = exp;
+	t.previous_until = prev;
+	apx_apikey_judge(k, &t, apx_unix_now());
+	if (out != NULL)
+		*out = t;
 	if (apx_parse_ll(PQgetvalue(res, 0, 8), 1, INT64_MAX, &v) != 0)
 		goto out;
 	k->holder.id = v;
@@ -102,6 +111,14 @@ apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
 out:
 	PQclear(res);
 	return rc;
+}
+
+void
+apx_apikey_judge(struct apx_apikey_auth *k, const struct apx_apikey_times *t,
+    int64_t now)
+{
+	k->live = !t->revoked && (t->expires_at == 0 || t->expires_at > now);
+	k->previous_ok = t->previous_until > now;
 }
 
 int

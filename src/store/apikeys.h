@@ -36,9 +36,22 @@ struct apx_apikey_auth {
 	int		 creator_role;
 };
 
-/* The key of PREFIX with its holder. APX_ENOTFOUND if none. */
+/* The times that end a key (seconds since the epoch; 0: none). */
+struct apx_apikey_times {
+	int		 revoked;
+	int64_t		 expires_at;
+	int64_t		 previous_until;	/* the rotation grace */
+};
+
+/*
+ * The key of PREFIX with its holder, LIVE and PREVIOUS_OK as of now; its
+ * times in *T (may be NULL). APX_ENOTFOUND if none.
+ */
 int	 apx_apikey_lookup(struct apx_db *, struct apx_arena *, const char *,
-	    struct apx_apikey_auth *);
+	    struct apx_apikey_auth *, struct apx_apikey_times *);
+/* K's LIVE and PREVIOUS_OK from T at NOW (seconds since the epoch). */
+void	 apx_apikey_judge(struct apx_apikey_auth *,
+	    const struct apx_apikey_times *, int64_t);
 /* Record a use (at most once a minute per key). */
 int	 apx_apikey_touch(struct apx_db *, int64_t);
 

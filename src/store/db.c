@@ -30,6 +30,11 @@ struct apx_db {
 	int			 in_tx;		/* BEGIN sent, no COMMIT/ROLLBACK yet */
 	int			 tx_lost;	/* the connection died inside it */
 	char			 sqlstate[6];
+	/* apx_db_listen's channel ("" for none), and the connection that
+	 * holds it: a count of the connections made, 0 while none does. */
+	char			 listen[64];
+	uint64_t		 listening;
+	uint64_t		 connections;
 	/* Statements prepared on this connection, by their text. */
 	char			*prepared[PREPARED_MAX];
 	uint32_t		 prepared_hash[PREPARED_MAX];
@@ -37,6 +42,7 @@ struct apx_db {
 };
 
 static int	 connect_db(struct apx_db *);
+static void	 start_listen(struct apx_db *);
 static int	 conn_lost(struct apx_db *);
 static void	 forget_prepared(struct apx_db *);
 static PGresult	*run(struct apx_db *, const char *, int, const char *const *);
@@ -180,7 +186,82 @@ connect_db(struct apx_db *db)
 		return APX_EDBUNAVAIL;
 	}
 	db->last_fail_us = 0;
+	db->connections++;
+	db->listening = 0;
+	if (db->listen[0] != '\0')
+		start_listen(db);
 	return 0;
+}
+
+/* LISTEN on this connection; on failure the caches relying on it see
+ * every request as a change (apx_db_changed). */
+static void
+start_listen(struct apx_db *db)
+{
+	char sql[96];
+	PGresult *res;
+
+	snprintf(sql, sizeof(sql), "LISTEN %s", db->listen);
+	res = PQexec(db->conn, sql);
+	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
+		db->listening = db->connections;
+	else
+		apx_log_warn("LISTEN %s failed: %s", db->listen,
+		    PQerrorMessage(db->conn));
+	PQclear(res);
+}
+
+void
+apx_db_listen(struct apx_db *db, const char *channel)
+{
+	snprintf(db->listen, sizeof(db->listen), "%s", channel);
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    !db->in_tx)
+		start_listen(db);
+}
+
+int
+apx_db_notified(struct apx_db *db)
+{
+	PGnotify *n;
+	int count = 0;
+
+	if (db->conn == NULL)
+		return 0;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
+int
+apx_db_changed(struct apx_db *db, uint64_t *seen)
+{
+	PGnotify *n;
+	int changed = 0;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
+	    db->listening == 0 || db->listening != db->connections) {
+		*seen = 0;
+		return 1;
+	}
+	/* Reads what the socket holds without blocking (libpq's socket is
+	 * non-blocking); notifications read along with earlier results
+	 * wait in libpq's list too. */
+	if (PQconsumeInput(db->conn) == 0) {
+		*seen = 0;
+		return 1;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		changed = 1;
+	}
+	if (*seen != db->listening) {
+		*seen = db->listening;
+		changed = 1;
+	}
+	return changed;
 }
 
 int

@@ -66,6 +66,22 @@ const char *apx_db_last_sqlstate(const struct apx_db *);
  */
 void	 apx_db_wait_notify(struct apx_db *, const char *, int,
 	    volatile int *);
+/*
+ * Keep a LISTEN on CHANNEL (an identifier) on this connection: issued now
+ * if connected and again on every reconnection.
+ */
+void	 apx_db_listen(struct apx_db *, const char *);
+/*
+ * Without waiting: 0 when the connection that holds the LISTEN is the one
+ * of the last call (*SEEN, 0 at first) and no notification came since; 1
+ * when some came (all are consumed), the connection changed or is gone, or
+ * the LISTEN is not in place. A cache that PostgreSQL invalidates trusts
+ * what it holds only on 0.
+ */
+int	 apx_db_changed(struct apx_db *, uint64_t *);
+/* Notifications libpq already holds (read along with results), consumed
+ * without reading the socket: their count. */
+int	 apx_db_notified(struct apx_db *);
 /* Count of connection losses and refused statements since the last call. */
 unsigned long apx_db_take_errors(struct apx_db *);
 

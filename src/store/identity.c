@@ -377,9 +377,22 @@ apx_session_revoke_others(struct apx_db *db, int64_t uid, int64_t keep,
 	return 0;
 }
 
+/* The last column of row 0 of RES: seconds since the epoch. */
+static int
+last_epoch(PGresult *res, int64_t *out)
+{
+	long long v;
+
+	if (apx_parse_ll(PQgetvalue(res, 0, PQnfields(res) - 1), 0, INT64_MAX,
+	    &v) != 0)
+		return APX_EDB;
+	*out = v;
+	return 0;
+}
+
 int
 apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
-    int64_t sid, struct apx_user *u)
+    int64_t sid, struct apx_user *u, int64_t *expires)
 {
 	char us[24], ss[24];
 	const char *p[2] = { us, ss };
@@ -391,12 +404,14 @@ apx_session_user(struct apx_db *db, struct apx_arena *a, int64_t uid,
 	if ((rc = apx_db_query(db, APX_DB_RETRY, &res, "SELECT u.id, u.email, "
 	    "u.name, u.password_hash, u.is_superuser, "
 	    "extract(epoch FROM u.password_changed_at)::bigint, "
-	    "u.email_verified_at IS NOT NULL "
+	    "u.email_verified_at IS NOT NULL, "
+	    "floor(extract(epoch FROM s.expires_at))::bigint "
 	    "FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
 	    "s.revoked_at IS NULL AND s.expires_at > now()", 2, p)) != 0)
 		return rc;
-	rc = fill_user(res, a, u);
+	if ((rc = fill_user(res, a, u)) == 0)
+		rc = last_epoch(res, expires);
 	PQclear(res);
 	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;
 }
@@ -425,7 +440,7 @@ apx_session_fresh(struct apx_db *db, int64_t uid, int64_t sid, int seconds)
 int
 apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
     int64_t sid, const char *slug, int64_t ws, struct apx_user *u,
-    struct apx_org_access *acc)
+    struct apx_org_access *acc, int64_t *expires)
 {
 	char us[24], ss[24], wss[24];
 	const char *p[4] = { us, ss, slug, wss };
@@ -440,7 +455,8 @@ apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
 	    "extract(epoch FROM u.password_changed_at)::bigint, "
 	    "u.email_verified_at IS NOT NULL,"
 	    APX_ORG_ACCESS_COLS("u.id", "$4::bigint", "0") ","
-	    APX_MFA_REFUSED_COL("s", "o") " "
+	    APX_MFA_REFUSED_COL("s", "o") ", "
+	    "floor(extract(epoch FROM s.expires_at))::bigint "
 	    "FROM sessions s JOIN users u ON u.id = s.user_id "
 	    "LEFT JOIN orgs o ON o.slug = $3 "
 	    "WHERE s.id = $2::bigint AND s.user_id = $1::bigint AND "
@@ -450,9 +466,10 @@ apx_session_user_org(struct apx_db *db, struct apx_arena *a, int64_t uid,
 		rc = apx_org_access_from(res, 7, a, acc);
 		if (rc == APX_ENOTFOUND)
 			rc = 0;		/* acc->id 0: no such org */
-		/* the last column */
-		acc->mfa_refused = PQgetvalue(res, 0, PQnfields(res) - 1)[0] ==
+		/* the last two columns */
+		acc->mfa_refused = PQgetvalue(res, 0, PQnfields(res) - 2)[0] ==
 		    't';
+		rc = last_epoch(res, expires);
 	}
 	PQclear(res);
 	return rc == APX_ENOTFOUND ? APX_EUNAUTH : rc;

@@ -77,10 +77,11 @@ int	 apx_session_revoke_others(struct apx_db *, int64_t, int64_t,
 	    const char *, int *);
 /*
  * The user of session SID when the session is live and belongs to UID,
- * else APX_EUNAUTH: the check and the row in one round trip.
+ * else APX_EUNAUTH: the check and the row in one round trip. *EXPIRES: the
+ * session's expiry (seconds since the epoch).
  */
 int	 apx_session_user(struct apx_db *, struct apx_arena *, int64_t,
-	    int64_t, struct apx_user *);
+	    int64_t, struct apx_user *, int64_t *);
 /* Was session SID of UID made (signed in) less than SECONDS ago? 1, 0,
  * or an error. */
 int	 apx_session_fresh(struct apx_db *, int64_t, int64_t, int);
@@ -93,7 +94,7 @@ struct apx_org_access;
  */
 int	 apx_session_user_org(struct apx_db *, struct apx_arena *, int64_t,
 	    int64_t, const char *, int64_t, struct apx_user *,
-	    struct apx_org_access *);
+	    struct apx_org_access *, int64_t *);
 int	 apx_session_list(struct apx_db *, int64_t, int64_t, json_t **);
 
 /*
