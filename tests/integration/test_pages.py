@@ -92,6 +92,7 @@ def _is_field_name(s):
                  "client-config", "audit-log", "content-type", "retry-after"}
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("path", PAGES)
 def test_page_is_served_with_the_pages_csp(http, path):
     r = http.get(path, allow_redirects=False)
@@ -103,6 +104,7 @@ def test_page_is_served_with_the_pages_csp(http, path):
     assert "<main" in r.text
 
 
+@pytest.mark.smoke
 def test_assets_are_served(http):
     for js in js_files():
         r = http.get("/assets/js/" + js.name)
@@ -113,6 +115,7 @@ def test_assets_are_served(http):
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/css"), describe(r)
 
 
+@pytest.mark.smoke
 def test_the_app_keeps_its_routes(http):
     # /admin/api/... is the app's (401 problem+json), not the console page
     r = http.get("/admin/api/orgs")
@@ -126,12 +129,14 @@ def test_the_app_keeps_its_routes(http):
             describe(r)
 
 
+@pytest.mark.smoke
 def test_root_goes_to_the_app(http):
     r = http.get("/", allow_redirects=False)
     assert r.status_code == 302, describe(r)
     assert r.headers["Location"].endswith("/app"), describe(r)
 
 
+@pytest.mark.smoke
 def test_client_config(http):
     r = http.get("/api/v1/client-config")
     assert r.status_code == 200, describe(r)
