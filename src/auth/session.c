@@ -172,19 +172,26 @@ apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
 	unsigned char h[APX_APIKEY_HASH_LEN];
 	char prefix[APX_APIKEY_PREFIX_LEN + 1];
 	struct apx_apikey_auth k;
-	int rc, ok;
-
 	struct apx_apikey_times t;
-	int touch = 1;
+	const char *slug = NULL;
+	int64_t ws = 0;
+	int rc, ok, touch = 1, with_org = 0;
 
 	if (apx_apikey_parse(tok, strlen(tok), prefix) != 0)
 		return unauthorized(c, "The API key is not valid.");
 	apx_apikey_hash(tok, strlen(tok), h);
 	rc = apx_authcache_apikey(prefix, c->req->arena, &k, &touch);
 	if (rc == APX_ENOTFOUND) {
-		rc = apx_apikey_lookup(c->db, c->req->arena, prefix, &k, &t);
+		/* on an org route the org comes in the same round trip */
+		(void)org_route(c, &slug, &ws);
+		rc = apx_apikey_lookup(c->db, c->req->arena, prefix, slug, ws,
+		    &k, &t, &a->org);
 		if (rc == 0 && k.live)
 			apx_authcache_apikey_put(prefix, &k, &t);
+		with_org = rc == 0 && slug != NULL;
+		if (with_org && a->org.id > 0 && a->org.role != APX_ROLE_NONE)
+			apx_authcache_org_put(slug, k.holder.id, ws, ws > 0 ? ws :
+			    k.workspace_id, &a->org);
 	}
 	if (rc == APX_ENOTFOUND) {
 		/* The same comparison work as for a known prefix. */
@@ -213,7 +220,11 @@ apikey_auth(struct apx_ctx *c, const char *tok, struct apx_auth *a)
 	a->key_creator_role = k.creator_role;
 	a->uid = k.holder.id;
 	a->user = k.holder;
-	return touch ? apx_apikey_touch(c->db, k.id) : 0;
+	a->org_ready = with_org;
+	/* its last use is written after the answer (worker.c) */
+	if (touch)
+		c->touch_key = k.id;
+	return 0;
 }
 
 static int

@@ -70,7 +70,7 @@ org_route(struct apx_ctx *c, const struct apx_perm *p, struct apx_org *org)
 	if (wsp != NULL && apx_parse_ll(wsp, 1, INT64_MAX, &ws) != 0)
 		return deny(c, 404, NULL, NULL);
 	if (a->org_ready) {
-		/* Read with the session (user tokens): same query shape. */
+		/* Read with the session or the API key: same query shape. */
 		acc = a->org;
 		rc = acc.id > 0 ? 0 : APX_ENOTFOUND;
 	} else {

@@ -38,6 +38,8 @@ struct apx_ctx {
 	struct apx_auth		*auth;	/* set for APX_ROUTE_AUTH routes */
 	struct apx_org		*org;	/* set for organisation routes */
 	const struct apx_perm	*perm;	/* the matched route's row */
+	int64_t			 touch_key; /* an API key whose last use is
+					       written after the answer */
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include "server/dispatch.h"
 #include "server/metrics.h"
 #include "server/worker.h"
+#include "store/apikeys.h"
 #include "store/db.h"
 #include "store/tenant.h"
 
@@ -227,6 +228,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		ctx.auth = NULL;
 		ctx.org = NULL;
 		ctx.perm = NULL;
+		ctx.touch_key = 0;
 		apx_dispatch(&ctx, rc);
 
 		out = resp.body;	/* it may have grown */
@@ -236,6 +238,9 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 			(void)FCGX_PutStr(wire.data, (int)wire.len, fr.out);
 		FCGX_Finish_r(&fr);
 		dur = apx_now_us() - req.start_us;
+		/* writes no answer waits for */
+		if (ctx.touch_key > 0)
+			(void)apx_apikey_touch(db, ctx.touch_key);
 		access_log(&req, &resp, dur);
 		apx_metrics_request(apx_dispatch_route_label(&req),
 		    apx_http_method_name(req.method), resp.status, dur);

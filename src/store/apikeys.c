@@ -8,6 +8,7 @@
 #include "authz/perm.h"
 #include "core/apx.h"
 #include "store/apikeys.h"
+#include "store/orgs.h"
 #include "store/audit.h"
 #include "store/db.h"
 
@@ -45,30 +46,48 @@ unhex(const char *s, unsigned char *out)
 	return n == 32 ? 0 : APX_EDB;
 }
 
+/* The key's columns (0-13) of apx_apikey_lookup's statements. */
+#define KEY_COLS \
+	"SELECT k.id, k.org_id, coalesce(k.workspace_id, 0), k.role," \
+	" k.secret_hash, coalesce(k.previous_hash, k.secret_hash)," \
+	" coalesce(floor(extract(epoch FROM k.previous_valid_until)), 0)" \
+	"::bigint," \
+	" k.revoked_at IS NOT NULL," \
+	" u.id, u.email, u.name, k.created_by, coalesce((SELECT m.role" \
+	" FROM memberships m WHERE m.org_id = k.org_id AND" \
+	" m.user_id = k.created_by), '')" \
+	", coalesce(floor(extract(epoch FROM k.expires_at)), 0)::bigint"
+#define KEY_FROM \
+	" FROM api_keys k JOIN users u ON" \
+	" u.id = coalesce(k.rotated_by, k.created_by)"
+
 int
 apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
-    struct apx_apikey_auth *k, struct apx_apikey_times *out)
+    const char *slug, int64_t ws, struct apx_apikey_auth *k,
+    struct apx_apikey_times *out, struct apx_org_access *acc)
 {
-	const char *p[1] = { prefix };
+	char wss[APX_DB_ID_LEN];
+	const char *p[3] = { prefix, slug, apx_db_id(ws, wss) };
 	struct apx_apikey_times t;
 	PGresult *res;
 	long long v, prev, exp;
 	int rc;
 
 	memset(k, 0, sizeof(*k));
-	if ((rc = apx_db_query(db, APX_DB_RETRY, &res,
-	    "SELECT k.id, k.org_id, coalesce(k.workspace_id, 0), k.role,"
-	    " k.secret_hash, coalesce(k.previous_hash, k.secret_hash),"
-	    " coalesce(floor(extract(epoch FROM k.previous_valid_until)), 0)"
-	    "::bigint,"
-	    " k.revoked_at IS NOT NULL,"
-	    " u.id, u.email, u.name, k.created_by, coalesce((SELECT m.role"
-	    " FROM memberships m WHERE m.org_id = k.org_id AND"
-	    " m.user_id = k.created_by), '')"
-	    ", coalesce(floor(extract(epoch FROM k.expires_at)), 0)::bigint"
-	    " FROM api_keys k JOIN users u ON"
-	    " u.id = coalesce(k.rotated_by, k.created_by)"
-	    " WHERE k.prefix = $1", 1, p)) != 0)
+	if (slug != NULL)
+		/* an org route: the org as the key's holder reaches it, in
+		 * the same round trip (the allowlist of the asked workspace,
+		 * else of the key's own) */
+		rc = apx_db_query(db, APX_DB_RETRY, &res, KEY_COLS ","
+		    APX_ORG_ACCESS_COLS("u.id", "$3::bigint",
+		    "CASE WHEN $3::bigint > 0 THEN $3::bigint ELSE"
+		    " coalesce(k.workspace_id, 0) END") KEY_FROM
+		    " LEFT JOIN orgs o ON o.slug = $2 WHERE k.prefix = $1", 3,
+		    p);
+	else
+		rc = apx_db_query(db, APX_DB_RETRY, &res, KEY_COLS KEY_FROM
+		    " WHERE k.prefix = $1", 1, p);
+	if (rc != 0)
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -108,6 +127,11 @@ apx_apikey_lookup(struct apx_db *db, struct apx_arena *a, const char *prefix,
 	k->holder.name = apx_arena_strdup(a, PQgetvalue(res, 0, 10));
 	rc = k->holder.email == NULL || k->holder.name == NULL ?
 	    APX_ENOMEM : 0;
+	if (rc == 0 && slug != NULL) {
+		rc = apx_org_access_from(res, 14, a, acc);
+		if (rc == APX_ENOTFOUND)
+			rc = 0;		/* acc->id 0: no such org */
+	}
 out:
 	PQclear(res);
 	return rc;

@@ -15,6 +15,7 @@
 
 struct apx_db;
 struct apx_audit_entry;
+struct apx_org_access;
 
 struct apx_apikey_auth {
 	int64_t		 id;
@@ -45,10 +46,14 @@ struct apx_apikey_times {
 
 /*
  * The key of PREFIX with its holder, LIVE and PREVIOUS_OK as of now; its
- * times in *T (may be NULL). APX_ENOTFOUND if none.
+ * times in *T (may be NULL). With SLUG (an org route, valid), in the same
+ * round trip what authz needs of that org and workspace WS for the key's
+ * holder (apx_org_access's answer, the allowlist of WS or else of the
+ * key's workspace; ACC->id 0: no such org). APX_ENOTFOUND if no such key.
  */
 int	 apx_apikey_lookup(struct apx_db *, struct apx_arena *, const char *,
-	    struct apx_apikey_auth *, struct apx_apikey_times *);
+	    const char *, int64_t, struct apx_apikey_auth *,
+	    struct apx_apikey_times *, struct apx_org_access *);
 /* K's LIVE and PREVIOUS_OK from T at NOW (seconds since the epoch). */
 void	 apx_apikey_judge(struct apx_apikey_auth *,
 	    const struct apx_apikey_times *, int64_t);

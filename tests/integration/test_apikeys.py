@@ -352,7 +352,13 @@ def test_last_used_at_set_after_use(http, owner, org):
     assert listed(http, owner["token"], org["slug"], ak["id"])["last_used_at"] is None
     t0 = now_utc()
     assert use(http, key, org["slug"]).status_code == 200
-    got = listed(http, owner["token"], org["slug"], ak["id"])["last_used_at"]
+    # written after the answer (the request itself waits for no write)
+    got = None
+    for _ in range(100):
+        got = listed(http, owner["token"], org["slug"], ak["id"])["last_used_at"]
+        if got is not None:
+            break
+        time.sleep(0.05)
     assert got is not None, "last_used_at not set after a request with the key"
     assert abs((parse_time(got) - t0).total_seconds()) < 120, got
 
