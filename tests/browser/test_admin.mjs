@@ -4,6 +4,16 @@
 import { test } from './lib/harness.mjs';
 import { assert, expectError, newAccount, newOrg, until, url } from './lib/helpers.mjs';
 
+// The stack's platform operator signs in on /login and lands on PATH.
+async function operatorSignIn(t, path) {
+	const { page } = t;
+	await page.goto(url(t.env, '/login?return_to=' + path));
+	await page.locator('form#login-form #email').fill(t.env.ADMIN_EMAIL);
+	await page.locator('form#login-form #password').fill(t.env.ADMIN_PASSWORD);
+	await page.locator('form#login-form [type=submit]').click();
+	await page.waitForURL((u) => u.pathname === path);
+}
+
 test('admin: impersonation shows the banner and refuses a save', async (t) => {
 	assert.ok(t.env.ADMIN_EMAIL && t.env.ADMIN_PASSWORD, 'stack.env has no ADMIN_EMAIL/ADMIN_PASSWORD');
 	const target = await newAccount(t.env, 'viewed');
@@ -12,11 +22,7 @@ test('admin: impersonation shows the banner and refuses a save', async (t) => {
 	// the reason the console asks for
 	page.on('dialog', (d) => d.accept('browser test: support ticket'));
 
-	await page.goto(url(t.env, '/login?return_to=/admin/users'));
-	await page.locator('form#login-form #email').fill(t.env.ADMIN_EMAIL);
-	await page.locator('form#login-form #password').fill(t.env.ADMIN_PASSWORD);
-	await page.locator('form#login-form [type=submit]').click();
-	await page.waitForURL((u) => u.pathname === '/admin/users');
+	await operatorSignIn(t, '/admin/users');
 	const sec = page.locator('section#sec-users');
 	await sec.waitFor({ state: 'visible' });
 	await sec.locator('input[name=q]').fill(target.email);
@@ -61,11 +67,7 @@ test('admin: the compliance sheet adds, highlights an overdue review, edits and 
 	assert.ok(t.env.ADMIN_EMAIL && t.env.ADMIN_PASSWORD, 'stack.env has no ADMIN_EMAIL/ADMIN_PASSWORD');
 	const { page } = t;
 	page.on('dialog', (d) => d.accept());
-	await page.goto(url(t.env, '/login?return_to=/admin/compliance'));
-	await page.locator('form#login-form #email').fill(t.env.ADMIN_EMAIL);
-	await page.locator('form#login-form #password').fill(t.env.ADMIN_PASSWORD);
-	await page.locator('form#login-form [type=submit]').click();
-	await page.waitForURL((u) => u.pathname === '/admin/compliance');
+	await operatorSignIn(t, '/admin/compliance');
 	const sec = page.locator('section#sec-compliance');
 	await sec.locator('#compliance-list').waitFor();
 

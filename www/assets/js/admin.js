@@ -5,7 +5,7 @@
 
 import { get, post, patch, del, seg, currentUser, signOut, setImpersonation } from './api.js';
 import { $, $$, el, onSubmit, busy, clearMessages, showError, showNotice, fmtTime, fmtDate } from './ui.js';
-import { field, select, table, PLAN_LIST } from './common.js';
+import { field, select, showSection, table, PLAN_LIST } from './common.js';
 import { auditView } from './audit-view.js';
 import { impersonationBanner } from './banner.js';
 
@@ -21,15 +21,7 @@ async function show(name, push = true) {
 	current = name;
 	if (push)
 		history.pushState(null, '', '/admin/' + name);
-	for (const a of $$('nav#sections a')) {
-		if (a.dataset.section === name)
-			a.setAttribute('aria-current', 'page');
-		else
-			a.removeAttribute('aria-current');
-	}
-	for (const s of SECTIONS)
-		$('#sec-' + s).hidden = s !== name;
-	const root = $('#sec-' + name);
+	const root = showSection(SECTIONS, name);
 	root.replaceChildren();
 	try {
 		await RENDER[name](root);

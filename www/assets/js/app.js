@@ -6,6 +6,7 @@
 import { get, currentUser, signOut } from './api.js';
 import { impersonationBanner } from './banner.js';
 import { $, $$, clearMessages, showError, showNotice } from './ui.js';
+import { showSection } from './common.js';
 
 const SECTIONS = ['orgs', 'members', 'workspaces', 'api-keys', 'sso', 'connectors',
 	'retention', 'privacy', 'audit', 'account'];
@@ -64,15 +65,7 @@ async function show(name, push = true) {
 		const q = ctx.org ? '?org=' + encodeURIComponent(ctx.org.slug) : '';
 		history.pushState(null, '', '/app/' + name + q);
 	}
-	for (const a of $$('nav#sections a')) {
-		if (a.dataset.section === name)
-			a.setAttribute('aria-current', 'page');
-		else
-			a.removeAttribute('aria-current');
-	}
-	for (const s of SECTIONS)
-		$('#sec-' + s).hidden = s !== name;
-	const root = $('#sec-' + name);
+	const root = showSection(SECTIONS, name);
 	try {
 		loaded[name] = loaded[name] || await import('./sec-' + name + '.js');
 		root.replaceChildren();

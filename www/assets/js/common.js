@@ -2,7 +2,7 @@
 // labelled fields, tables.
 
 import { seg } from './api.js';
-import { el } from './ui.js';
+import { $, $$, el } from './ui.js';
 
 const ROLES = ['viewer', 'analyst', 'admin', 'owner'];
 const PLANS = ['free', 'growth', 'agency'];
@@ -41,6 +41,20 @@ export function head(ctx, root, title, { role, plan, org = true, intro } = {}) {
 		return false;
 	}
 	return true;
+}
+
+// Show section NAME of NAMES (section#sec-NAME), mark its link in
+// nav#sections as the current page; the section element.
+export function showSection(names, name) {
+	for (const a of $$('nav#sections a')) {
+		if (a.dataset.section === name)
+			a.setAttribute('aria-current', 'page');
+		else
+			a.removeAttribute('aria-current');
+	}
+	for (const s of names)
+		$('#sec-' + s).hidden = s !== name;
+	return $('#sec-' + name);
 }
 
 let uid = 0;
