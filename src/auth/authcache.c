@@ -82,19 +82,9 @@ static _Atomic uint64_t		*shared;
 static uint64_t			 shared_seen;
 
 static uint32_t
-mix(uint32_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n-- > 0)
-		h = (h ^ *b++) * 16777619u;
-	return h;
-}
-
-static uint32_t
 mix_id(uint32_t h, int64_t v)
 {
-	return mix(h, &v, sizeof(v));
+	return apx_fnv1a(h, &v, sizeof(v));
 }
 
 static void
@@ -177,7 +167,7 @@ apx_authcache_init(const char *key)
 
 	snprintf(path, sizeof(path), "/dev/shm/accupredix-auth-%lu-%08x",
 	    (unsigned long)geteuid(),
-	    (unsigned)mix(2166136261u, key, strlen(key)));
+	    (unsigned)apx_fnv1a(APX_FNV_BASIS, key, strlen(key)));
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) < 0)
 		return APX_EIO;
@@ -232,11 +222,11 @@ apx_authcache_stats(uint64_t *h, uint64_t *m)
 static struct session_entry *
 session_slot(int64_t uid, int64_t sid, const char *slug, int64_t ws)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = APX_FNV_BASIS;
 
 	h = mix_id(mix_id(mix_id(h, uid), sid), ws);
 	if (slug != NULL)
-		h = mix(h, slug, strlen(slug));
+		h = apx_fnv1a(h, slug, strlen(slug));
 	return &sessions[h % SLOTS];
 }
 
@@ -316,7 +306,7 @@ apx_authcache_session_put(int64_t uid, int64_t sid, const char *slug,
 static struct key_entry *
 key_slot(const char *prefix)
 {
-	return &keys[mix(2166136261u, prefix, strlen(prefix)) % SLOTS];
+	return &keys[apx_fnv1a(APX_FNV_BASIS, prefix, strlen(prefix)) % SLOTS];
 }
 
 int
@@ -373,7 +363,7 @@ apx_authcache_apikey_put(const char *prefix, const struct apx_apikey_auth *k,
 static struct org_entry *
 org_slot(const char *slug, int64_t uid, int64_t ws, int64_t allow_ws)
 {
-	uint32_t h = mix(2166136261u, slug, strlen(slug));
+	uint32_t h = apx_fnv1a(APX_FNV_BASIS, slug, strlen(slug));
 
 	return &orgs[mix_id(mix_id(mix_id(h, uid), ws), allow_ws) % SLOTS];
 }

@@ -58,6 +58,13 @@ void	 apx_random(void *, size_t);
 void	 apx_random_id(void *, size_t);
 void	 apx_random_id_reset(void);
 
+/*
+ * FNV-1a over N bytes of P, continuing from H (start: APX_FNV_BASIS): for
+ * hash tables, never for anything an attacker must not steer.
+ */
+#define APX_FNV_BASIS	2166136261u
+uint32_t apx_fnv1a(uint32_t, const void *, size_t);
+
 /* Monotonic and wall clocks. */
 uint64_t apx_now_us(void);		/* monotonic microseconds */
 int64_t	 apx_unix_now(void);		/* seconds since the epoch */

@@ -140,3 +140,34 @@ apx_url_remote_ok(const char *url, int loopback_ok)
 	snprintf(probe, sizeof(probe), "http://%s", url + 8);
 	return !apx_url_base_ok(probe);
 }
+
+int
+apx_url_link_ok(const char *s, size_t max)
+{
+	const char *h = s + 8, *p;
+	size_t hl, i;
+
+	if (strncmp(s, "https://", 8) != 0 || strlen(s) > max)
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"<>\\^`{|}", *p) != NULL)
+			return 0;
+	hl = strcspn(h, "/?#");
+	if (hl == 0 || h[0] == ':' || h[0] == '.' || h[0] == '-')
+		return 0;
+	for (i = 0; i < hl && h[i] != ':'; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' &&
+		    h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
+		    h[i] == '.' || h[i] == '-'))
+			return 0;
+	if (i < hl) {
+		/* a port: 1 to 5 digits */
+		if (hl - i - 1 < 1 || hl - i - 1 > 5)
+			return 0;
+		for (i++; i < hl; i++)
+			if (!(h[i] >= '0' && h[i] <= '9'))
+				return 0;
+	}
+	return 1;
+}

@@ -26,6 +26,13 @@ int	 apx_url_base_ok(const char *);
  */
 int	 apx_url_remote_ok(const char *, int);
 /*
+ * A link a person gave to show to others (a document): https://HOST[:PORT]
+ * [/...], at most MAX bytes of printable ASCII without blanks, quotes,
+ * angle brackets or backslashes, no user:password@ (a link is never a
+ * credential), a port of 1 to 5 digits. 1 yes, 0 no.
+ */
+int	 apx_url_link_ok(const char *, size_t);
+/*
  * Percent-encode S as a form or query value (RFC 3986 unreserved bytes
  * kept): OUT holds 3 * strlen(S) + 1 bytes. The length written.
  */

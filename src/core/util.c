@@ -357,3 +357,13 @@ apx_guid_ok(const char *s)
 	}
 	return 1;
 }
+
+uint32_t
+apx_fnv1a(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 16777619u;
+	return h;
+}

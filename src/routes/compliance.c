@@ -12,6 +12,7 @@
 
 #include "auth/session.h"
 #include "authz/authz.h"
+#include "core/url.h"
 #include "routes/routes.h"
 #include "store/audit.h"
 #include "store/compliance.h"
@@ -41,7 +42,6 @@ static int	 date_ok(struct apx_ctx *, const struct field *, json_t *,
 static int	 url_ok(struct apx_ctx *, const struct field *, json_t *,
 		    json_t *);
 static int	 valid_date(const char *);
-static int	 valid_url(const char *);
 static int	 check(struct apx_ctx *, json_t *, int, json_t **);
 static int	 missing(struct apx_ctx *);
 static int	 item_target(struct apx_ctx *, int64_t *, const char **);
@@ -186,42 +186,6 @@ date_ok(struct apx_ctx *c, const struct field *f, json_t *body, json_t *out)
 	return json_object_set(out, f->name, v) == 0 ? 0 : APX_ENOMEM;
 }
 
-/*
- * https://HOST[:PORT][/...]: printable ASCII without blanks, quotes,
- * angle brackets or backslashes, no user:password@ (a link to a document
- * is never a credential).
- */
-static int
-valid_url(const char *s)
-{
-	const char *h = s + 8, *p;
-	size_t hl, i;
-
-	if (strncmp(s, "https://", 8) != 0 || strlen(s) > URL_MAX)
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("\"<>\\^`{|}", *p) != NULL)
-			return 0;
-	hl = strcspn(h, "/?#");
-	if (hl == 0 || h[0] == ':' || h[0] == '.' || h[0] == '-')
-		return 0;
-	for (i = 0; i < hl && h[i] != ':'; i++)
-		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' &&
-		    h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
-		    h[i] == '.' || h[i] == '-'))
-			return 0;
-	if (i < hl) {
-		/* a port: 1 to 5 digits */
-		if (hl - i - 1 < 1 || hl - i - 1 > 5)
-			return 0;
-		for (i++; i < hl; i++)
-			if (!(h[i] >= '0' && h[i] <= '9'))
-				return 0;
-	}
-	return 1;
-}
-
 static int
 url_ok(struct apx_ctx *c, const struct field *f, json_t *body, json_t *out)
 {
@@ -231,7 +195,8 @@ url_ok(struct apx_ctx *c, const struct field *f, json_t *body, json_t *out)
 		return json_object_set_new(out, f->name, json_null()) == 0 ?
 		    0 : APX_ENOMEM;
 	if (!json_is_string(v) || strlen(json_string_value(v)) !=
-	    json_string_length(v) || !valid_url(json_string_value(v)))
+	    json_string_length(v) ||
+	    !apx_url_link_ok(json_string_value(v), URL_MAX))
 		return bad(c, f->name, "document_url is an https:// link to "
 		    "the document (https://host/path, at most 2048 characters "
 		    "of ASCII, no user:password@), or null.");

@@ -55,14 +55,11 @@ static void	 connector_gauges(struct apx_db *, struct apx_buf *);
 static uint32_t
 hash(const char *a, const char *b)
 {
-	uint32_t h = 2166136261u;
+	static const unsigned char sep = 0xff;
+	uint32_t h = apx_fnv1a(APX_FNV_BASIS, a, strlen(a));
 
-	for (; *a != '\0'; a++)
-		h = (h ^ (unsigned char)*a) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (; *b != '\0'; b++)
-		h = (h ^ (unsigned char)*b) * 16777619u;
-	return h;
+	h = apx_fnv1a(h, &sep, 1);
+	return apx_fnv1a(h, b, strlen(b));
 }
 
 /*

@@ -65,14 +65,11 @@ forget_prepared(struct apx_db *db)
 static PGresult *
 run(struct apx_db *db, const char *sql, int n, const char *const *p)
 {
-	uint32_t h = 2166136261u;
-	const unsigned char *s;
+	uint32_t h = apx_fnv1a(APX_FNV_BASIS, sql, strlen(sql));
 	PGresult *res;
 	char name[16];
 	int i;
 
-	for (s = (const unsigned char *)sql; *s != '\0'; s++)
-		h = (h ^ *s) * 16777619u;
 	for (i = 0; i < db->nprepared; i++)
 		if (db->prepared_hash[i] == h &&
 		    strcmp(db->prepared[i], sql) == 0)
@@ -238,8 +235,7 @@ apx_db_notified(struct apx_db *db)
 int
 apx_db_changed(struct apx_db *db, uint64_t *seen)
 {
-	PGnotify *n;
-	int changed = 0;
+	int changed;
 
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
 	    db->listening == 0 || db->listening != db->connections) {
@@ -253,10 +249,7 @@ apx_db_changed(struct apx_db *db, uint64_t *seen)
 		*seen = 0;
 		return 1;
 	}
-	while ((n = PQnotifies(db->conn)) != NULL) {
-		PQfreemem(n);
-		changed = 1;
-	}
+	changed = apx_db_notified(db) > 0;
 	if (*seen != db->listening) {
 		*seen = db->listening;
 		changed = 1;
@@ -512,7 +505,6 @@ apx_db_wait_notify(struct apx_db *db, const char *channel, int secs,
 {
 	struct pollfd pfd;
 	char sql[96];
-	PGnotify *n;
 	PGconn *pg;
 	int i;
 
@@ -529,13 +521,9 @@ apx_db_wait_notify(struct apx_db *db, const char *channel, int secs,
 		if (poll(&pfd, 1, 100) > 0) {
 			if (PQconsumeInput(pg) == 0)
 				return;
-			if ((n = PQnotifies(pg)) != NULL) {
-				/* Drain: one wake-up is enough. */
-				do
-					PQfreemem(n);
-				while ((n = PQnotifies(pg)) != NULL);
+			/* Drain: one wake-up is enough. */
+			if (apx_db_notified(db) > 0)
 				return;
-			}
 		}
 	}
 }

@@ -112,6 +112,24 @@ test_remote_ok(void **state)
 }
 
 static void
+test_link_ok(void **state)
+{
+	(void)state;
+	assert_true(apx_url_link_ok("https://docs.example.com/dpa.pdf", 2048));
+	assert_true(apx_url_link_ok("https://docs.example.com:8443/a?b=c#d",
+	    2048));
+	assert_false(apx_url_link_ok("http://docs.example.com/dpa.pdf", 2048));
+	assert_false(apx_url_link_ok("https://", 2048));
+	assert_false(apx_url_link_ok("https:///dpa.pdf", 2048));
+	assert_false(apx_url_link_ok("https://user:pw@example.com/x", 2048));
+	assert_false(apx_url_link_ok("https://exa mple.com/x", 2048));
+	assert_false(apx_url_link_ok("https://example.com/<x>", 2048));
+	assert_false(apx_url_link_ok("https://example.com:123456/", 2048));
+	assert_false(apx_url_link_ok("https://example.com/\xc3\xa9", 2048));
+	assert_false(apx_url_link_ok("https://example.com/abc", 20));
+}
+
+static void
 test_encode(void **state)
 {
 	char out[64];
@@ -136,6 +154,7 @@ main(void)
 		cmocka_unit_test(test_base_ok),
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_remote_ok),
+		cmocka_unit_test(test_link_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

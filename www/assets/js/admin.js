@@ -4,18 +4,13 @@
 // sheet of DPAs and subprocessors.
 
 import { get, post, patch, del, seg, currentUser, signOut, setImpersonation } from './api.js';
-import { $, $$, el, onSubmit, busy, clearMessages, showError, showNotice, fmtTime, fmtDate } from './ui.js';
-import { field, select, showSection, table, PLAN_LIST } from './common.js';
+import { $, el, onSubmit, busy, showError, showNotice, fmtDate } from './ui.js';
+import { field, sectionOf, select, showSection, table, wireSections, PLAN_LIST } from './common.js';
 import { auditView } from './audit-view.js';
 import { impersonationBanner } from './banner.js';
 
 const SECTIONS = ['orgs', 'users', 'settings', 'audit', 'compliance'];
 let current = 'orgs';
-
-function sectionOf(path) {
-	const m = /^\/admin\/([a-z0-9-]+)\/?$/.exec(path);
-	return m && SECTIONS.includes(m[1]) ? m[1] : null;
-}
 
 async function show(name, push = true) {
 	current = name;
@@ -241,16 +236,8 @@ async function init() {
 		await signOut();
 		location.assign('/login');
 	});
-	for (const a of $$('nav#sections a'))
-		a.addEventListener('click', (ev) => {
-			if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0)
-				return;
-			ev.preventDefault();
-			clearMessages();
-			show(a.dataset.section);
-		});
-	window.addEventListener('popstate', () => show(sectionOf(location.pathname) || 'orgs', false));
-	const name = sectionOf(location.pathname) || 'orgs';
+	wireSections('/admin', SECTIONS, 'orgs', show);
+	const name = sectionOf('/admin', SECTIONS, location.pathname) || 'orgs';
 	history.replaceState(null, '', '/admin/' + name);
 	await show(name, false);
 }

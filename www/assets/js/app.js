@@ -5,8 +5,8 @@
 
 import { get, currentUser, signOut } from './api.js';
 import { impersonationBanner } from './banner.js';
-import { $, $$, clearMessages, showError, showNotice } from './ui.js';
-import { showSection } from './common.js';
+import { $, clearMessages, showError, showNotice } from './ui.js';
+import { sectionOf, showSection, wireSections } from './common.js';
 
 const SECTIONS = ['orgs', 'members', 'workspaces', 'api-keys', 'sso', 'connectors',
 	'retention', 'privacy', 'audit', 'account'];
@@ -22,11 +22,6 @@ const ctx = {
 	selectOrg,
 	show,
 };
-
-function sectionOf(path) {
-	const m = /^\/app\/([a-z0-9-]+)\/?$/.exec(path);
-	return m && SECTIONS.includes(m[1]) ? m[1] : null;
-}
 
 async function reloadOrgs(pick) {
 	const r = await get('/api/v1/orgs');
@@ -109,20 +104,7 @@ async function init() {
 		clearMessages();
 		selectOrg(ev.target.value);
 	});
-	for (const a of $$('nav#sections a')) {
-		a.addEventListener('click', (ev) => {
-			if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0)
-				return;
-			ev.preventDefault();
-			clearMessages();
-			show(a.dataset.section);
-			$('#main').focus();
-		});
-	}
-	window.addEventListener('popstate', () => {
-		clearMessages();
-		show(sectionOf(location.pathname) || 'orgs', false);
-	});
+	wireSections('/app', SECTIONS, 'orgs', show);
 
 	const params = new URLSearchParams(location.search);
 	await reloadOrgs(params.get('org'));
@@ -132,7 +114,7 @@ async function init() {
 		showNotice('Linked: you can now sign in with ' + params.get('linked') + '.');
 	else if (params.get('connected'))
 		showNotice('Connected ' + params.get('connected') + '.');
-	const name = sectionOf(location.pathname) || (ctx.orgs.length ? 'members' : 'orgs');
+	const name = sectionOf('/app', SECTIONS, location.pathname) || (ctx.orgs.length ? 'members' : 'orgs');
 	history.replaceState(null, '', '/app/' + name + (ctx.org ? '?org=' + encodeURIComponent(ctx.org.slug) : ''));
 	await show(name, false);
 }

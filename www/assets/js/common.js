@@ -2,7 +2,7 @@
 // labelled fields, tables.
 
 import { seg } from './api.js';
-import { $, $$, el } from './ui.js';
+import { $, $$, clearMessages, el } from './ui.js';
 
 const ROLES = ['viewer', 'analyst', 'admin', 'owner'];
 const PLANS = ['free', 'growth', 'agency'];
@@ -55,6 +55,30 @@ export function showSection(names, name) {
 	for (const s of names)
 		$('#sec-' + s).hidden = s !== name;
 	return $('#sec-' + name);
+}
+
+// The section PATH names under BASE ("/app"), one of NAMES, or null.
+export function sectionOf(base, names, path) {
+	const m = new RegExp('^' + base + '/([a-z0-9-]+)/?$').exec(path);
+	return m && names.includes(m[1]) ? m[1] : null;
+}
+
+// A click on a link of nav#sections shows its section in this page (a
+// modified click opens it as usual); back and forward show theirs.
+export function wireSections(base, names, fallback, show) {
+	for (const a of $$('nav#sections a'))
+		a.addEventListener('click', (ev) => {
+			if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.button !== 0)
+				return;
+			ev.preventDefault();
+			clearMessages();
+			show(a.dataset.section);
+			$('#main').focus();
+		});
+	window.addEventListener('popstate', () => {
+		clearMessages();
+		show(sectionOf(base, names, location.pathname) || fallback, false);
+	});
 }
 
 let uid = 0;
