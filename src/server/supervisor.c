@@ -37,9 +37,22 @@ struct worker {
 static volatile sig_atomic_t	 got_hup, got_term, got_chld;
 static int			 sigpipe_fds[2] = { -1, -1 };
 
+/*
+ * Kept FastCGI connections (mod_proxy_fcgi with enablereuse=on) outlive a
+ * worker: one that leaves (recycled, replaced at a reload) sends the
+ * connection it holds over hand_fds[1]; the supervisor queues it and gives
+ * it to the next worker it starts. The web server never sees it close, so
+ * a request it sends meanwhile waits in the socket instead of failing.
+ */
+static int			 hand_fds[2] = { -1, -1 };
+static int			 handed[MAX_WORKERS];
+static size_t			 nhanded;
+
 static void	 on_signal(int);
 static int	 spawn(struct worker *, unsigned, int, const struct apx_conf *);
 static int	 write_pidfile(const char *);
+static void	 take_handed(void);
+static void	 drop_handed(void);
 
 static void
 on_signal(int sig)
@@ -163,10 +176,57 @@ write_pidfile(const char *path)
 
 static unsigned long pending_restarts;
 
+/* Receives the connections leaving workers handed over (non-blocking). */
+static void
+take_handed(void)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	struct iovec iov;
+	char byte;
+	int kfd;
+
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = &byte;
+		iov.iov_len = 1;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		if (recvmsg(hand_fds[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
+		    < 0)
+			return;
+		c = CMSG_FIRSTHDR(&msg);
+		if (c == NULL || c->cmsg_level != SOL_SOCKET ||
+		    c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		memcpy(&kfd, CMSG_DATA(c), sizeof(kfd));
+		if (nhanded < MAX_WORKERS)
+			handed[nhanded++] = kfd;
+		else
+			close(kfd);
+	}
+}
+
+/* Stopping: the web server sees these connections close. */
+static void
+drop_handed(void)
+{
+	while (nhanded > 0)
+		close(handed[--nhanded]);
+}
+
 static int
 spawn(struct worker *w, unsigned gen, int fd, const struct apx_conf *conf)
 {
 	pid_t pid;
+	int kept = nhanded > 0 ? handed[0] : -1;
 
 	if ((pid = fork()) == -1) {
 		apx_log_error("fork: %s", strerror(errno));
@@ -184,12 +244,22 @@ spawn(struct worker *w, unsigned gen, int fd, const struct apx_conf *conf)
 		sigaction(SIGHUP, &sa, NULL);
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
+		close(hand_fds[0]);
+		while (nhanded > 0)
+			if (handed[--nhanded] != kept)
+				close(handed[nhanded]);
+		apx_worker_kept_fd = kept;
+		apx_worker_hand_fd = hand_fds[1];
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		apx_worker_inherited_restarts = pending_restarts;
 		_exit(apx_worker_run(conf, fd, 1));
 	}
 	pending_restarts = 0;
+	if (kept != -1) {
+		close(kept);
+		memmove(handed, handed + 1, --nhanded * sizeof(handed[0]));
+	}
 	w->pid = pid;
 	w->gen = gen;
 	w->stopping = 0;
@@ -203,7 +273,7 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 {
 	struct worker ws[MAX_WORKERS + 1];
 	struct sigaction sa;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	char err[512];
 	unsigned gen = 1;
 	uint64_t backoff_us = 0, next_spawn_us = 0, drain_deadline = 0;
@@ -228,7 +298,8 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 		apx_conf_free(conf);
 		return 1;
 	}
-	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hand_fds) == -1) {
 		apx_log_error("pipe: %s", strerror(errno));
 		return 1;
 	}
@@ -283,6 +354,8 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 			ws[i] = ws[--nw];
 		}
 		got_chld = 0;
+		/* a leaving worker hands its connection over before it exits */
+		take_handed();
 
 		if (got_term && drain_deadline == 0) {
 			apx_log_info("draining %zu workers", nw);
@@ -290,12 +363,14 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 			    1000000u;
 			close(fd);
 			fd = -1;
+			drop_handed();
 			for (i = 0; i < nw; i++) {
 				ws[i].stopping = 1;
 				kill(ws[i].pid, SIGTERM);
 			}
 		}
 		if (drain_deadline != 0) {
+			drop_handed();
 			if (nw == 0)
 				break;
 			if (now > drain_deadline) {
@@ -340,36 +415,36 @@ apx_supervisor_run(const struct apx_supervisor_opts *o, struct apx_conf *conf)
 		}
 		if (now >= next_spawn_us) {
 			/*
-			 * Roll one at a time: start a new worker, then stop
-			 * one old one, and wait for it to leave.
+			 * Roll one at a time: stop one old worker, and start
+			 * its successor once it has left, so that the
+			 * successor takes over the connection it kept.
 			 */
 			if (old > 0 && stopping == 0) {
-				if (cur < (size_t)nworkers &&
-				    spawn(&ws[nw], gen, fd, conf) == 0) {
-					nw++;
-					cur++;
-				}
 				for (i = 0; i < nw; i++) {
 					if (!ws[i].stopping && ws[i].gen != gen) {
 						ws[i].stopping = 1;
 						kill(ws[i].pid, SIGTERM);
+						stopping++;
+						old--;
 						break;
 					}
 				}
-			} else if (old == 0) {
-				while (cur < (size_t)nworkers && nw < MAX_WORKERS &&
-				    spawn(&ws[nw], gen, fd, conf) == 0) {
-					nw++;
-					cur++;
-					if (backoff_us != 0)
-						break;	/* one at a time */
-				}
+			}
+			while (cur + old + stopping < (size_t)nworkers &&
+			    nw < MAX_WORKERS && spawn(&ws[nw], gen, fd, conf)
+			    == 0) {
+				nw++;
+				cur++;
+				if (backoff_us != 0)
+					break;	/* one at a time */
 			}
 		}
 wait:
-		pfd.fd = sigpipe_fds[0];
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, TICK_MS) > 0) {
+		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = hand_fds[0];
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, TICK_MS) > 0) {
 			char drain[64];
 
 			while (read(sigpipe_fds[0], drain, sizeof(drain)) > 0)
@@ -379,6 +454,9 @@ wait:
 
 	if (fd != -1)
 		close(fd);
+	drop_handed();
+	close(hand_fds[0]);
+	close(hand_fds[1]);
 	if (strncmp(o->listen, "unix:", 5) == 0)
 		unlink(o->listen + 5);
 	if (o->pidfile != NULL)

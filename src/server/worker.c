@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -27,12 +29,16 @@
 #define READ_CHUNK	16384
 
 unsigned long apx_worker_inherited_restarts;
+int apx_worker_kept_fd = -1;
+int apx_worker_hand_fd = -1;
 
 static volatile sig_atomic_t	 stopping;
 static volatile sig_atomic_t	 in_request;
 static int			 listen_fd = -1;
 
 static void	 on_term(int);
+static int	 wait_kept(int);
+static void	 hand_off(FCGX_Request *);
 static int	 read_body(FCGX_Request *, struct apx_request *, long long);
 static void	 access_log(const struct apx_request *,
 		    const struct apx_response *, uint64_t);
@@ -55,6 +61,81 @@ on_term(int sig)
 		listen_fd = -1;
 	}
 	errno = save;
+}
+
+/*
+ * A web server that keeps its FastCGI connections (FCGI_KEEP_CONN: Apache
+ * mod_proxy_fcgi with enablereuse=on) sends this worker's next request on
+ * the connection of the last one, which libfcgi then reads instead of
+ * calling accept(). That read would outlast a SIGTERM (SA_RESTART), so the
+ * worker waits here for it to become readable, with SIGTERM let through
+ * only inside ppoll(): none is lost between the check and the wait.
+ * Returns 1 to go on (a request, or the server closing the connection,
+ * after which libfcgi goes back to accept()), 0 when a SIGTERM came and
+ * nothing is waiting: the worker leaves, and the server sees the close
+ * before it would use the connection again.
+ */
+static int
+wait_kept(int fd)
+{
+	struct pollfd p;
+	sigset_t term, old;
+	int rc;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	p.fd = fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	do
+		rc = stopping ? poll(&p, 1, 0) : ppoll(&p, 1, NULL, &old);
+	while (rc < 0 && errno == EINTR);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc != 0;
+}
+
+/*
+ * Hands the connection the web server kept over to the supervisor, which
+ * gives it to the worker that replaces this one; the web server never sees
+ * it close. Without a supervisor (or if that fails) the connection is
+ * closed, and the server notices before it would use it again.
+ */
+static void
+hand_off(FCGX_Request *fr)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	struct iovec iov;
+	char byte = 'k';
+
+	if (apx_worker_hand_fd != -1) {
+		memset(&msg, 0, sizeof(msg));
+		memset(&cm, 0, sizeof(cm));
+		iov.iov_base = &byte;
+		iov.iov_len = 1;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fr->ipcFd, sizeof(int));
+		if (sendmsg(apx_worker_hand_fd, &msg, MSG_DONTWAIT |
+		    MSG_NOSIGNAL) != 1)
+			apx_log_warn("cannot hand the kept connection over: "
+			    "%s", strerror(errno));
+	}
+	close(fr->ipcFd);
+	fr->ipcFd = -1;
+	fr->keepConnection = 0;
 }
 
 /*
@@ -126,7 +207,7 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 	struct apx_buf out = { 0 }, wire = { 0 };
 	struct apx_ctx ctx;
 	long long served = 0;
-	int rc, status = 0;
+	int rc, last, status = 0;
 
 	listen_fd = fd;
 	memset(&sa, 0, sizeof(sa));
@@ -189,6 +270,11 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		apx_metrics_inc("apx_worker_restarts_total",
 		    (double)apx_worker_inherited_restarts);
 	apx_resp_init(&resp, arena);
+	if (apx_worker_kept_fd >= 0) {
+		/* a connection the worker this one replaces kept */
+		fr.ipcFd = apx_worker_kept_fd;
+		fr.keepConnection = 1;
+	}
 
 	while (!stopping) {
 		uint64_t dur;
@@ -201,6 +287,8 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		FCGX_Finish_r(&fr);
 		in_request = 0;
 		if (stopping)
+			break;
+		if (fr.ipcFd >= 0 && !wait_kept(fr.ipcFd))
 			break;
 		rc = FCGX_Accept_r(&fr);
 		in_request = 1;
@@ -237,6 +325,11 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		    &wire) == 0)
 			(void)FCGX_PutStr(wire.data, (int)wire.len, fr.out);
 		FCGX_Finish_r(&fr);
+		/* leaving: the successor gets the kept connection at once */
+		last = stopping || (recycle && conf->worker_max_requests > 0 &&
+		    served + 1 >= conf->worker_max_requests);
+		if (last && fr.ipcFd >= 0)
+			hand_off(&fr);
 		dur = apx_now_us() - req.start_us;
 		/* writes no answer waits for */
 		if (ctx.touch_key > 0)
@@ -253,6 +346,8 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		}
 	}
 out:
+	if (fr.ipcFd >= 0)
+		hand_off(&fr);
 	if (db != NULL)
 		apx_metrics_flush(db, 1);
 	apx_buf_free(&out);

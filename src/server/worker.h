@@ -12,6 +12,13 @@
 extern unsigned long apx_worker_inherited_restarts;
 
 /*
+ * Standalone: a kept FastCGI connection the worker starts with (-1: none),
+ * and where a leaving worker hands its own over (-1: it closes it).
+ */
+extern int apx_worker_kept_fd;
+extern int apx_worker_hand_fd;
+
+/*
  * Serve on FD. RECYCLE: leave after conf->worker.max_requests requests
  * (standalone, where the supervisor replaces the worker; under a web
  * server the server recycles its processes itself). Returns the exit status.

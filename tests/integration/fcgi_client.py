@@ -1,8 +1,9 @@
 """Minimal FastCGI client (responder role) for driving accupredix-fcgi directly.
 
 Only what the integration tests need: one request per connection
-(FCGI_KEEP_CONN not set), PARAMS and STDIN streams, and parsing of the
-CGI-style answer (``Status:`` line, headers, body) carried in FCGI_STDOUT.
+(FCGI_KEEP_CONN not set) or several on one kept connection
+(:meth:`FcgiConnection.exchange`), PARAMS and STDIN streams, and parsing of
+the CGI-style answer (``Status:`` line, headers, body) carried in FCGI_STDOUT.
 
 The low-level :class:`FcgiConnection` lets a test send STDIN in several parts
 with pauses in between (used by the SIGTERM drain test); :func:`request` is the
@@ -213,6 +214,19 @@ class FcgiConnection:
 
     def end_stdin(self):
         self.sock.sendall(_record(FCGI_STDIN, self.request_id))
+
+    def exchange(self, method="GET", path="/", headers=None, body=b"",
+                 keep_conn=True, timeout=None):
+        """One whole request on this connection (FCGI_KEEP_CONN by
+        default, as Apache mod_proxy_fcgi with enablereuse=on sends it);
+        returns the parsed FcgiResponse and leaves the connection open."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.begin(keep_conn=keep_conn)
+        self.send_params(build_params(method, path, "", headers, len(body), None))
+        self.send_stdin(body)
+        self.end_stdin()
+        return self.read_response(timeout)
 
     def _recv_exact(self, n, deadline):
         buf = bytearray()

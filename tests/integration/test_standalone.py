@@ -252,6 +252,63 @@ def test_standalone_sigterm_idle_exits_zero(standalone):
     assert_refused(app.address)
 
 
+# ----------------------------------------------------- kept connections
+# Apache mod_proxy_fcgi with enablereuse=on keeps its FastCGI connections
+# (FCGI_KEEP_CONN) and sends the next request on the same one; a leaving
+# worker hands its connection to its successor, so the server never sees
+# it close (README "Apache + mod_proxy_fcgi").
+
+def test_standalone_kept_connection_serves_many(standalone):
+    app = standalone(workers=2)
+    with fcgi_client.FcgiConnection(app.address) as c:
+        ids = set()
+        for _ in range(20):
+            r = c.exchange("GET", "/healthz")
+            assert r.status == 200, r
+            ids.add(r.header("x-request-id"))
+        assert len(ids) == 20
+
+
+def test_standalone_kept_connection_survives_recycling(standalone):
+    app = standalone(workers=1, set_keys={"worker.max_requests": "3"})
+    first = app.workers_pids()
+    with fcgi_client.FcgiConnection(app.address) as c:
+        # back to back, as a busy server sends them: request 4 may arrive
+        # while worker 1 is still leaving
+        statuses = [c.exchange("GET", "/healthz").status for _ in range(10)]
+    assert statuses == [200] * 10, statuses
+    assert wait_gone(next(iter(first)), 5), "the worker was not recycled after 3 requests"
+    assert "cannot hand" not in app.stderr_text()
+
+
+def test_standalone_kept_connection_survives_reload(standalone):
+    app = standalone(workers=1)
+    first = app.workers_pids()
+    with fcgi_client.FcgiConnection(app.address) as c:
+        assert c.exchange("GET", "/healthz").status == 200
+        app.signal(signal.SIGHUP)
+        assert wait_gone(next(iter(first)), 10), "the worker was not replaced on SIGHUP"
+        for _ in range(3):
+            r = c.exchange("GET", "/healthz")
+            assert r.status == 200, r
+    assert app.workers_pids() != first
+
+
+def test_standalone_sigterm_with_kept_connection_exits_fast(standalone):
+    app = standalone(workers=2)
+    with fcgi_client.FcgiConnection(app.address) as c:
+        assert c.exchange("GET", "/healthz").status == 200
+        workers = app.workers_pids()
+        t = time.monotonic()
+        app.signal(signal.SIGTERM)
+        assert app.proc.wait(10) == 0
+        assert time.monotonic() - t < 5, "an idle kept connection held the drain"
+        for pid in workers:
+            assert wait_gone(pid, 5), "worker %d left behind" % pid
+        c.sock.settimeout(5)
+        assert c.sock.recv(1) == b"", "the kept connection was not closed"
+
+
 # --------------------------------------------------------------------- (f)
 
 def _refuses(standalone, **kw):
