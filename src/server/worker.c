@@ -39,6 +39,7 @@ static int			 listen_fd = -1;
 static void	 on_term(int);
 static int	 wait_kept(int);
 static void	 hand_off(FCGX_Request *);
+static void	 drain_stdin(FCGX_Request *, long long);
 static int	 read_body(FCGX_Request *, struct apx_request *, long long);
 static void	 access_log(const struct apx_request *,
 		    const struct apx_response *, uint64_t);
@@ -136,6 +137,31 @@ hand_off(FCGX_Request *fr)
 	close(fr->ipcFd);
 	fr->ipcFd = -1;
 	fr->keepConnection = 0;
+}
+
+/*
+ * On a kept connection the next request follows this one's STDIN stream,
+ * and libfcgi reads that stream only as far as the app did: what is left
+ * (the empty record that ends it, or a body the app refused unread) would
+ * be taken for the next request's start, and libfcgi would drop the
+ * connection under the server's next request. It is read and dropped
+ * here, up to LIMIT bytes (twice the body cap: more than the web server
+ * lets through); past it the connection is closed instead.
+ */
+static void
+drain_stdin(FCGX_Request *fr, long long limit)
+{
+	char buf[16384];
+	int n;
+
+	while ((n = FCGX_GetStr(buf, (int)sizeof(buf), fr->in)) > 0) {
+		if ((limit -= n) < 0) {
+			fr->keepConnection = 0;
+			return;
+		}
+	}
+	if (FCGX_GetError(fr->in) != 0)
+		fr->keepConnection = 0;
 }
 
 /*
@@ -324,6 +350,8 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		if (apx_resp_serialize(&resp, req.method == APX_M_HEAD,
 		    &wire) == 0)
 			(void)FCGX_PutStr(wire.data, (int)wire.len, fr.out);
+		if (fr.keepConnection)
+			drain_stdin(&fr, 2 * conf->http_max_body + READ_CHUNK);
 		FCGX_Finish_r(&fr);
 		/* leaving: the successor gets the kept connection at once */
 		last = stopping || (recycle && conf->worker_max_requests > 0 &&

@@ -505,7 +505,7 @@ def pids_by_cmdline(needle):
 
 
 def stack_app_pids(stack):
-    """Live accupredix-fcgi processes of THIS stack (like `pgrep -f accupredix-fcgi`,
+    """Live accupredix-fcgi worker processes of THIS stack (like `pgrep -f accupredix-fcgi`,
     but never another stack's or a standalone test's): the binary must be
     BUILD_DIR/src/accupredix-fcgi and, when the environment shows it, APX_CONFIG
     must be the stack's config."""
@@ -528,7 +528,23 @@ def stack_app_pids(stack):
             by_env.add(pid)
         elif os.path.realpath(exe) == want_exe and not any(e.startswith(b"APX_CONFIG=") for e in environ):
             by_exe.add(pid)
-    return by_env or by_exe
+    found = by_env or by_exe
+    # behind mod_proxy_fcgi (FASTCGI=proxy) the app's own supervisor runs
+    # too: the workers are its children, and it is not one of them
+    sup = stack_supervisor_pid(stack)
+    return found - {sup} if sup else found
+
+
+def stack_supervisor_pid(stack):
+    """The app supervisor's pid when the stack runs one (FASTCGI=proxy)."""
+    path = stack.get("APP_SUPERVISOR_PIDFILE")
+    if not path:
+        return None
+    try:
+        pid = int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid) else None
 
 
 def free_port():

@@ -216,15 +216,20 @@ class FcgiConnection:
         self.sock.sendall(_record(FCGI_STDIN, self.request_id))
 
     def exchange(self, method="GET", path="/", headers=None, body=b"",
-                 keep_conn=True, timeout=None):
+                 content_type=None, keep_conn=True, timeout=None, stdin_delay=0):
         """One whole request on this connection (FCGI_KEEP_CONN by
         default, as Apache mod_proxy_fcgi with enablereuse=on sends it);
         returns the parsed FcgiResponse and leaves the connection open."""
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.begin(keep_conn=keep_conn)
-        self.send_params(build_params(method, path, "", headers, len(body), None))
+        self.send_params(build_params(method, path, "", headers, len(body),
+                                      content_type))
         self.send_stdin(body)
+        if stdin_delay:
+            # the record that ends STDIN in a later packet, as a busy
+            # server may send it
+            time.sleep(stdin_delay)
         self.end_stdin()
         return self.read_response(timeout)
 

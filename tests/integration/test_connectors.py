@@ -491,8 +491,9 @@ def test_no_provider_secret_in_any_log(stack, have_connectors):
 # ------------------------------------------------------------------ the example, out of tree
 
 def recycle_workers(stack):
-    """SIGTERM every app process of the stack: mod_fcgid starts new ones,
-    which load the plugin folder again."""
+    """SIGTERM every app worker of the stack: mod_fcgid (or the app's
+    supervisor, behind mod_proxy_fcgi) starts new ones, which load the
+    plugin folder again."""
     import signal
     from apxtest import stack_app_pids
     for pid in stack_app_pids(stack):

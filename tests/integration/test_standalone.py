@@ -269,6 +269,24 @@ def test_standalone_kept_connection_serves_many(standalone):
         assert len(ids) == 20
 
 
+def test_standalone_kept_connection_unread_stdin(standalone, stack):
+    """What the app did not read of a request's STDIN (the empty record
+    that ends it, arriving late; a body it refused) is not taken for the
+    next request on the kept connection."""
+    app = standalone(workers=1)
+    with fcgi_client.FcgiConnection(app.address) as c:
+        for _ in range(3):
+            r = c.exchange("GET", "/healthz", stdin_delay=0.05)
+            assert r.status == 200, r
+        # refused before the body is read: declared past the cap
+        big = b"x" * (int(stack["MAX_BODY_BYTES"]) + 10)
+        r = c.exchange("POST", "/api/v1/auth/login", body=big,
+                       content_type="application/json")
+        assert r.status == 413, r
+        r = c.exchange("GET", "/healthz", stdin_delay=0.05)
+        assert r.status == 200, r
+
+
 def test_standalone_kept_connection_survives_recycling(standalone):
     app = standalone(workers=1, set_keys={"worker.max_requests": "3"})
     first = app.workers_pids()
