@@ -127,6 +127,118 @@ fail:
 	return rc;
 }
 
+/*
+ * One UTF-8 character of S (LEN bytes left, S[0] >= 0x80) into *CP;
+ * returns its length, 0 when the bytes are not UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included).
+ */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	static const unsigned long min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t n, i;
+	unsigned long c;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+int
+apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, n, w, old = b->len;
+	unsigned long cp, hi;
+	int rc, in_string = 0, k;
+	char *o;
+
+	/* Room for the text as it is; an escape past ASCII grows it. */
+	if ((rc = grow(b, len)) != 0)
+		return rc;
+	for (i = 0, w = b->len; i < len; i++) {
+		unsigned char ch = u[i];
+
+		if (!in_string) {
+			if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+				continue;
+			if (ch == '"')
+				in_string = 1;
+			else if (ch < 0x20 || ch >= 0x80)
+				goto bad;
+		} else if (ch == '"')
+			in_string = 0;
+		else if (ch == '\\') {
+			/* JSON's escapes only (\uXXXX: its digits follow) */
+			if (i + 1 == len || u[i + 1] == '\0' ||
+			    strchr("\"\\/bfnrtu", u[i + 1]) == NULL)
+				goto bad;
+			b->data[w++] = (char)ch;
+			ch = u[++i];
+		} else if (ch < 0x20)
+			goto bad;
+		else if (ch >= 0x80) {
+			if ((n = utf8_decode(u + i, len - i, &cp)) == 0)
+				goto bad;
+			b->len = w;
+			if ((rc = grow(b, len - i + 12)) != 0)
+				goto fail;
+			o = b->data + w;
+			k = 0;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				hi = 0xd800 | (cp >> 10);
+				cp = 0xdc00 | (cp & 0x3ff);
+				o[k++] = '\\';
+				o[k++] = 'u';
+				o[k++] = hex[(hi >> 12) & 0xf];
+				o[k++] = hex[(hi >> 8) & 0xf];
+				o[k++] = hex[(hi >> 4) & 0xf];
+				o[k++] = hex[hi & 0xf];
+			}
+			o[k++] = '\\';
+			o[k++] = 'u';
+			o[k++] = hex[(cp >> 12) & 0xf];
+			o[k++] = hex[(cp >> 8) & 0xf];
+			o[k++] = hex[(cp >> 4) & 0xf];
+			o[k++] = hex[cp & 0xf];
+			w += (size_t)k;
+			i += n - 1;
+			continue;
+		}
+		b->data[w++] = (char)ch;
+	}
+	if (in_string)
+		goto bad;
+	b->len = w;
+	b->data[w] = '\0';
+	return 0;
+bad:
+	rc = APX_EINVAL;
+fail:
+	b->len = old;
+	if (b->data != NULL)
+		b->data[old] = '\0';
+	return rc;
+}
+
 int
 apx_buf_html(struct apx_buf *b, const char *s, size_t len)
 {

@@ -20,6 +20,16 @@ int	 apx_buf_printf(struct apx_buf *, const char *, ...) APX_PRINTF(2, 3);
  * backslashes and control characters escaped). */
 int	 apx_buf_json_string(struct apx_buf *, const char *, size_t);
 /*
+ * The JSON text S (LEN bytes, made by PostgreSQL's JSON functions or a
+ * serialiser) as the app answers JSON: the blanks between tokens dropped,
+ * and every character past ASCII as \uXXXX (a surrogate pair past
+ * U+FFFF), like jansson's JSON_COMPACT | JSON_ENSURE_ASCII, without
+ * parsing it into values. APX_EINVAL (and B as it was) for bytes that are
+ * not UTF-8, a control character or a string left open; the structure is
+ * otherwise taken as given.
+ */
+int	 apx_buf_json_compact(struct apx_buf *, const char *, size_t);
+/*
  * The LEN bytes of S as HTML text: & < > " ' as character references and
  * control characters as blanks, so that the result is safe both between
  * tags and inside a quoted attribute value (UTF-8 as given).

@@ -221,6 +221,22 @@ apx_resp_json(struct apx_response *r, int status, json_t *v)
 }
 
 int
+apx_resp_json_text(struct apx_response *r, int status, const char *json,
+    size_t len)
+{
+	int rc;
+
+	r->status = status;
+	r->no_store = 1;
+	apx_buf_reset(&r->body);
+	if ((rc = apx_buf_json_compact(&r->body, json, len)) != 0) {
+		apx_buf_reset(&r->body);
+		return rc == APX_EINVAL ? APX_EDB : rc;
+	}
+	return apx_resp_header_set(r, "Content-Type", "application/json");
+}
+
+int
 apx_resp_problem(struct apx_response *r, int status, const char *slug,
     const char *detail, const char *field)
 {

@@ -56,6 +56,12 @@ int	 apx_resp_text(struct apx_response *, int, const char *, const char *,
 	    size_t);
 /* Takes a reference to the JSON value (json_decref is done here). */
 int	 apx_resp_json(struct apx_response *, int, json_t *);
+/*
+ * JSON text made elsewhere (a PostgreSQL answer) as the body, in the same
+ * compact ASCII form (apx_buf_json_compact), without parsing it: APX_EDB
+ * when it is not UTF-8 JSON text.
+ */
+int	 apx_resp_json_text(struct apx_response *, int, const char *, size_t);
 /* RFC 9457 problem; FIELD may be NULL. DETAIL must hold no secret. */
 int	 apx_resp_problem(struct apx_response *, int, const char *,
 	    const char *, const char *);

@@ -124,9 +124,14 @@ apx_route_notify_owners(struct apx_ctx *c, int64_t org, const char *kind,
 {
 	struct apx_user u;
 	json_t *list = NULL, *m;
+	PGresult *res;
 	size_t i;
 
-	if (apx_member_list(c->db, org, &list) == 0 && list != NULL) {
+	if (apx_member_list(c->db, org, &res) == 0) {
+		list = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		PQclear(res);
+	}
+	if (list != NULL) {
 		json_array_foreach(json_object_get(list, "members"), i, m) {
 			if (strcmp(json_string_value(json_object_get(m, "role")) ?
 			    json_string_value(json_object_get(m, "role")) : "",

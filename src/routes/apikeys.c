@@ -64,13 +64,13 @@ int
 apx_route_apikeys_list(struct apx_ctx *c)
 {
 	long long days;
-	json_t *list;
+	PGresult *list;
 	int rc;
 
 	if ((rc = key_settings(c, &days, NULL)) != 0 ||
 	    (rc = apx_apikey_list(c->db, c->org->id, days, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 int

@@ -140,6 +140,17 @@ apx_route_tenant_db(struct apx_ctx *c, struct apx_db **out)
 }
 
 int
+apx_route_json_res(struct apx_ctx *c, int status, PGresult *res)
+{
+	int rc;
+
+	rc = apx_resp_json_text(c->resp, status, PQgetvalue(res, 0, 0),
+	    (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+int
 apx_route_tenant_commit(struct apx_ctx *c, struct apx_db *t,
     struct apx_audit_entry *e, json_t *before, json_t *after)
 {

@@ -268,7 +268,7 @@ apx_route_admin_compliance_list(struct apx_ctx *c)
 {
 	struct apx_compliance_filter f = { NULL, -1 };
 	const char *v;
-	json_t *list;
+	PGresult *list;
 	int rc;
 
 	if ((f.kind = apx_req_query(c->req, "kind")) != NULL &&
@@ -289,7 +289,7 @@ apx_route_admin_compliance_list(struct apx_ctx *c)
 	}
 	if ((rc = apx_compliance_list(c->db, &f, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 int

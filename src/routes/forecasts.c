@@ -208,7 +208,7 @@ int
 apx_route_forecasts_list(struct apx_ctx *c)
 {
 	struct apx_db *t;
-	json_t *list;
+	PGresult *list;
 	int64_t cursor;
 	int limit, rc;
 
@@ -217,7 +217,7 @@ apx_route_forecasts_list(struct apx_ctx *c)
 	if ((rc = apx_route_tenant_db(c, &t)) != 0 ||
 	    (rc = apx_forecast_list(t, c->org->ws, cursor, limit, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 int

@@ -58,12 +58,12 @@ change(struct apx_ctx *c, int64_t target, int role, const char *action)
 int
 apx_route_members_list(struct apx_ctx *c)
 {
-	json_t *list;
+	PGresult *res;
 	int rc;
 
-	if ((rc = apx_member_list(c->db, c->org->id, &list)) != 0)
+	if ((rc = apx_member_list(c->db, c->org->id, &res)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, res);
 }
 
 int
@@ -143,12 +143,12 @@ mail_invitation(struct apx_ctx *c, json_t *inv, const char *tok, int count)
 int
 apx_route_invitations_list(struct apx_ctx *c)
 {
-	json_t *list;
+	PGresult *list;
 	int rc;
 
 	if ((rc = apx_invitation_list(c->db, c->org->id, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 int

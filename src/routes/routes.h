@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "core/conf.h"
 #include "http/http.h"
 #include "http/response.h"
@@ -41,6 +43,11 @@ int	 apx_route_query_text(struct apx_ctx *, const char *, size_t, int,
 	    const char **);
 /* The org's tenant database (after authz only). */
 int	 apx_route_tenant_db(struct apx_ctx *, struct apx_db **);
+/*
+ * Answer STATUS with the JSON text of RES (a store's apx_db_json_res
+ * answer) as it is, without a parse (apx_resp_json_text); RES is cleared.
+ */
+int	 apx_route_json_res(struct apx_ctx *, int, PGresult *);
 
 struct apx_audit_entry;
 /*

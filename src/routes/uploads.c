@@ -349,7 +349,7 @@ apx_route_uploads_list(struct apx_ctx *c)
 	const char *column = NULL, *value = NULL, *bp = NULL;
 	char blind[APX_PII_BLIND_HEX];
 	struct apx_db *t;
-	json_t *list;
+	PGresult *list;
 	int64_t cursor;
 	size_t i;
 	int limit, rc;
@@ -389,7 +389,7 @@ apx_route_uploads_list(struct apx_ctx *c)
 	    (rc = apx_upload_list(t, c->org->ws, column, value, bp, cursor,
 	    limit, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 /*

@@ -34,12 +34,12 @@ ws_target(struct apx_ctx *c)
 int
 apx_route_workspaces_list(struct apx_ctx *c)
 {
-	json_t *list;
+	PGresult *list;
 	int rc;
 
 	if ((rc = apx_workspace_list(c->db, c->org->id, &list)) != 0)
 		return rc;
-	return apx_resp_json(c->resp, 200, list);
+	return apx_route_json_res(c, 200, list);
 }
 
 int

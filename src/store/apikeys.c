@@ -164,12 +164,12 @@ apx_apikey_touch(struct apx_db *db, int64_t id)
 
 int
 apx_apikey_list(struct apx_db *db, int64_t org, long long max_age,
-    json_t **out)
+    PGresult **out)
 {
 	char ms[APX_DB_ID_LEN], os[APX_DB_ID_LEN];
 	const char *p[2] = { apx_db_id(max_age, ms), apx_db_id(org, os) };
 
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "SELECT json_build_object('api_keys', coalesce(json_agg(" KEY_JSON
 	    " ORDER BY k.id), '[]')) FROM api_keys k"
 	    " WHERE k.org_id = $2::bigint", 2, p);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/arena.h"
 #include "store/identity.h"
@@ -61,7 +62,7 @@ void	 apx_apikey_judge(struct apx_apikey_auth *,
 int	 apx_apikey_touch(struct apx_db *, int64_t);
 
 /* List/get with rotation_due computed against MAX_AGE days. */
-int	 apx_apikey_list(struct apx_db *, int64_t, long long, json_t **);
+int	 apx_apikey_list(struct apx_db *, int64_t, long long, PGresult **);
 int	 apx_apikey_get(struct apx_db *, int64_t, int64_t, long long,
 	    json_t **);
 /*

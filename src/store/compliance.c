@@ -66,12 +66,12 @@ audited(struct apx_db *db, json_t *row, const char *target,
 
 int
 apx_compliance_list(struct apx_db *db, const struct apx_compliance_filter *f,
-    json_t **out)
+    PGresult **out)
 {
 	const char *p[2] = { f->kind, f->overdue < 0 ? NULL :
 	    f->overdue ? "true" : "false" };
 
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "SELECT json_build_object('items', coalesce(json_agg(" ITEM_JSON
 	    " ORDER BY " OVERDUE " DESC, c.review_due, c.id), '[]'))"
 	    " FROM compliance_items c WHERE ($1::text IS NULL OR"

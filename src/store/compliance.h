@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include <jansson.h>
 
 struct apx_db;
@@ -28,7 +30,7 @@ struct apx_compliance_filter {
 
 /* {items: [...]}, overdue first, then by review_due and id. */
 int	 apx_compliance_list(struct apx_db *, const struct apx_compliance_filter *,
-	    json_t **);
+	    PGresult **);
 /* Item ID; APX_ENOTFOUND. */
 int	 apx_compliance_get(struct apx_db *, int64_t, json_t **);
 /*

@@ -424,6 +424,28 @@ apx_db_id(int64_t id, char *buf)
 }
 
 int
+apx_db_json_res(struct apx_db *db, int flags, PGresult **out,
+    const char *sql, int nparams, const char *const *params)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = apx_db_query(db, flags, out, sql, nparams, params)) != 0)
+		return rc;
+	if (PQntuples(*out) > 1 || PQnfields(*out) != 1) {
+		apx_log_error("query answered %d rows of %d columns, not one "
+		    "JSON value", PQntuples(*out), PQnfields(*out));
+		rc = APX_EDB;
+	} else if (PQntuples(*out) == 0 || PQgetisnull(*out, 0, 0))
+		rc = APX_ENOTFOUND;
+	if (rc != 0) {
+		PQclear(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
 apx_db_json(struct apx_db *db, int flags, json_t **out, const char *sql,
     int nparams, const char *const *params)
 {

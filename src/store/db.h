@@ -45,6 +45,13 @@ int	 apx_db_do(struct apx_db *, int, const char *, int, const char *const *);
  */
 int	 apx_db_json(struct apx_db *, int, json_t **, const char *, int,
 	    const char *const *);
+/*
+ * The same for an answer passed on as it is (apx_resp_json_text), without
+ * a parse: *OUT the result, its JSON text PQgetvalue(*OUT, 0, 0); the
+ * caller PQclears it. APX_ENOTFOUND for no row or SQL NULL.
+ */
+int	 apx_db_json_res(struct apx_db *, int, PGresult **, const char *, int,
+	    const char *const *);
 /* A bytea parameter in hex text form ("\\x0a1b..."): OUT holds 2N + 3. */
 void	 apx_db_hex(const unsigned char *, size_t, char *);
 /* The same, malloc'd (NULL when out of memory). */

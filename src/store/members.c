@@ -32,12 +32,12 @@ one_row(struct apx_db *db, const char *sql, int n, const char *const *p,
 }
 
 int
-apx_member_list(struct apx_db *db, int64_t org, json_t **out)
+apx_member_list(struct apx_db *db, int64_t org, PGresult **out)
 {
 	char os[APX_DB_ID_LEN];
 	const char *p[1] = { apx_db_id(org, os) };
 
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "SELECT json_build_object('members', coalesce(json_agg("
 	    "json_build_object('user_id', u.id, 'email', u.email, 'name',"
 	    " u.name, 'role', m.role, 'joined_at', apx_ts(m.created_at))"
@@ -157,12 +157,12 @@ apx_invitation_mailed(struct apx_db *db, int64_t id)
 }
 
 int
-apx_invitation_list(struct apx_db *db, int64_t org, json_t **out)
+apx_invitation_list(struct apx_db *db, int64_t org, PGresult **out)
 {
 	char os[APX_DB_ID_LEN];
 	const char *p[1] = { apx_db_id(org, os) };
 
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "SELECT json_build_object('invitations', coalesce(json_agg("
 	    "json_build_object('id', id, 'email', email_norm, 'role', role,"
 	    " 'invited_by', invited_by, 'created_at', apx_ts(created_at),"

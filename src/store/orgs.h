@@ -103,7 +103,8 @@ int	 apx_org_settings_apply(struct apx_db *, int64_t, json_t *,
 	    struct apx_audit_entry *);
 
 /* Members (members.c). */
-int	 apx_member_list(struct apx_db *, int64_t, json_t **);
+/* {members: [...]} as JSON text: PQgetvalue(*OUT, 0, 0); PQclear it. */
+int	 apx_member_list(struct apx_db *, int64_t, PGresult **);
 /*
  * Move member TARGET of ORG to ROLE (APX_ROLE_NONE: remove) on behalf of
  * an actor of role ACTOR (SELF: the actor is TARGET). Under row locks the
@@ -125,7 +126,7 @@ int	 apx_invitation_resend(struct apx_db *, int64_t, int64_t,
 	    json_t **);
 /* Invitation ID was mailed. */
 int	 apx_invitation_mailed(struct apx_db *, int64_t);
-int	 apx_invitation_list(struct apx_db *, int64_t, json_t **);
+int	 apx_invitation_list(struct apx_db *, int64_t, PGresult **);
 int	 apx_invitation_revoke(struct apx_db *, int64_t, int64_t,
 	    struct apx_audit_entry *);
 /*
@@ -138,7 +139,7 @@ int	 apx_invitation_accept(struct apx_db *, const unsigned char *, int64_t,
 	    const char *, struct apx_audit_entry *, json_t **);
 
 /* Workspaces and allowlists (workspaces.c). */
-int	 apx_workspace_list(struct apx_db *, int64_t, json_t **);
+int	 apx_workspace_list(struct apx_db *, int64_t, PGresult **);
 int	 apx_workspace_get(struct apx_db *, int64_t, int64_t, json_t **);
 int	 apx_workspace_create(struct apx_db *, int64_t, const char *,
 	    struct apx_audit_entry *, json_t **);

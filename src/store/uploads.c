@@ -110,7 +110,7 @@ out:
 int
 apx_upload_list(struct apx_db *db, int64_t ws, const char *column,
     const char *value, const char *blind, int64_t before, int limit,
-    json_t **out)
+    PGresult **out)
 {
 	char wss[APX_DB_ID_LEN], bs[APX_DB_ID_LEN], ls[16];
 	const char *p[6] = { apx_db_id(ws, wss), apx_db_id(before, bs), ls,
@@ -118,7 +118,7 @@ apx_upload_list(struct apx_db *db, int64_t ws, const char *column,
 
 	snprintf(ls, sizeof(ls), "%d", limit);
 	/* One more than asked tells whether there is a next page. */
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "WITH page AS (SELECT * FROM uploads u WHERE u.workspace_id ="
 	    " $1::bigint AND ($2::bigint = 0 OR u.id < $2::bigint) AND"
 	    " ($4::text IS NULL OR EXISTS (SELECT 1 FROM upload_personal p"
@@ -215,13 +215,13 @@ out:
 
 int
 apx_forecast_list(struct apx_db *db, int64_t ws, int64_t before, int limit,
-    json_t **out)
+    PGresult **out)
 {
 	char wss[APX_DB_ID_LEN], bs[APX_DB_ID_LEN], ls[16];
 	const char *p[3] = { apx_db_id(ws, wss), apx_db_id(before, bs), ls };
 
 	snprintf(ls, sizeof(ls), "%d", limit);
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "WITH page AS (SELECT * FROM forecasts f WHERE f.workspace_id ="
 	    " $1::bigint AND ($2::bigint = 0 OR f.id < $2::bigint)"
 	    " ORDER BY f.id DESC LIMIT $3::int + 1),"

@@ -48,10 +48,11 @@ int	 apx_upload_insert(struct apx_db *, const struct apx_upload_new *,
 /*
  * Uploads of WS, newest first: {uploads: [...], next_cursor}. With
  * COLUMN (a personal column) only those with a row whose COLUMN is VALUE
- * (BLIND, when not NULL, is the value's blind index in hex).
+ * (BLIND, when not NULL, is the value's blind index in hex). The JSON
+ * text is PQgetvalue(*OUT, 0, 0), passed on unparsed; PQclear it.
  */
 int	 apx_upload_list(struct apx_db *, int64_t, const char *, const char *,
-	    const char *, int64_t, int, json_t **);
+	    const char *, int64_t, int, PGresult **);
 /* One upload of WS, or *OUT NULL. */
 int	 apx_upload_get(struct apx_db *, int64_t, int64_t, json_t **);
 /*
@@ -113,7 +114,7 @@ struct apx_forecast_new {
 int	 apx_forecast_insert(struct apx_db *, const struct apx_forecast_new *,
 	    json_t **);
 /* {forecasts: [...], next_cursor}, newest first (without results). */
-int	 apx_forecast_list(struct apx_db *, int64_t, int64_t, int, json_t **);
+int	 apx_forecast_list(struct apx_db *, int64_t, int64_t, int, PGresult **);
 /* One forecast with its result, or *OUT NULL. */
 int	 apx_forecast_get(struct apx_db *, int64_t, int64_t, json_t **);
 int	 apx_forecast_delete(struct apx_db *, int64_t, int64_t, json_t **);

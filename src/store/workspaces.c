@@ -15,12 +15,12 @@
 	" apx_ts(w.created_at))"
 
 int
-apx_workspace_list(struct apx_db *db, int64_t org, json_t **out)
+apx_workspace_list(struct apx_db *db, int64_t org, PGresult **out)
 {
 	char os[APX_DB_ID_LEN];
 	const char *p[1] = { apx_db_id(org, os) };
 
-	return apx_db_json(db, APX_DB_RETRY, out,
+	return apx_db_json_res(db, APX_DB_RETRY, out,
 	    "SELECT json_build_object('workspaces', coalesce(json_agg("
 	    WS_JSON " ORDER BY w.id), '[]')) FROM workspaces w"
 	    " WHERE w.org_id = $1::bigint", 1, p);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -523,6 +524,86 @@ test_reset(void **state)
 	assert_int_equal(apx_resp_json(&f->resp, 200, NULL), APX_ENOMEM);
 }
 
+/*
+ * apx_resp_json_text: JSON text passed on (a PostgreSQL answer) comes out
+ * as jansson would write the parsed value: compact, ASCII only.
+ */
+static void
+check_compact(struct fix *f, const char *in, int same_bytes)
+{
+	json_t *want, *got;
+	char *w;
+	size_t i;
+
+	assert_int_equal(apx_resp_json_text(&f->resp, 200, in, strlen(in)), 0);
+	assert_true(f->resp.no_store);
+	assert_string_equal(apx_resp_header_get(&f->resp, "Content-Type"),
+	    "application/json");
+	want = json_loads(in, JSON_DECODE_ANY, NULL);
+	assert_non_null(want);
+	w = json_dumps(want, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+	assert_non_null(w);
+	/* the same bytes as jansson's (but for the case of hex digits),
+	 * unless the text had escapes of its own, which pass as they are */
+	if (same_bytes) {
+		assert_int_equal(f->resp.body.len, strlen(w));
+		assert_int_equal(strncasecmp(f->resp.body.data, w, strlen(w)),
+		    0);
+	}
+	for (i = 0; i < f->resp.body.len; i++)
+		assert_true((unsigned char)f->resp.body.data[i] < 0x80);
+	got = json_loadb(f->resp.body.data, f->resp.body.len, JSON_DECODE_ANY,
+	    NULL);
+	assert_non_null(got);
+	assert_true(json_equal(want, got));
+	json_decref(want);
+	json_decref(got);
+	free(w);
+}
+
+static void
+test_json_text_compact(void **state)
+{
+	struct fix *f = *state;
+
+	check_compact(f, "{\"members\" : [{\"user_id\" : 1, \"email\" : "
+	    "\"a@b.test\", \"name\" : \"Ada \\\"A\\\" L\", \"role\" : "
+	    "\"owner\"}]}", 1);
+	check_compact(f, " {\n\t\"a\" : [ 1 , 2.5 , true , false , null ] ,"
+	    " \"b c\" : \"  spaced  \" }\r\n", 1);
+	check_compact(f, "[]", 1);
+	check_compact(f, "\"x\"", 1);
+	/* past ASCII: \u escapes, a surrogate pair past U+FFFF */
+	check_compact(f, "{\"n\" : \"Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x98\x80\"}", 1);
+	/* escapes pass as they are */
+	check_compact(f, "{\"e\" : \"\\\\ \\/ \\n \\u00e9 \\ud83d\\ude00\"}", 0);
+}
+
+static void
+test_json_text_refused(void **state)
+{
+	struct fix *f = *state;
+	static const char *bad[] = {
+		"{\"a\" : \"open",		/* string left open */
+		"{\"a\" : \"x\\",		/* escape at the end */
+		"{\"a\" : \"\x01\"}",		/* control character */
+		"{\"a\" : \"\xc3\"}",		/* cut UTF-8 */
+		"{\"a\" : \"\xc0\xaf\"}",	/* overlong */
+		"{\"a\" : \"\xed\xa0\x80\"}",	/* a surrogate in UTF-8 */
+		"{\"a\" : \"\xf4\x90\x80\x80\"}",	/* past U+10FFFF */
+		"{\"a\" : 1}\xc3\xa9",		/* non-ASCII outside a string */
+		"{\"a\" : \"\\\xc3\xa9\"}",	/* an escape of non-ASCII */
+		"{\"a\" : \"\\x\"}",		/* no such escape */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(apx_resp_json_text(&f->resp, 200, bad[i],
+		    strlen(bad[i])), APX_EDB);
+		assert_int_equal(f->resp.body.len, 0);
+	}
+}
+
 int
 main(void)
 {
@@ -548,6 +629,8 @@ main(void)
 		T(test_serialize_cache_control),
 		T(test_serialize_problem_status_line),
 		T(test_reset),
+		T(test_json_text_compact),
+		T(test_json_text_refused),
 	};
 #undef T
 
