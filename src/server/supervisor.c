@@ -176,37 +176,77 @@ write_pidfile(const char *path)
 
 static unsigned long pending_restarts;
 
-/* Receives the connections leaving workers handed over (non-blocking). */
+union fdmsg {
+	struct cmsghdr	 hdr;
+	char		 buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* One byte, with room for one descriptor beside it. */
 static void
-take_handed(void)
+fdmsg_init(struct msghdr *msg, struct iovec *iov, char *byte, union fdmsg *cm)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
+	memset(msg, 0, sizeof(*msg));
+	memset(cm, 0, sizeof(*cm));
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = cm->buf;
+	msg->msg_controllen = sizeof(cm->buf);
+}
+
+int
+apx_handoff_send(int chan, int fd)
+{
+	union fdmsg cm;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	struct iovec iov;
+	char byte = 'k';
+
+	fdmsg_init(&msg, &iov, &byte, &cm);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(chan, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/*
+ * The next descriptor a worker handed over on CHAN (non-blocking): -1 when
+ * none is waiting, -2 for a message that carried none.
+ */
+static int
+handoff_recv(int chan)
+{
+	union fdmsg cm;
 	struct msghdr msg;
 	struct cmsghdr *c;
 	struct iovec iov;
 	char byte;
+	int fd;
+
+	fdmsg_init(&msg, &iov, &byte, &cm);
+	if (recvmsg(chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c == NULL || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -2;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
+}
+
+/* Receives the connections leaving workers handed over. */
+static void
+take_handed(void)
+{
 	int kfd;
 
-	for (;;) {
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = &byte;
-		iov.iov_len = 1;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		if (recvmsg(hand_fds[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
-		    < 0)
-			return;
-		c = CMSG_FIRSTHDR(&msg);
-		if (c == NULL || c->cmsg_level != SOL_SOCKET ||
-		    c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len != CMSG_LEN(sizeof(int)))
+	while ((kfd = handoff_recv(hand_fds[0])) != -1) {
+		if (kfd < 0)
 			continue;
-		memcpy(&kfd, CMSG_DATA(c), sizeof(kfd));
 		if (nhanded < MAX_WORKERS)
 			handed[nhanded++] = kfd;
 		else

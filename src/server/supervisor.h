@@ -23,4 +23,10 @@ int	 apx_listen_open(const char *, int, char *, size_t);
 int	 apx_supervisor_run(const struct apx_supervisor_opts *,
 	    struct apx_conf *);
 
+/*
+ * A worker hands the descriptor FD (its kept FastCGI connection) over to
+ * the supervisor on CHAN (apx_worker_hand_fd): 0, or -1 (errno set).
+ */
+int	 apx_handoff_send(int, int);
+
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -21,6 +20,7 @@
 #include "http/response.h"
 #include "server/dispatch.h"
 #include "server/metrics.h"
+#include "server/supervisor.h"
 #include "server/worker.h"
 #include "store/apikeys.h"
 #include "store/db.h"
@@ -106,34 +106,10 @@ wait_kept(int fd)
 static void
 hand_off(FCGX_Request *fr)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr msg;
-	struct cmsghdr *c;
-	struct iovec iov;
-	char byte = 'k';
-
-	if (apx_worker_hand_fd != -1) {
-		memset(&msg, 0, sizeof(msg));
-		memset(&cm, 0, sizeof(cm));
-		iov.iov_base = &byte;
-		iov.iov_len = 1;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fr->ipcFd, sizeof(int));
-		if (sendmsg(apx_worker_hand_fd, &msg, MSG_DONTWAIT |
-		    MSG_NOSIGNAL) != 1)
-			apx_log_warn("cannot hand the kept connection over: "
-			    "%s", strerror(errno));
-	}
+	if (apx_worker_hand_fd != -1 &&
+	    apx_handoff_send(apx_worker_hand_fd, fr->ipcFd) != 0)
+		apx_log_warn("cannot hand the kept connection over: %s",
+		    strerror(errno));
 	close(fr->ipcFd);
 	fr->ipcFd = -1;
 	fr->keepConnection = 0;
