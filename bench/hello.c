@@ -69,7 +69,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	while (FCGX_Accept_r(&req) >= 0) {
+		char buf[4096];
+
 		FCGX_PutStr(response, (int)(sizeof response - 1), req.out);
+		/* the rest of STDIN: on a kept connection libfcgi would take it
+		 * for the next request and drop the connection */
+		while (FCGX_GetStr(buf, (int)sizeof(buf), req.in) > 0)
+			;
 		FCGX_Finish_r(&req);
 	}
 	return 0;

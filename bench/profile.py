@@ -12,6 +12,14 @@ peer), behind the stack's web server:
   pg      round trips to PostgreSQL per request: libpq sends each query
           with one send() (sendto), which nothing else in a worker uses
 
+Under mod_proxy_fcgi (stack.env FASTCGI=proxy: `bench/run --server
+apache-proxy`, `scripts/stack start --fastcgi proxy`) the app and hello-fcgi
+run on their own, not under the web server: they are found by binary and
+by the stack's APX_CONFIG in their environment; the app's CPU then includes
+its supervisor's and that of the workers it replaced during the run
+(worker.max_requests: reaped, their time is in the supervisor's cutime);
+its system calls are the workers' only.
+
 Prints one RESULT line per figure. Needs wrk and strace; runs as root.
 Only the stdlib. usage: bench/profile.py STACK_ENV [--seconds S]
 [--requests N] [--token-file F] [--peer-token-file F]
@@ -64,6 +72,28 @@ def cpu_ticks(pid):
         return 0
 
 
+def reaped_ticks(pid):
+    """CPU ticks of PID's children that ended and were reaped (cutime +
+    cstime): where a worker the app's supervisor replaced leaves its time."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[13]) + int(fields[14])
+    except OSError:
+        return 0
+
+
+def class_ticks(st, cl):
+    """{class: CPU ticks} of classes(); under FASTCGI=proxy the app's count
+    includes what its supervisor's replaced workers used (they are gone by
+    the second reading, their ticks are in the supervisor's cutime)."""
+    out = {k: sum(cpu_ticks(p) for p in v) for k, v in cl.items()}
+    sup = supervisor_pid(st)
+    if sup and sup in cl.get("app workers", []):
+        out["app workers"] += reaped_ticks(sup)
+    return out
+
+
 def descendants(root):
     kids = {}
     for p in pids_all():
@@ -76,19 +106,55 @@ def descendants(root):
     return out
 
 
+def cmdline_of(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid) as f:
+            return f.read().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def has_env(pid, entry):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return entry.encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def supervisor_pid(st):
+    """The app's supervisor under mod_proxy_fcgi (stack.env FASTCGI=proxy),
+    from APP_SUPERVISOR_PIDFILE; None otherwise."""
+    if st.get("FASTCGI") != "proxy" or not st.get("APP_SUPERVISOR_PIDFILE"):
+        return None
+    try:
+        with open(st["APP_SUPERVISOR_PIDFILE"]) as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
 def classes(st, app_bin=None):
     """{class: [pids]} of this stack; the app is APP_BIN (or the hello
-    responder's binary)."""
+    responder's binary).  Under mod_fcgid and lighttpd the programs are the
+    web server's descendants; under mod_proxy_fcgi (FASTCGI=proxy) they run
+    on their own: the processes of that binary whose environment holds the
+    stack's APX_CONFIG (the app's supervisor among them: its CPU counts)."""
     app_bin = app_bin or st.get("APP_BIN") or ""
+    app_exe = app_bin.split(" (")[0]
     web = [p for p in pids_all() if os.path.basename(exe_of(p)) in ("apache2", "lighttpd")
-           and st["STACK_DIR"] in open("/proc/%d/cmdline" % p).read().replace("\0", " ")]
+           and st["STACK_DIR"] in cmdline_of(p)]
     web_all = set()
     for w in web:
         web_all.update(descendants(w))
-    app = [p for p in web_all if app_bin and exe_of(p).startswith(app_bin.split(" (")[0])]
+    app = [p for p in web_all if app_bin and exe_of(p).startswith(app_exe)]
     if not app:
         app = [p for p in web_all if os.path.basename(exe_of(p)) ==
                os.path.basename(app_bin)]
+    if st.get("FASTCGI") == "proxy" and app_bin:
+        env = "APX_CONFIG=" + st.get("APX_CONFIG", "")
+        app = sorted(set(app) | {p for p in pids_all()
+                                 if exe_of(p).split(" (")[0] == app_exe and has_env(p, env)})
     server = [p for p in web_all if p not in app and
               os.path.basename(exe_of(p)) in ("apache2", "lighttpd")]
     with open(os.path.join(st["PGDATA"], "postmaster.pid")) as f:
@@ -127,15 +193,17 @@ def measure(st, name, url, token, args, tmp, app_bin=None):
     lua = lua_for(token, tmp)
     get(url, token, 50)
     cl = classes(st, app_bin)
-    before = {k: sum(cpu_ticks(p) for p in v) for k, v in cl.items()}
+    before = class_ticks(st, cl)
     n = wrk(url, args.seconds, lua)
-    after = {k: sum(cpu_ticks(p) for p in v) for k, v in classes(st, app_bin).items()}
+    after = class_ticks(st, classes(st, app_bin))
     for k in cl:
         us = (after[k] - before[k]) * 1e6 / TICK / max(n, 1)
         print("RESULT cpu %s %s: %.0f us per request (%d requests, wrk -c4)" % (name, k, us, n))
 
-    # system calls and PostgreSQL round trips: requests one at a time
-    app = classes(st, app_bin)["app workers"]
+    # system calls and PostgreSQL round trips: requests one at a time, in
+    # the workers only (not the proxy mode's supervisor, which serves none)
+    sup = supervisor_pid(st)
+    app = [p for p in classes(st, app_bin)["app workers"] if p != sup]
     out = os.path.join(tmp, "strace-%s" % name)
     tr = subprocess.Popen(["strace", "-f", "-c", "-o", out] +
                           [a for p in app for a in ("-p", str(p))],
