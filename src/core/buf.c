@@ -160,10 +160,24 @@ utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
 	return n;
 }
 
+/* \u and the 4 hex digits of the UTF-16 unit U at O; returns 6. */
+static int
+u_escape(char *o, unsigned long u)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	o[0] = '\\';
+	o[1] = 'u';
+	o[2] = hex[(u >> 12) & 0xf];
+	o[3] = hex[(u >> 8) & 0xf];
+	o[4] = hex[(u >> 4) & 0xf];
+	o[5] = hex[u & 0xf];
+	return 6;
+}
+
 int
 apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i, n, w, old = b->len;
 	unsigned long cp, hi;
@@ -186,7 +200,7 @@ apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
 		} else if (ch == '"')
 			in_string = 0;
 		else if (ch == '\\') {
-			/* JSON's escapes only (\uXXXX: its digits follow) */
+			/* JSON's escapes only (after \u, its 4 hex digits follow) */
 			if (i + 1 == len || u[i + 1] == '\0' ||
 			    strchr("\"\\/bfnrtu", u[i + 1]) == NULL)
 				goto bad;
@@ -206,19 +220,9 @@ apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
 				cp -= 0x10000;
 				hi = 0xd800 | (cp >> 10);
 				cp = 0xdc00 | (cp & 0x3ff);
-				o[k++] = '\\';
-				o[k++] = 'u';
-				o[k++] = hex[(hi >> 12) & 0xf];
-				o[k++] = hex[(hi >> 8) & 0xf];
-				o[k++] = hex[(hi >> 4) & 0xf];
-				o[k++] = hex[hi & 0xf];
+				k = u_escape(o, hi);
 			}
-			o[k++] = '\\';
-			o[k++] = 'u';
-			o[k++] = hex[(cp >> 12) & 0xf];
-			o[k++] = hex[(cp >> 8) & 0xf];
-			o[k++] = hex[(cp >> 4) & 0xf];
-			o[k++] = hex[cp & 0xf];
+			k += u_escape(o + k, cp);
 			w += (size_t)k;
 			i += n - 1;
 			continue;

@@ -22,7 +22,7 @@ int	 apx_buf_json_string(struct apx_buf *, const char *, size_t);
 /*
  * The JSON text S (LEN bytes, made by PostgreSQL's JSON functions or a
  * serialiser) as the app answers JSON: the blanks between tokens dropped,
- * and every character past ASCII as \uXXXX (a surrogate pair past
+ * and every character past ASCII as a \u escape (a surrogate pair past
  * U+FFFF), like jansson's JSON_COMPACT | JSON_ENSURE_ASCII, without
  * parsing it into values. APX_EINVAL (and B as it was) for bytes that are
  * not UTF-8, a control character or a string left open; the structure is
