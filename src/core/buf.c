@@ -87,46 +87,6 @@ apx_buf_free(struct apx_buf *b)
 	b->len = b->cap = 0;
 }
 
-int
-apx_buf_json_string(struct apx_buf *b, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, start, old = b->len;
-	char esc[7];
-	int rc;
-
-	if ((rc = apx_buf_add(b, "\"", 1)) != 0)
-		return rc;
-	for (i = start = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		if ((rc = apx_buf_add(b, s + start, i - start)) != 0)
-			goto fail;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			rc = apx_buf_add(b, esc, 2);
-		} else {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 0xf];
-			rc = apx_buf_add(b, esc, 6);
-		}
-		if (rc != 0)
-			goto fail;
-		start = i + 1;
-	}
-	if ((rc = apx_buf_add(b, s + start, len - start)) != 0 ||
-	    (rc = apx_buf_add(b, "\"", 1)) != 0)
-		goto fail;
-	return 0;
-fail:
-	b->len = old;
-	return rc;
-}
-
 /*
  * One UTF-8 character of S (LEN bytes left, S[0] >= 0x80) into *CP;
  * returns its length, 0 when the bytes are not UTF-8 (overlong forms,
@@ -173,6 +133,87 @@ u_escape(char *o, unsigned long u)
 	o[4] = hex[(u >> 4) & 0xf];
 	o[5] = hex[u & 0xf];
 	return 6;
+}
+
+/*
+ * A JSON string literal of the LEN bytes of S: quotes and backslashes
+ * escaped, control characters as JSON's short escapes or \u00XX; past
+ * ASCII, the bytes as they are or (ASCII) each character as a \u escape,
+ * when they are UTF-8 (APX_EINVAL otherwise, B as it was).
+ */
+static int
+json_str(struct apx_buf *b, const char *s, size_t len, int ascii)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, start, n, old = b->len;
+	unsigned long cp;
+	char esc[12];
+	int rc, k;
+
+	if ((rc = apx_buf_add(b, "\"", 1)) != 0)
+		return rc;
+	for (i = start = 0; i < len; i++) {
+		unsigned char ch = u[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\' &&
+		    (ch < 0x80 || !ascii))
+			continue;
+		if ((rc = apx_buf_add(b, s + start, i - start)) != 0)
+			goto fail;
+		n = 1;
+		k = 2;
+		esc[0] = '\\';
+		if (ch == '"' || ch == '\\')
+			esc[1] = (char)ch;
+		else if (ch == '\b')
+			esc[1] = 'b';
+		else if (ch == '\f')
+			esc[1] = 'f';
+		else if (ch == '\n')
+			esc[1] = 'n';
+		else if (ch == '\r')
+			esc[1] = 'r';
+		else if (ch == '\t')
+			esc[1] = 't';
+		else if (ch < 0x20)
+			k = u_escape(esc, ch);
+		else {
+			if ((n = utf8_decode(u + i, len - i, &cp)) == 0) {
+				rc = APX_EINVAL;
+				goto fail;
+			}
+			k = 0;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				k = u_escape(esc, 0xd800 | (cp >> 10));
+				cp = 0xdc00 | (cp & 0x3ff);
+			}
+			k += u_escape(esc + k, cp);
+		}
+		if ((rc = apx_buf_add(b, esc, (size_t)k)) != 0)
+			goto fail;
+		i += n - 1;
+		start = i + 1;
+	}
+	if ((rc = apx_buf_add(b, s + start, len - start)) != 0 ||
+	    (rc = apx_buf_add(b, "\"", 1)) != 0)
+		goto fail;
+	return 0;
+fail:
+	b->len = old;
+	return rc;
+}
+
+int
+apx_buf_json_string(struct apx_buf *b, const char *s, size_t len)
+{
+	return json_str(b, s, len, 0);
+}
+
+int
+apx_buf_json_ascii(struct apx_buf *b, const char *s, size_t len)
+{
+	return json_str(b, s, len, 1);
 }
 
 int

@@ -20,6 +20,12 @@ int	 apx_buf_printf(struct apx_buf *, const char *, ...) APX_PRINTF(2, 3);
  * backslashes and control characters escaped). */
 int	 apx_buf_json_string(struct apx_buf *, const char *, size_t);
 /*
+ * The same as the app answers JSON: every character past ASCII as a \u
+ * escape (a surrogate pair past U+FFFF), as apx_buf_json_compact writes
+ * them; APX_EINVAL (and B as it was) when S is not UTF-8.
+ */
+int	 apx_buf_json_ascii(struct apx_buf *, const char *, size_t);
+/*
  * The JSON text S (LEN bytes, made by PostgreSQL's JSON functions or a
  * serialiser) as the app answers JSON: the blanks between tokens dropped,
  * and every character past ASCII as a \u escape (a surrogate pair past

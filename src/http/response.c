@@ -226,13 +226,19 @@ apx_resp_json_text(struct apx_response *r, int status, const char *json,
 {
 	int rc;
 
-	r->status = status;
-	r->no_store = 1;
 	apx_buf_reset(&r->body);
 	if ((rc = apx_buf_json_compact(&r->body, json, len)) != 0) {
 		apx_buf_reset(&r->body);
 		return rc == APX_EINVAL ? APX_EDB : rc;
 	}
+	return apx_resp_json_body(r, status);
+}
+
+int
+apx_resp_json_body(struct apx_response *r, int status)
+{
+	r->status = status;
+	r->no_store = 1;
 	return apx_resp_header_set(r, "Content-Type", "application/json");
 }
 

@@ -62,6 +62,8 @@ int	 apx_resp_json(struct apx_response *, int, json_t *);
  * when it is not UTF-8 JSON text.
  */
 int	 apx_resp_json_text(struct apx_response *, int, const char *, size_t);
+/* The body already holds JSON in that form: answer it with STATUS. */
+int	 apx_resp_json_body(struct apx_response *, int);
 /* RFC 9457 problem; FIELD may be NULL. DETAIL must hold no secret. */
 int	 apx_resp_problem(struct apx_response *, int, const char *,
 	    const char *, const char *);

@@ -123,30 +123,28 @@ apx_route_notify_owners(struct apx_ctx *c, int64_t org, const char *kind,
     json_t *vars)
 {
 	struct apx_user u;
-	json_t *list = NULL, *m;
 	PGresult *res;
-	size_t i;
+	long long id;
+	int r;
 
 	if (apx_member_list(c->db, org, &res) == 0) {
-		list = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-		PQclear(res);
-	}
-	if (list != NULL) {
-		json_array_foreach(json_object_get(list, "members"), i, m) {
-			if (strcmp(json_string_value(json_object_get(m, "role")) ?
-			    json_string_value(json_object_get(m, "role")) : "",
-			    "owner") != 0)
+		/* columns as apx_member_cols: user_id, email, name, role */
+		for (r = 0; r < PQntuples(res); r++) {
+			if (strcmp(PQgetvalue(res, r, 3), "owner") != 0 ||
+			    PQgetisnull(res, r, 1))
+				continue;
+			if (apx_parse_ll(PQgetvalue(res, r, 0), 1, INT64_MAX,
+			    &id) != 0)
 				continue;
 			memset(&u, 0, sizeof(u));
-			u.id = (int64_t)json_integer_value(json_object_get(m,
-			    "user_id"));
-			u.email = json_string_value(json_object_get(m, "email"));
-			u.name = json_string_value(json_object_get(m, "name"));
-			if (u.email != NULL)
-				apx_route_notify(c, &u, kind, json_deep_copy(vars));
+			u.id = id;
+			u.email = PQgetvalue(res, r, 1);
+			u.name = PQgetisnull(res, r, 2) ? NULL :
+			    PQgetvalue(res, r, 2);
+			apx_route_notify(c, &u, kind, json_deep_copy(vars));
 		}
+		PQclear(res);
 	}
-	json_decref(list);
 	json_decref(vars);
 }
 

@@ -151,6 +151,38 @@ apx_route_json_res(struct apx_ctx *c, int status, PGresult *res)
 }
 
 int
+apx_route_rows_res(struct apx_ctx *c, const char *key, PGresult *res,
+    const struct apx_jcol *cols, size_t ncols, int page)
+{
+	struct apx_buf *b = &c->resp->body;
+	int n = PQntuples(res), more = page > 0 && n > page, rc;
+
+	if (more)
+		n = page;
+	apx_buf_reset(b);
+	if ((rc = apx_buf_add(b, "{\"", 2)) == 0 &&
+	    (rc = apx_buf_adds(b, key)) == 0 &&
+	    (rc = apx_buf_add(b, "\":", 2)) == 0 &&
+	    (rc = apx_db_rows_json(b, res, 0, n, cols, ncols)) == 0) {
+		if (more)
+			rc = apx_buf_adds(b, ",\"next_cursor\":");
+		if (rc == 0 && more)
+			rc = apx_buf_json_ascii(b, PQgetvalue(res, n - 1, 0),
+			    (size_t)PQgetlength(res, n - 1, 0));
+		else if (rc == 0 && page > 0)
+			rc = apx_buf_adds(b, ",\"next_cursor\":null");
+		if (rc == 0)
+			rc = apx_buf_add(b, "}", 1);
+	}
+	PQclear(res);
+	if (rc != 0) {
+		apx_buf_reset(b);
+		return rc == APX_EINVAL ? APX_EDB : rc;
+	}
+	return apx_resp_json_body(c->resp, 200);
+}
+
+int
 apx_route_tenant_commit(struct apx_ctx *c, struct apx_db *t,
     struct apx_audit_entry *e, json_t *before, json_t *after)
 {

@@ -217,7 +217,8 @@ apx_route_forecasts_list(struct apx_ctx *c)
 	if ((rc = apx_route_tenant_db(c, &t)) != 0 ||
 	    (rc = apx_forecast_list(t, c->org->ws, cursor, limit, &list)) != 0)
 		return rc;
-	return apx_route_json_res(c, 200, list);
+	return apx_route_rows_res(c, "forecasts", list, apx_forecast_cols,
+	    APX_FORECAST_NCOLS, limit);
 }
 
 int

@@ -63,7 +63,8 @@ apx_route_members_list(struct apx_ctx *c)
 
 	if ((rc = apx_member_list(c->db, c->org->id, &res)) != 0)
 		return rc;
-	return apx_route_json_res(c, 200, res);
+	return apx_route_rows_res(c, "members", res, apx_member_cols,
+	    APX_MEMBER_NCOLS, 0);
 }
 
 int

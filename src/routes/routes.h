@@ -48,6 +48,16 @@ int	 apx_route_tenant_db(struct apx_ctx *, struct apx_db **);
  * answer) as it is, without a parse (apx_resp_json_text); RES is cleared.
  */
 int	 apx_route_json_res(struct apx_ctx *, int, PGresult *);
+struct apx_jcol;
+/*
+ * Answer 200 {"KEY":[...]} with the rows of RES (a store's list) as COLS
+ * say (apx_db_rows_json); RES is cleared. With PAGE > 0, RES holds up to
+ * PAGE + 1 rows, newest first: PAGE are shown, and "next_cursor" follows,
+ * the first column (the id) of the last one shown as a string when there
+ * was one more row, else null.
+ */
+int	 apx_route_rows_res(struct apx_ctx *, const char *, PGresult *,
+	    const struct apx_jcol *, size_t, int);
 
 struct apx_audit_entry;
 /*

@@ -389,7 +389,8 @@ apx_route_uploads_list(struct apx_ctx *c)
 	    (rc = apx_upload_list(t, c->org->ws, column, value, bp, cursor,
 	    limit, &list)) != 0)
 		return rc;
-	return apx_route_json_res(c, 200, list);
+	return apx_route_rows_res(c, "uploads", list, apx_upload_cols,
+	    APX_UPLOAD_NCOLS, limit);
 }
 
 /*

@@ -445,6 +445,112 @@ apx_db_json_res(struct apx_db *db, int flags, PGresult **out,
 	return rc;
 }
 
+/* A JSON number as PostgreSQL writes an integer or numeric: digits, with
+ * a sign, a point or an exponent (NaN and Infinity are not JSON). */
+static int
+json_number(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	return strspn(p, "0123456789.eE+-") == strlen(p);
+}
+
+static int
+rows_value(struct apx_buf *out, const PGresult *res, int r, int f,
+    enum apx_jkind kind)
+{
+	const char *v = PQgetvalue(res, r, f);
+	size_t len = (size_t)PQgetlength(res, r, f);
+
+	if (PQgetisnull(res, r, f))
+		return apx_buf_add(out, "null", 4);
+	switch (kind) {
+	case APX_JNUM:
+		if (!json_number(v))
+			return APX_EDB;
+		return apx_buf_add(out, v, len);
+	case APX_JSTR:
+		return apx_buf_json_ascii(out, v, len);
+	case APX_JRAW:
+		return apx_buf_json_compact(out, v, len);
+	case APX_JBOOL:
+		if (strcmp(v, "t") != 0 && strcmp(v, "f") != 0)
+			return APX_EDB;
+		return apx_buf_adds(out, *v == 't' ? "true" : "false");
+	default:
+		return APX_EDB;
+	}
+}
+
+int
+apx_db_rows_json(struct apx_buf *out, const PGresult *res, int first, int n,
+    const struct apx_jcol *cols, size_t ncols)
+{
+	size_t old = out->len, c;
+	int r, f, rc, want = 0;
+
+	for (c = 0; c < ncols; c++)
+		want += cols[c].kind == APX_JACTOR ? 2 : 1;
+	if (want != PQnfields(res) || first < 0 || n < 0 ||
+	    first + n > PQntuples(res)) {
+		apx_log_error("a list of %d rows of %d columns, %d rows from %d "
+		    "of %d columns asked", PQntuples(res), PQnfields(res), n,
+		    first, want);
+		return APX_EDB;
+	}
+	if ((rc = apx_buf_add(out, "[", 1)) != 0)
+		goto fail;
+	for (r = first; r < first + n; r++) {
+		if ((rc = apx_buf_adds(out, r > first ? ",{" : "{")) != 0)
+			goto fail;
+		for (c = 0, f = 0; c < ncols; c++) {
+			if ((c > 0 && (rc = apx_buf_add(out, ",", 1)) != 0) ||
+			    (rc = apx_buf_add(out, "\"", 1)) != 0 ||
+			    (rc = apx_buf_adds(out, cols[c].key)) != 0 ||
+			    (rc = apx_buf_add(out, "\":", 2)) != 0)
+				goto fail;
+			if (cols[c].kind != APX_JACTOR)
+				rc = rows_value(out, res, r, f++, cols[c].kind);
+			else if (PQgetisnull(res, r, f + 1)) {
+				if ((rc = apx_buf_adds(out,
+				    "{\"type\":\"user\",\"id\":")) == 0 &&
+				    (rc = rows_value(out, res, r, f, APX_JNUM)) == 0)
+					rc = apx_buf_add(out, "}", 1);
+				f += 2;
+			} else {
+				if ((rc = apx_buf_adds(out,
+				    "{\"type\":\"api_key\",\"id\":")) == 0 &&
+				    (rc = rows_value(out, res, r, f + 1,
+				    APX_JNUM)) == 0 &&
+				    (rc = apx_buf_adds(out, ",\"user_id\":")) == 0 &&
+				    (rc = rows_value(out, res, r, f, APX_JNUM)) == 0)
+					rc = apx_buf_add(out, "}", 1);
+				f += 2;
+			}
+			if (rc != 0)
+				goto fail;
+		}
+		if ((rc = apx_buf_add(out, "}", 1)) != 0)
+			goto fail;
+	}
+	if ((rc = apx_buf_add(out, "]", 1)) != 0)
+		goto fail;
+	return 0;
+fail:
+	out->len = old;
+	if (out->data != NULL)
+		out->data[old] = '\0';
+	if (rc == APX_EINVAL || rc == APX_EDB) {
+		apx_log_error("a list row is not what its columns say");
+		return APX_EDB;
+	}
+	return rc;
+}
+
 int
 apx_db_json(struct apx_db *db, int flags, json_t **out, const char *sql,
     int nparams, const char *const *params)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "core/buf.h"
 #include "core/secret.h"
 
 struct apx_db;
@@ -52,6 +53,39 @@ int	 apx_db_json(struct apx_db *, int, json_t **, const char *, int,
  */
 int	 apx_db_json_res(struct apx_db *, int, PGresult **, const char *, int,
 	    const char *const *);
+/*
+ * How apx_db_rows_json writes a column of a row: SQL NULL is null in
+ * every kind.
+ */
+enum apx_jkind {
+	APX_JNUM,	/* an integer or numeric column, as a JSON number */
+	APX_JSTR,	/* text: a JSON string (ASCII, as apx_buf_json_ascii) */
+	APX_JRAW,	/* json or jsonb: its text, compacted (apx_buf_json_compact) */
+	APX_JBOOL,	/* boolean: true or false */
+	/*
+	 * Two columns, a user id and an API key id: who did something,
+	 * {"type":"user","id":U} or {"type":"api_key","id":K,"user_id":U}.
+	 */
+	APX_JACTOR
+};
+
+/* One member of the objects apx_db_rows_json writes. */
+struct apx_jcol {
+	const char	*key;	/* its name (a literal: written as it is) */
+	enum apx_jkind	 kind;
+};
+
+/*
+ * Rows FIRST .. FIRST + N - 1 of RES as a JSON array of objects into OUT,
+ * one member per entry of COLS (NCOLS), which take RES's columns in order
+ * (APX_JACTOR two of them), in the app's compact ASCII form: the answer of
+ * a list without building JSON in SQL, where json_build_object and
+ * json_agg cost the server several times the query itself. APX_EDB (OUT as
+ * it was) when RES's columns do not match COLS or a value is not what its
+ * kind says; APX_ENOMEM.
+ */
+int	 apx_db_rows_json(struct apx_buf *, const PGresult *, int, int,
+	    const struct apx_jcol *, size_t);
 /* A bytea parameter in hex text form ("\\x0a1b..."): OUT holds 2N + 3. */
 void	 apx_db_hex(const unsigned char *, size_t, char *);
 /* The same, malloc'd (NULL when out of memory). */

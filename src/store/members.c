@@ -31,19 +31,21 @@ one_row(struct apx_db *db, const char *sql, int n, const char *const *p,
 	return APX_ENOTFOUND;
 }
 
+const struct apx_jcol apx_member_cols[APX_MEMBER_NCOLS] = {
+	{ "user_id", APX_JNUM }, { "email", APX_JSTR }, { "name", APX_JSTR },
+	{ "role", APX_JSTR }, { "joined_at", APX_JSTR },
+};
+
 int
 apx_member_list(struct apx_db *db, int64_t org, PGresult **out)
 {
 	char os[APX_DB_ID_LEN];
 	const char *p[1] = { apx_db_id(org, os) };
 
-	return apx_db_json_res(db, APX_DB_RETRY, out,
-	    "SELECT json_build_object('members', coalesce(json_agg("
-	    "json_build_object('user_id', u.id, 'email', u.email, 'name',"
-	    " u.name, 'role', m.role, 'joined_at', apx_ts(m.created_at))"
-	    " ORDER BY m.created_at, u.id), '[]'))"
-	    " FROM memberships m JOIN users u ON u.id = m.user_id"
-	    " WHERE m.org_id = $1::bigint", 1, p);
+	return apx_db_query(db, APX_DB_RETRY, out, "SELECT u.id, u.email,"
+	    " u.name, m.role, apx_ts(m.created_at) FROM memberships m"
+	    " JOIN users u ON u.id = m.user_id WHERE m.org_id = $1::bigint"
+	    " ORDER BY m.created_at, u.id", 1, p);
 }
 
 int

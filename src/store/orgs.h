@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "store/db.h"
 
 struct apx_db;
 struct apx_audit_entry;
@@ -103,7 +104,12 @@ int	 apx_org_settings_apply(struct apx_db *, int64_t, json_t *,
 	    struct apx_audit_entry *);
 
 /* Members (members.c). */
-/* {members: [...]} as JSON text: PQgetvalue(*OUT, 0, 0); PQclear it. */
+/*
+ * The members of ORG, oldest first: one row each, in the columns of
+ * apx_member_cols (user_id, email, name, role, joined_at); PQclear it.
+ */
+#define APX_MEMBER_NCOLS	5
+extern const struct apx_jcol apx_member_cols[APX_MEMBER_NCOLS];
 int	 apx_member_list(struct apx_db *, int64_t, PGresult **);
 /*
  * Move member TARGET of ORG to ROLE (APX_ROLE_NONE: remove) on behalf of

@@ -33,6 +33,37 @@
 	".created_by) ELSE json_build_object('type', 'user', 'id', " f \
 	".created_by) END, 'created_at', apx_ts(" f ".created_at))"
 
+/*
+ * The columns of an upload and of a forecast in a list, as
+ * apx_upload_cols and apx_forecast_cols say: the members UPLOAD_JSON and
+ * FORECAST_JSON build in SQL, in the same order.
+ */
+#define UPLOAD_COLS(u) \
+	u ".id, " u ".workspace_id, " u ".name, " u ".filename, " u \
+	".size_bytes, " u ".row_count, " u ".columns, to_json(" u \
+	".personal_columns), " u ".uploaded_by, " u ".uploaded_by_key," \
+	" apx_ts(" u ".created_at)"
+
+#define FORECAST_COLS(f) \
+	f ".id, " f ".workspace_id, " f ".upload_id, " f ".name, " f \
+	".parameters, " f ".created_by, " f ".created_by_key, apx_ts(" f \
+	".created_at)"
+
+const struct apx_jcol apx_upload_cols[APX_UPLOAD_NCOLS] = {
+	{ "id", APX_JNUM }, { "workspace_id", APX_JNUM }, { "name", APX_JSTR },
+	{ "filename", APX_JSTR }, { "size_bytes", APX_JNUM },
+	{ "row_count", APX_JNUM }, { "columns", APX_JRAW },
+	{ "personal_columns", APX_JRAW }, { "uploaded_by", APX_JACTOR },
+	{ "created_at", APX_JSTR },
+};
+
+const struct apx_jcol apx_forecast_cols[APX_FORECAST_NCOLS] = {
+	{ "id", APX_JNUM }, { "workspace_id", APX_JNUM },
+	{ "upload_id", APX_JNUM }, { "name", APX_JSTR },
+	{ "parameters", APX_JRAW }, { "created_by", APX_JACTOR },
+	{ "created_at", APX_JSTR },
+};
+
 static char	*dump(json_t *);
 static const char *id_or_null(int64_t, char *);
 
@@ -118,18 +149,13 @@ apx_upload_list(struct apx_db *db, int64_t ws, const char *column,
 
 	snprintf(ls, sizeof(ls), "%d", limit);
 	/* One more than asked tells whether there is a next page. */
-	return apx_db_json_res(db, APX_DB_RETRY, out,
-	    "WITH page AS (SELECT * FROM uploads u WHERE u.workspace_id ="
-	    " $1::bigint AND ($2::bigint = 0 OR u.id < $2::bigint) AND"
+	return apx_db_query(db, APX_DB_RETRY, out, "SELECT " UPLOAD_COLS("u")
+	    " FROM uploads u WHERE u.workspace_id = $1::bigint AND"
+	    " ($2::bigint = 0 OR u.id < $2::bigint) AND"
 	    " ($4::text IS NULL OR EXISTS (SELECT 1 FROM upload_personal p"
 	    " WHERE p.upload_id = u.id AND p.column_name = $4 AND"
 	    " (p.value = $5 OR p.blind = decode($6, 'hex'))))"
-	    " ORDER BY u.id DESC LIMIT $3::int + 1),"
-	    " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-	    " SELECT json_build_object('uploads', coalesce((SELECT"
-	    " json_agg(" UPLOAD_JSON("s") " ORDER BY s.id DESC) FROM shown s),"
-	    " '[]'), 'next_cursor', CASE WHEN (SELECT count(*) FROM page) >"
-	    " $3::int THEN (SELECT min(id)::text FROM shown) END)", 6, p);
+	    " ORDER BY u.id DESC LIMIT $3::int + 1", 6, p);
 }
 
 int
@@ -221,15 +247,10 @@ apx_forecast_list(struct apx_db *db, int64_t ws, int64_t before, int limit,
 	const char *p[3] = { apx_db_id(ws, wss), apx_db_id(before, bs), ls };
 
 	snprintf(ls, sizeof(ls), "%d", limit);
-	return apx_db_json_res(db, APX_DB_RETRY, out,
-	    "WITH page AS (SELECT * FROM forecasts f WHERE f.workspace_id ="
+	return apx_db_query(db, APX_DB_RETRY, out, "SELECT "
+	    FORECAST_COLS("f") " FROM forecasts f WHERE f.workspace_id ="
 	    " $1::bigint AND ($2::bigint = 0 OR f.id < $2::bigint)"
-	    " ORDER BY f.id DESC LIMIT $3::int + 1),"
-	    " shown AS (SELECT * FROM page ORDER BY id DESC LIMIT $3::int)"
-	    " SELECT json_build_object('forecasts', coalesce((SELECT"
-	    " json_agg(" FORECAST_JSON("s") " ORDER BY s.id DESC) FROM shown"
-	    " s), '[]'), 'next_cursor', CASE WHEN (SELECT count(*) FROM page)"
-	    " > $3::int THEN (SELECT min(id)::text FROM shown) END)", 3, p);
+	    " ORDER BY f.id DESC LIMIT $3::int + 1", 3, p);
 }
 
 int

@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "store/db.h"
+
 struct apx_db;
 
 #define APX_UPLOAD_LIST_MAX	200
@@ -46,11 +48,14 @@ struct apx_upload_new {
 int	 apx_upload_insert(struct apx_db *, const struct apx_upload_new *,
 	    json_t **);
 /*
- * Uploads of WS, newest first: {uploads: [...], next_cursor}. With
- * COLUMN (a personal column) only those with a row whose COLUMN is VALUE
- * (BLIND, when not NULL, is the value's blind index in hex). The JSON
- * text is PQgetvalue(*OUT, 0, 0), passed on unparsed; PQclear it.
+ * Up to LIMIT + 1 uploads of WS before id BEFORE (0: the newest), newest
+ * first, one row each in the columns of apx_upload_cols (the members of
+ * an upload's JSON, id first); PQclear it. With COLUMN (a personal
+ * column) only those with a row whose COLUMN is VALUE (BLIND, when not
+ * NULL, is the value's blind index in hex).
  */
+#define APX_UPLOAD_NCOLS	10
+extern const struct apx_jcol apx_upload_cols[APX_UPLOAD_NCOLS];
 int	 apx_upload_list(struct apx_db *, int64_t, const char *, const char *,
 	    const char *, int64_t, int, PGresult **);
 /* One upload of WS, or *OUT NULL. */
@@ -113,7 +118,9 @@ struct apx_forecast_new {
 
 int	 apx_forecast_insert(struct apx_db *, const struct apx_forecast_new *,
 	    json_t **);
-/* {forecasts: [...], next_cursor}, newest first (without results). */
+/* The same for forecasts (without results): apx_forecast_cols. */
+#define APX_FORECAST_NCOLS	7
+extern const struct apx_jcol apx_forecast_cols[APX_FORECAST_NCOLS];
 int	 apx_forecast_list(struct apx_db *, int64_t, int64_t, int, PGresult **);
 /* One forecast with its result, or *OUT NULL. */
 int	 apx_forecast_get(struct apx_db *, int64_t, int64_t, json_t **);

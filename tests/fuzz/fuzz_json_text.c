@@ -1,11 +1,14 @@
 /*
  * Fuzz apx_buf_json_compact (JSON text passed on without a parse): it
  * never reads or writes out of bounds; what it accepts is ASCII; and when
- * the input is JSON, the output is the same value.
+ * the input is JSON, the output is the same value. And apx_buf_json_ascii
+ * (a text column of a list, apx_db_rows_json): the input as a JSON string
+ * in ASCII that reads back as the same bytes, or refused as not UTF-8.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -36,6 +39,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		json_decref(out);
 		json_decref(in);
+	}
+	apx_buf_reset(&b);
+	if (apx_buf_json_ascii(&b, (const char *)data, size) != 0) {
+		if (b.len != 0)
+			__builtin_trap();
+	} else {
+		for (i = 0; i < b.len; i++)
+			if ((unsigned char)b.data[i] >= 0x80)
+				__builtin_trap();
+		out = json_loadb(b.data, b.len, JSON_DECODE_ANY |
+		    JSON_ALLOW_NUL, NULL);
+		if (out == NULL || json_string_length(out) != size ||
+		    memcmp(json_string_value(out), data, size) != 0)
+			__builtin_trap();
+		json_decref(out);
 	}
 	apx_buf_free(&b);
 	return 0;

@@ -356,6 +356,43 @@ def test_list_newest_first_with_pagination(http, stack, team):
     assert pages == 3, pages
 
 
+def test_list_items_are_the_single_answers(http, team):
+    """The lists are written from rows by the app (apx_db_rows_json), the single
+    answers built in SQL: each item of a list is exactly its GET answer, for every
+    kind of value (a name past ASCII, with quotes, a backslash and an
+    emoji, no filename, personal columns, an upload by an API key), and the raw
+    body is compact ASCII JSON."""
+    d = team.d
+    ws = create_workspace(http, d.owner["token"], d.slug)["id"]
+    name = 'Zo\u00eb "q" \\ \u20ac \U0001f600 end'
+    made = [upload(http, d.h, d.slug, ws, "day,value,email\n2024-01-01,1,a@b.test\n", name=name,
+                   filename="s\u00e9 \"x\".csv", personal=["email"]),
+            upload(http, team.analyst_key, d.slug, ws, "a\n1\n", name="by key"),
+            upload(http, d.h, d.slug, ws, "value\n1\n2\n3\n", name="plain")]
+    r = http.get(uploads_url(d.slug, ws), headers=d.h)
+    assert r.status_code == 200, describe(r)
+    assert r.content.isascii() and b": " not in r.content and b", " not in r.content, r.content
+    listed = r.json()
+    assert list(listed) == ["uploads", "next_cursor"], listed
+    assert listed["uploads"] == made[::-1], listed
+    for up in made:
+        g = http.get(uploads_url(d.slug, ws, up["id"]), headers=d.h)
+        assert g.status_code == 200, describe(g)
+        assert g.json()["upload"] == up, g.json()
+    fcs = [forecast(http, d.h, d.slug, ws, made[2]["id"], name=n)["forecast"]
+           for n in ("f \u00e9\U0001f600", "second")]
+    fk = forecast(http, team.analyst_key, d.slug, ws, made[2]["id"], name="by key")["forecast"]
+    r = http.get(forecasts_url(d.slug, ws), params={"limit": 2}, headers=d.h)
+    assert r.status_code == 200 and r.content.isascii(), describe(r)
+    page = r.json()
+    assert page["forecasts"] == [fk, fcs[1]], page
+    assert page["next_cursor"] == str(fcs[1]["id"]), page
+    r = http.get(forecasts_url(d.slug, ws), params={"cursor": page["next_cursor"]}, headers=d.h)
+    assert r.json() == {"forecasts": [fcs[0]], "next_cursor": None}, r.json()
+    g = http.get(forecasts_url(d.slug, ws, fk["id"]), headers=d.h)
+    assert g.json()["forecast"] == fk and fk["created_by"]["type"] == "api_key", g.json()
+
+
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"limit": "x"},
                                     {"cursor": "not-a-cursor"}])
 def test_list_bad_paging_422(http, stack, team, params):

@@ -18,7 +18,9 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "http/response.h"
+#include "store/db.h"
 
 #define BASE	"https://accupredix.test/problems/"
 
@@ -604,6 +606,132 @@ test_json_text_refused(void **state)
 	}
 }
 
+/* apx_buf_json_ascii: the same bytes as jansson's ASCII dump of the string
+ * (but for the case of hex digits); not UTF-8 is refused, B as it was. */
+static void
+test_json_ascii(void **state)
+{
+	static const char *good[] = {
+		"", "plain", "Zo\xc3\xab \"q\" \\ \xe2\x82\xac \xf0\x9f\x98\x80",
+		"\n\t\r\b\f\x01\x1f\x7f end", "a/b",
+	};
+	static const char *bad[] = {
+		"\xc3", "x\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff",
+	};
+	struct apx_buf b = { 0 };
+	json_t *j;
+	char *w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		apx_buf_reset(&b);
+		assert_int_equal(apx_buf_json_ascii(&b, good[i],
+		    strlen(good[i])), 0);
+		j = json_string(good[i]);
+		w = json_dumps(j, JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+		assert_int_equal(b.len, strlen(w));
+		assert_int_equal(strncasecmp(b.data, w, b.len), 0);
+		free(w);
+		json_decref(j);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		apx_buf_reset(&b);
+		assert_int_equal(apx_buf_add(&b, "[", 1), 0);
+		assert_int_equal(apx_buf_json_ascii(&b, bad[i], strlen(bad[i])),
+		    APX_EINVAL);
+		assert_int_equal(b.len, 1);
+	}
+	apx_buf_free(&b);
+}
+
+/* A result of COLS text columns and the rows of VALS (NULL: SQL NULL). */
+static PGresult *
+result_of(int ncols, int nrows, const char *const *vals)
+{
+	static char cname[] = "c";
+	PGresAttDesc att[8];
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+	char v[64];
+	int r, c;
+
+	assert_non_null(res);
+	memset(att, 0, sizeof(att));
+	for (c = 0; c < ncols; c++) {
+		att[c].name = cname;
+		att[c].typid = 25;
+		att[c].typlen = -1;
+		att[c].atttypmod = -1;
+	}
+	assert_true(PQsetResultAttrs(res, ncols, att));
+	for (r = 0; r < nrows; r++)
+		for (c = 0; c < ncols; c++) {
+			const char *val = vals[r * ncols + c];
+
+			if (val != NULL)
+				snprintf(v, sizeof(v), "%s", val);
+			assert_true(PQsetvalue(res, r, c, v,
+			    val == NULL ? -1 : (int)strlen(v)));
+		}
+	return res;
+}
+
+/* apx_db_rows_json: rows as the app answers JSON, by kind of column. */
+static void
+test_rows_json(void **state)
+{
+	static const struct apx_jcol cols[] = {
+		{ "id", APX_JNUM }, { "name", APX_JSTR }, { "columns", APX_JRAW },
+		{ "ok", APX_JBOOL }, { "by", APX_JACTOR },
+	};
+	static const char *const rows[] = {
+		"7", "Zo\xc3\xab \"q\"", "[\"a\", \"b\"]", "t", "3", NULL,
+		"-12", NULL, "{\"k\" : [1, 2.5]}", "f", "3", "44",
+		"0", "", NULL, NULL, NULL, NULL,
+	};
+	static const char want[] =
+	    "[{\"id\":7,\"name\":\"Zo\\u00eb \\\"q\\\"\",\"columns\":[\"a\",\"b\"],"
+	    "\"ok\":true,\"by\":{\"type\":\"user\",\"id\":3}},"
+	    "{\"id\":-12,\"name\":null,\"columns\":{\"k\":[1,2.5]},\"ok\":false,"
+	    "\"by\":{\"type\":\"api_key\",\"id\":44,\"user_id\":3}},"
+	    "{\"id\":0,\"name\":\"\",\"columns\":null,\"ok\":null,"
+	    "\"by\":{\"type\":\"user\",\"id\":null}}]";
+	static const char *const bad[][6] = {
+		{ "NaN", "x", "1", "t", "1", NULL },		/* not a number */
+		{ "1", "\xc3", "1", "t", "1", NULL },		/* not UTF-8 */
+		{ "1", "x", "[\"\x01\"]", "t", "1", NULL },	/* control char */
+		{ "1", "x", "1", "true", "1", NULL },		/* not t or f */
+		{ "1", "x", "1", "t", "1", "k" },		/* a key id "k" */
+	};
+	struct apx_buf b = { 0 };
+	PGresult *res;
+	size_t i;
+
+	(void)state;
+	res = result_of(6, 3, rows);
+	assert_int_equal(apx_db_rows_json(&b, res, 0, 3, cols, 5), 0);
+	assert_string_equal(b.data, want);
+	apx_buf_reset(&b);
+	assert_int_equal(apx_db_rows_json(&b, res, 1, 0, cols, 5), 0);
+	assert_string_equal(b.data, "[]");
+	/* rows or columns that are not there */
+	apx_buf_reset(&b);
+	assert_int_equal(apx_db_rows_json(&b, res, 2, 2, cols, 5), APX_EDB);
+	assert_int_equal(apx_db_rows_json(&b, res, 0, 1, cols, 4), APX_EDB);
+	assert_int_equal(b.len, 0);
+	PQclear(res);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		res = result_of(6, 1, bad[i]);
+		apx_buf_reset(&b);
+		assert_int_equal(apx_buf_add(&b, "{", 1), 0);
+		assert_int_equal(apx_db_rows_json(&b, res, 0, 1, cols, 5),
+		    APX_EDB);
+		assert_int_equal(b.len, 1);
+		PQclear(res);
+	}
+	apx_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -631,6 +759,8 @@ main(void)
 		T(test_reset),
 		T(test_json_text_compact),
 		T(test_json_text_refused),
+		T(test_json_ascii),
+		T(test_rows_json),
 	};
 #undef T
 
