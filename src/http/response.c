@@ -320,9 +320,13 @@ apx_resp_serialize(const struct apx_response *r, int head,
 	if ((rc = apx_buf_printf(out, "Status: %d %s\r\n", r->status,
 	    apx_http_reason(r->status))) != 0)
 		return rc;
+	/* no format per header: a dozen of them go out with every answer */
 	for (i = 0; i < r->nheaders; i++) {
-		if ((rc = apx_buf_printf(out, "%s: %s\r\n", r->headers[i].key,
-		    r->headers[i].value)) != 0)
+		if ((rc = apx_buf_adds(out, r->headers[i].key)) != 0 ||
+		    (rc = apx_buf_add(out, ": ", 2)) != 0 ||
+		    (rc = apx_buf_add(out, r->headers[i].value,
+		    r->headers[i].vlen)) != 0 ||
+		    (rc = apx_buf_add(out, "\r\n", 2)) != 0)
 			return rc;
 	}
 	if (r->no_store && apx_resp_header_get(r, "Cache-Control") == NULL &&
