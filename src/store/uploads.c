@@ -144,18 +144,27 @@ apx_upload_list(struct apx_db *db, int64_t ws, const char *column,
     PGresult **out)
 {
 	char wss[APX_DB_ID_LEN], bs[APX_DB_ID_LEN], ls[16];
-	const char *p[6] = { apx_db_id(ws, wss), apx_db_id(before, bs), ls,
-	    column, value, blind };
+	const char *p[6] = { apx_db_id(ws, wss), apx_db_id(before > 0 ?
+	    before : INT64_MAX, bs), ls, column, value, blind };
 
 	snprintf(ls, sizeof(ls), "%d", limit);
-	/* One more than asked tells whether there is a next page. */
+	/*
+	 * One more than asked tells whether there is a next page. Two
+	 * statements, so that the plain page is a backward walk of
+	 * uploads_ws that stops after LIMIT + 1 rows: a filter a page
+	 * does not use still costs its plan's start-up in every execution.
+	 */
+	if (column == NULL)
+		return apx_db_query(db, APX_DB_RETRY, out, "SELECT "
+		    UPLOAD_COLS("u") " FROM uploads u WHERE u.workspace_id ="
+		    " $1::bigint AND u.id < $2::bigint ORDER BY"
+		    " u.workspace_id DESC, u.id DESC LIMIT $3::int + 1", 3, p);
 	return apx_db_query(db, APX_DB_RETRY, out, "SELECT " UPLOAD_COLS("u")
 	    " FROM uploads u WHERE u.workspace_id = $1::bigint AND"
-	    " ($2::bigint = 0 OR u.id < $2::bigint) AND"
-	    " ($4::text IS NULL OR EXISTS (SELECT 1 FROM upload_personal p"
+	    " u.id < $2::bigint AND EXISTS (SELECT 1 FROM upload_personal p"
 	    " WHERE p.upload_id = u.id AND p.column_name = $4 AND"
-	    " (p.value = $5 OR p.blind = decode($6, 'hex'))))"
-	    " ORDER BY u.id DESC LIMIT $3::int + 1", 6, p);
+	    " (p.value = $5 OR p.blind = decode($6, 'hex')))"
+	    " ORDER BY u.workspace_id DESC, u.id DESC LIMIT $3::int + 1", 6, p);
 }
 
 int
@@ -244,13 +253,15 @@ apx_forecast_list(struct apx_db *db, int64_t ws, int64_t before, int limit,
     PGresult **out)
 {
 	char wss[APX_DB_ID_LEN], bs[APX_DB_ID_LEN], ls[16];
-	const char *p[3] = { apx_db_id(ws, wss), apx_db_id(before, bs), ls };
+	const char *p[3] = { apx_db_id(ws, wss), apx_db_id(before > 0 ?
+	    before : INT64_MAX, bs), ls };
 
 	snprintf(ls, sizeof(ls), "%d", limit);
+	/* a backward walk of forecasts_ws, as the uploads' */
 	return apx_db_query(db, APX_DB_RETRY, out, "SELECT "
 	    FORECAST_COLS("f") " FROM forecasts f WHERE f.workspace_id ="
-	    " $1::bigint AND ($2::bigint = 0 OR f.id < $2::bigint)"
-	    " ORDER BY f.id DESC LIMIT $3::int + 1", 3, p);
+	    " $1::bigint AND f.id < $2::bigint ORDER BY f.workspace_id DESC,"
+	    " f.id DESC LIMIT $3::int + 1", 3, p);
 }
 
 int
