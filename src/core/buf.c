@@ -135,6 +135,21 @@ u_escape(char *o, unsigned long u)
 	return 6;
 }
 
+/* Code point CP as JSON escapes at O (a surrogate pair past U+FFFF);
+ * returns their length, 6 or 12. */
+static int
+cp_escape(char *o, unsigned long cp)
+{
+	int k = 0;
+
+	if (cp >= 0x10000) {
+		cp -= 0x10000;
+		k = u_escape(o, 0xd800 | (cp >> 10));
+		cp = 0xdc00 | (cp & 0x3ff);
+	}
+	return k + u_escape(o + k, cp);
+}
+
 /*
  * A JSON string literal of the LEN bytes of S: quotes and backslashes
  * escaped, control characters as JSON's short escapes or \u00XX; past
@@ -182,13 +197,7 @@ json_str(struct apx_buf *b, const char *s, size_t len, int ascii)
 				rc = APX_EINVAL;
 				goto fail;
 			}
-			k = 0;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				k = u_escape(esc, 0xd800 | (cp >> 10));
-				cp = 0xdc00 | (cp & 0x3ff);
-			}
-			k += u_escape(esc + k, cp);
+			k = cp_escape(esc, cp);
 		}
 		if ((rc = apx_buf_add(b, esc, (size_t)k)) != 0)
 			goto fail;
@@ -221,9 +230,8 @@ apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i, n, w, old = b->len;
-	unsigned long cp, hi;
-	int rc, in_string = 0, k;
-	char *o;
+	unsigned long cp;
+	int rc, in_string = 0;
 
 	/* Room for the text as it is; an escape past ASCII grows it. */
 	if ((rc = grow(b, len)) != 0)
@@ -255,16 +263,7 @@ apx_buf_json_compact(struct apx_buf *b, const char *s, size_t len)
 			b->len = w;
 			if ((rc = grow(b, len - i + 12)) != 0)
 				goto fail;
-			o = b->data + w;
-			k = 0;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				hi = 0xd800 | (cp >> 10);
-				cp = 0xdc00 | (cp & 0x3ff);
-				k = u_escape(o, hi);
-			}
-			k += u_escape(o + k, cp);
-			w += (size_t)k;
+			w += (size_t)cp_escape(b->data + w, cp);
 			i += n - 1;
 			continue;
 		}

@@ -163,17 +163,14 @@ apx_route_rows_res(struct apx_ctx *c, const char *key, PGresult *res,
 	if ((rc = apx_buf_add(b, "{\"", 2)) == 0 &&
 	    (rc = apx_buf_adds(b, key)) == 0 &&
 	    (rc = apx_buf_add(b, "\":", 2)) == 0 &&
-	    (rc = apx_db_rows_json(b, res, 0, n, cols, ncols)) == 0) {
-		if (more)
-			rc = apx_buf_adds(b, ",\"next_cursor\":");
-		if (rc == 0 && more)
-			rc = apx_buf_json_ascii(b, PQgetvalue(res, n - 1, 0),
-			    (size_t)PQgetlength(res, n - 1, 0));
-		else if (rc == 0 && page > 0)
-			rc = apx_buf_adds(b, ",\"next_cursor\":null");
-		if (rc == 0)
-			rc = apx_buf_add(b, "}", 1);
-	}
+	    (rc = apx_db_rows_json(b, res, 0, n, cols, ncols)) == 0 &&
+	    page > 0 &&
+	    (rc = apx_buf_adds(b, ",\"next_cursor\":")) == 0)
+		rc = more ? apx_buf_json_ascii(b, PQgetvalue(res, n - 1, 0),
+		    (size_t)PQgetlength(res, n - 1, 0)) :
+		    apx_buf_add(b, "null", 4);
+	if (rc == 0)
+		rc = apx_buf_add(b, "}", 1);
 	PQclear(res);
 	if (rc != 0) {
 		apx_buf_reset(b);

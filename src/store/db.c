@@ -486,6 +486,25 @@ rows_value(struct apx_buf *out, const PGresult *res, int r, int f,
 	}
 }
 
+/* Who: columns F (user id) and F + 1 (API key id) of row R. */
+static int
+rows_actor(struct apx_buf *out, const PGresult *res, int r, int f)
+{
+	int rc;
+
+	if (PQgetisnull(res, r, f + 1)) {
+		if ((rc = apx_buf_adds(out, "{\"type\":\"user\",\"id\":")) != 0)
+			return rc;
+	} else if ((rc = apx_buf_adds(out,
+	    "{\"type\":\"api_key\",\"id\":")) != 0 ||
+	    (rc = rows_value(out, res, r, f + 1, APX_JNUM)) != 0 ||
+	    (rc = apx_buf_adds(out, ",\"user_id\":")) != 0)
+		return rc;
+	if ((rc = rows_value(out, res, r, f, APX_JNUM)) != 0)
+		return rc;
+	return apx_buf_add(out, "}", 1);
+}
+
 int
 apx_db_rows_json(struct apx_buf *out, const PGresult *res, int first, int n,
     const struct apx_jcol *cols, size_t ncols)
@@ -513,24 +532,11 @@ apx_db_rows_json(struct apx_buf *out, const PGresult *res, int first, int n,
 			    (rc = apx_buf_adds(out, cols[c].key)) != 0 ||
 			    (rc = apx_buf_add(out, "\":", 2)) != 0)
 				goto fail;
-			if (cols[c].kind != APX_JACTOR)
+			if (cols[c].kind == APX_JACTOR) {
+				rc = rows_actor(out, res, r, f);
+				f += 2;
+			} else
 				rc = rows_value(out, res, r, f++, cols[c].kind);
-			else if (PQgetisnull(res, r, f + 1)) {
-				if ((rc = apx_buf_adds(out,
-				    "{\"type\":\"user\",\"id\":")) == 0 &&
-				    (rc = rows_value(out, res, r, f, APX_JNUM)) == 0)
-					rc = apx_buf_add(out, "}", 1);
-				f += 2;
-			} else {
-				if ((rc = apx_buf_adds(out,
-				    "{\"type\":\"api_key\",\"id\":")) == 0 &&
-				    (rc = rows_value(out, res, r, f + 1,
-				    APX_JNUM)) == 0 &&
-				    (rc = apx_buf_adds(out, ",\"user_id\":")) == 0 &&
-				    (rc = rows_value(out, res, r, f, APX_JNUM)) == 0)
-					rc = apx_buf_add(out, "}", 1);
-				f += 2;
-			}
 			if (rc != 0)
 				goto fail;
 		}
