@@ -33,6 +33,7 @@
 #define SLUG_MAX	48
 #define PREFIX_MAX	16
 #define TOUCH_US	(60ULL * 1000 * 1000)
+#define MEMBER_SLOTS	32
 
 /* Strings of an entry, one block: NUL-separated, in this order. */
 struct strs {
@@ -61,6 +62,15 @@ struct key_entry {
 	struct strs		 s;
 };
 
+/* An org's member list: the answer's body (LEN bytes) in s. */
+struct members_entry {
+	uint64_t		 gen;
+	uint64_t		 at_us;
+	int64_t			 org;
+	size_t			 len;
+	struct strs		 s;
+};
+
 struct org_entry {
 	uint64_t		 gen;
 	uint64_t		 at_us;
@@ -73,6 +83,8 @@ struct org_entry {
 static struct session_entry	 sessions[SLOTS];
 static struct key_entry		 keys[SLOTS];
 static struct org_entry		 orgs[SLOTS];
+/* At most MEMBER_SLOTS x APX_AUTHCACHE_MEMBERS_MAX bytes (1 MiB) */
+static struct members_entry	 members[MEMBER_SLOTS];
 static uint64_t			 generation = 1;
 static uint64_t			 seen_connection;
 static uint64_t			 hits, misses;
@@ -417,6 +429,46 @@ apx_authcache_org_put(const char *slug, int64_t uid, int64_t ws,
 	e->acc.name = out[0];
 	e->acc.region = out[1];
 	e->acc.allowlist = out[2];
+	e->at_us = apx_now_us();
+	e->gen = generation;
+}
+
+static struct members_entry *
+members_slot(int64_t org)
+{
+	return &members[mix_id(APX_FNV_BASIS, org) % MEMBER_SLOTS];
+}
+
+int
+apx_authcache_members(int64_t org, struct apx_buf *b)
+{
+	struct members_entry *e = members_slot(org);
+
+	if (!fresh(e->gen, e->at_us, apx_now_us()) || e->org != org) {
+		misses++;
+		return APX_ENOTFOUND;
+	}
+	hits++;
+	return apx_buf_add(b, e->s.block, e->len);
+}
+
+void
+apx_authcache_members_put(int64_t org, const char *body, size_t len)
+{
+	struct members_entry *e;
+
+	if (len > APX_AUTHCACHE_MEMBERS_MAX)
+		return;
+	e = members_slot(org);
+	e->gen = 0;
+	strs_free(&e->s);
+	if ((e->s.block = malloc(len + 1)) == NULL)
+		return;
+	memcpy(e->s.block, body, len);
+	e->s.block[len] = '\0';
+	e->s.len = len + 1;
+	e->org = org;
+	e->len = len;
 	e->at_us = apx_now_us();
 	e->gen = generation;
 }

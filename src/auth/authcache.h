@@ -1,8 +1,8 @@
 /*
  * What an authenticated request reads of the control database -- the
  * session and its user, the org, membership and workspace an org route
- * names, an API key -- kept per worker, so that a client that keeps
- * calling costs no round trip at all.
+ * names, an API key, an org's member list -- kept per worker, so that a
+ * client that keeps calling costs no round trip at all.
  *
  * PostgreSQL invalidates it: triggers on every table these answers come
  * from (migration 0020) NOTIFY apx_auth when a row that matters changes
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "store/apikeys.h"
 #include "store/identity.h"
 #include "store/orgs.h"
@@ -75,6 +76,17 @@ int	 apx_authcache_org(const char *, int64_t, int64_t, int64_t,
 	    struct apx_arena *, struct apx_org_access *);
 void	 apx_authcache_org_put(const char *, int64_t, int64_t, int64_t,
 	    const struct apx_org_access *);
+
+/*
+ * The member list of org ORG, as its route answers it (a JSON body): the
+ * memberships and their users' names and emails are rows whose change
+ * empties the cache, so it is held like the caller's own membership. An
+ * org's list over APX_AUTHCACHE_MEMBERS_MAX bytes is not held. 0 with the
+ * body appended to B; APX_ENOTFOUND when not held.
+ */
+#define APX_AUTHCACHE_MEMBERS_MAX	(32 * 1024)
+int	 apx_authcache_members(int64_t, struct apx_buf *);
+void	 apx_authcache_members_put(int64_t, const char *, size_t);
 
 /* Hits and misses since the start (for tests and bench/profile.py). */
 void	 apx_authcache_stats(uint64_t *, uint64_t *);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "auth/account.h"
+#include "auth/authcache.h"
 #include "auth/mail.h"
 #include "auth/session.h"
 #include "authz/authz.h"
@@ -58,13 +59,23 @@ change(struct apx_ctx *c, int64_t target, int role, const char *action)
 int
 apx_route_members_list(struct apx_ctx *c)
 {
+	struct apx_buf *b = &c->resp->body;
 	PGresult *res;
 	int rc;
 
+	/* Held and emptied with the caller's membership (auth/authcache.h):
+	 * what changes a membership or a member's name or email is felt by
+	 * the next request, on any worker of this host. */
+	apx_buf_reset(b);
+	if (apx_authcache_members(c->org->id, b) == 0)
+		return apx_resp_json_body(c->resp, 200);
+	apx_buf_reset(b);
 	if ((rc = apx_member_list(c->db, c->org->id, &res)) != 0)
 		return rc;
-	return apx_route_rows_res(c, "members", res, apx_member_cols,
-	    APX_MEMBER_NCOLS, 0);
+	if ((rc = apx_route_rows_res(c, "members", res, apx_member_cols,
+	    APX_MEMBER_NCOLS, 0)) == 0)
+		apx_authcache_members_put(c->org->id, b->data, b->len);
+	return rc;
 }
 
 int

@@ -26,11 +26,13 @@ GRACE = 1.0     # seconds: the promise
 
 class Burst:
     """THREADS threads sending GET url with headers until stopped; each
-    answer is kept as (time the request was sent, status)."""
+    answer is kept as (time the request was sent, status), or as (time,
+    status, seen(response)) when SEEN is given."""
 
-    def __init__(self, base, path, headers):
+    def __init__(self, base, path, headers, seen=None):
         self.url = base + path
         self.headers = headers
+        self.seen = seen
         self.stop = threading.Event()
         self.results = []
         self.lock = threading.Lock()
@@ -42,11 +44,13 @@ class Burst:
             while not self.stop.is_set():
                 t = time.monotonic()
                 try:
-                    code = s.get(self.url, headers=self.headers, timeout=30).status_code
+                    r = s.get(self.url, headers=self.headers, timeout=30)
+                    code = r.status_code
+                    got = (t, code) if self.seen is None else (t, code, self.seen(r))
                 except requests.RequestException:
-                    code = 0
+                    got = (t, 0) if self.seen is None else (t, 0, None)
                 with self.lock:
-                    self.results.append((t, code))
+                    self.results.append(got)
         finally:
             s.close()
 
@@ -65,7 +69,7 @@ class Burst:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with self.lock:
-                if sum(1 for _, c in self.results if c == code) >= n:
+                if sum(1 for x in self.results if x[1] == code) >= n:
                     return
             time.sleep(0.05)
         raise AssertionError("the burst never got %d answers %d: %s"
@@ -73,7 +77,7 @@ class Burst:
 
     def after(self, t0):
         with self.lock:
-            return [(t - t0, c) for t, c in self.results if t >= t0]
+            return [(x[0] - t0,) + tuple(x[1:]) for x in self.results if x[0] >= t0]
 
 
 def revoke_under_load(http, path, headers, revoke, refused):
@@ -170,3 +174,81 @@ class _Done:
 
 def _as_response(_):
     return _Done()
+
+
+# ------------------------------------------------------------ member list
+
+def _listed(r):
+    """{user_id: (role, name)} of a member list answer (None if not 200)."""
+    if r.status_code != 200:
+        return None
+    return {m["user_id"]: (m["role"], m["name"]) for m in r.json()["members"]}
+
+
+def change_under_load(http, slug, token, change, want, grace=0.0):
+    """Run a burst of member lists of SLUG, CHANGE() (returns the changing
+    response); every list asked for more than GRACE seconds after its
+    answer (at once when 0) satisfies WANT({user_id: (role, name)})."""
+    path = oh.org_url(slug, "members")
+    with Burst(http.base, path, ah.bearer(token), seen=_listed) as b:
+        b.wait_for(60)
+        r = change()
+        t_changed = time.monotonic()
+        assert r.status_code in (200, 201, 204), describe(r)
+        if grace == 0:
+            nxt = _listed(http.get(path, headers=ah.bearer(token)))
+            assert nxt is not None and want(nxt), nxt
+        time.sleep(grace + 1.0)
+    late = [x for x in b.after(t_changed) if x[0] > grace]
+    assert len(late) > 20, "too few lists after the change: %d" % len(late)
+    stale = [(round(dt, 3), c, got) for dt, c, got in late if c != 200 or not want(got)]
+    assert not stale, "%d of %d lists after the change were not it: %s" % (
+        len(stale), len(late), stale[:5])
+
+
+def test_member_added_is_listed_at_once(http):
+    owner = oh.new_member(http)
+    org = oh.create_org(http, owner["token"])
+    u = oh.new_member(http)
+    added = {}
+
+    def add():
+        added.update(oh.add_member(http, owner["token"], org["slug"], "analyst", user=u))
+        return _Done()
+    change_under_load(http, org["slug"], owner["token"], add,
+                      lambda got: got.get(u["id"], ("", ""))[0] == "analyst")
+    assert added["role"] == "analyst"
+
+
+def test_member_removed_is_unlisted_at_once(http):
+    owner = oh.new_member(http)
+    org = oh.create_org(http, owner["token"])
+    m = oh.add_member(http, owner["token"], org["slug"], "viewer")
+    assert m["id"] in oh.members(http, owner["token"], org["slug"])
+    change_under_load(http, org["slug"], owner["token"],
+                      lambda: http.delete(oh.org_url(org["slug"], "members", m["id"]),
+                                          headers=ah.bearer(owner["token"])),
+                      lambda got: m["id"] not in got and owner["id"] in got)
+
+
+def test_role_change_is_listed_at_once(http):
+    owner = oh.new_member(http)
+    org = oh.create_org(http, owner["token"])
+    m = oh.add_member(http, owner["token"], org["slug"], "viewer")
+    change_under_load(http, org["slug"], owner["token"],
+                      lambda: oh.set_role(http, owner["token"], org["slug"], m["id"], "admin"),
+                      lambda got: got.get(m["id"], ("", ""))[0] == "admin")
+
+
+def test_name_changed_in_the_database_is_listed_within_a_second(http):
+    # no answer of the app changed it: only the notification empties the
+    # workers' caches (as on another host); the TTL bounds what it misses
+    owner = oh.new_member(http)
+    org = oh.create_org(http, owner["token"])
+    m = oh.add_member(http, owner["token"], org["slug"], "analyst")
+    name = "Renamed %s" % m["id"]
+    change_under_load(
+        http, org["slug"], owner["token"],
+        lambda: _as_response(ah.stack_sql(
+            "UPDATE users SET name = '%s' WHERE id = %d" % (name, int(m["id"])), http.base)),
+        lambda got: got.get(m["id"], ("", ""))[1] == name, grace=GRACE)

@@ -2,7 +2,8 @@
  * Unit tests for auth/authcache.c: what is kept is found only by its whole
  * key, comes back as copies in the request's arena, ends with the
  * session's expiry and with a flush; a key's liveness and rotation grace
- * are judged at each use; its last use is recorded at most once a minute.
+ * are judged at each use; its last use is recorded at most once a minute;
+ * an org's member list is held whole, up to its bound.
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include "auth/authcache.h"
 #include "core/apx.h"
 #include "core/arena.h"
+#include "core/buf.h"
 
 static struct apx_user
 user(void)
@@ -217,6 +219,45 @@ test_org_access(void **state)
 	apx_arena_free(a);
 }
 
+static void
+test_member_list(void **state)
+{
+	static char big[APX_AUTHCACHE_MEMBERS_MAX + 1];
+	const char *body = "{\"members\":[{\"user_id\":7}]}";
+	struct apx_buf b;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	apx_authcache_flush();
+	assert_int_equal(apx_authcache_members(3, &b), APX_ENOTFOUND);
+	apx_authcache_members_put(3, body, strlen(body));
+	/* the whole body, appended; another org is not it */
+	assert_int_equal(apx_buf_add(&b, "x", 1), 0);
+	assert_int_equal(apx_authcache_members(3, &b), 0);
+	assert_int_equal(b.len, 1 + strlen(body));
+	assert_memory_equal(b.data + 1, body, strlen(body));
+	apx_buf_reset(&b);
+	assert_int_equal(apx_authcache_members(3 + 32, &b), APX_ENOTFOUND);
+	assert_int_equal(apx_authcache_members(4, &b), APX_ENOTFOUND);
+	assert_int_equal(b.len, 0);
+	/* a later answer replaces it; a flush ends it */
+	apx_authcache_members_put(3, "{}", 2);
+	assert_int_equal(apx_authcache_members(3, &b), 0);
+	assert_int_equal(b.len, 2);
+	apx_authcache_flush();
+	apx_buf_reset(&b);
+	assert_int_equal(apx_authcache_members(3, &b), APX_ENOTFOUND);
+	/* the largest list held, and one byte more is not */
+	memset(big, 'a', sizeof(big));
+	apx_authcache_members_put(5, big, sizeof(big) - 1);
+	assert_int_equal(apx_authcache_members(5, &b), 0);
+	assert_int_equal(b.len, sizeof(big) - 1);
+	apx_authcache_members_put(6, big, sizeof(big));
+	apx_buf_reset(&b);
+	assert_int_equal(apx_authcache_members(6, &b), APX_ENOTFOUND);
+	apx_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -227,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_apikey_judged_at_each_use),
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_org_access),
+		cmocka_unit_test(test_member_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
