@@ -87,5 +87,10 @@ def test_burst_survives_sigkill_of_a_worker(http, stack):
             break
         assert time.monotonic() < deadline, "healthz not 200 after the kill%s" % describe(r)
         time.sleep(0.2)
-    assert not apxtest.alive(killed[0]), "killed worker %d still alive" % killed[0]
+    # a SIGKILLed process is gone once the kernel has torn it down, which
+    # for a sanitizer build's large address space on a busy machine can
+    # outlast the first healthy answer
+    while apxtest.alive(killed[0]):
+        assert time.monotonic() < deadline + 10, "killed worker %d still alive" % killed[0]
+        time.sleep(0.1)
     assert app_worker_pids(), "no worker process left"
