@@ -17,26 +17,40 @@ static int
 match_path(const char *pattern, const struct apx_request *req,
     const char **params, size_t *nparams)
 {
-	const char *p = pattern, *slash;
+	const char *p = pattern, *slash, *s;
 	size_t i = 0, np = 0, len;
 
 	if (*p == '/')
 		p++;
 	while (*p != '\0') {
-		if ((slash = strchr(p, '/')) == NULL)
-			slash = p + strlen(p);
-		len = (size_t)(slash - p);
 		if (i >= req->nsegs)
 			return 0;
-		if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
+		if (*p == '{') {
+			if ((slash = strchr(p, '/')) == NULL)
+				slash = p + strlen(p);
+			len = (size_t)(slash - p);
+		} else {
+			slash = NULL;
+			len = 0;
+		}
+		if (len >= 2 && p[len - 1] == '}') {
 			if (np >= APX_HTTP_MAX_ROUTE_PARAMS)
 				return 0;
 			params[np++] = req->segs[i];
-		} else if (strlen(req->segs[i]) != len ||
-		    memcmp(req->segs[i], p, len) != 0)
-			return 0;
+			p = slash;
+		} else {
+			/* a literal segment, compared as it is walked: most
+			 * patterns differ from the path at a segment's first
+			 * byte, and are left there */
+			for (s = req->segs[i]; *p != '/' && *p != '\0' &&
+			    *p == *s; p++, s++)
+				;
+			if ((*p != '/' && *p != '\0') || *s != '\0')
+				return 0;
+		}
 		i++;
-		p = *slash == '/' ? slash + 1 : slash;
+		if (*p == '/')
+			p++;
 	}
 	if (i != req->nsegs)
 		return 0;

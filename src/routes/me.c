@@ -1,6 +1,8 @@
 /* GET /api/v1/me, GET /api/v1/me/sessions, DELETE /api/v1/me/sessions/{id} */
 #include "config.h"
 
+#include <string.h>
+
 #include "auth/session.h"
 #include "routes/routes.h"
 #include "store/identity.h"
@@ -9,11 +11,26 @@ int
 apx_route_me(struct apx_ctx *c)
 {
 	const struct apx_user *u = &c->auth->user;
+	struct apx_buf *b = &c->resp->body;
+	int rc;
 
-	return apx_resp_json(c->resp, 200, json_pack("{s:{s:I,s:s,s:s,s:b,s:b}}",
-	    "user", "id", (json_int_t)u->id, "email", u->email, "name",
-	    u->name, "is_superuser", u->is_superuser, "email_verified",
-	    u->email_verified));
+	/* written as apx_resp_json writes it (compact, ASCII), without
+	 * building a JSON object for it */
+	if (u->email == NULL || u->name == NULL)
+		return APX_EDB;
+	apx_buf_reset(b);
+	if ((rc = apx_buf_printf(b, "{\"user\":{\"id\":%lld,\"email\":",
+	    (long long)u->id)) != 0 ||
+	    (rc = apx_buf_json_ascii(b, u->email, strlen(u->email))) != 0 ||
+	    (rc = apx_buf_adds(b, ",\"name\":")) != 0 ||
+	    (rc = apx_buf_json_ascii(b, u->name, strlen(u->name))) != 0 ||
+	    (rc = apx_buf_printf(b, ",\"is_superuser\":%s,"
+	    "\"email_verified\":%s}}", u->is_superuser ? "true" : "false",
+	    u->email_verified ? "true" : "false")) != 0) {
+		apx_buf_reset(b);
+		return rc == APX_EINVAL ? APX_EDB : rc;
+	}
+	return apx_resp_json_body(c->resp, 200);
 }
 
 int

@@ -141,6 +141,25 @@ drain_stdin(FCGX_Request *fr, long long limit)
 }
 
 /*
+ * libfcgi ends a connection the web server does not keep by shutting its
+ * own sending side, waiting for the server to close and reading what came
+ * meanwhile (poll, read, then close), so that a request byte left unread
+ * cannot turn the close into a reset under the server's last write. Once
+ * the body was read as declared, what follows on STDIN is the empty record
+ * that ends it, sent with the request (already in libfcgi's buffer): when
+ * that is all, the connection is closed at once, without the wait (three
+ * system calls and a sleep per request). A detached request is closed
+ * without the shutdown (FCGX_Free); FCGX_Finish_r writes the answer first.
+ */
+static void
+close_at_once(FCGX_Request *fr)
+{
+	if (FCGX_GetChar(fr->in) == EOF && FCGX_HasSeenEOF(fr->in) == EOF &&
+	    FCGX_GetError(fr->in) == 0)
+		fr->detached = 1;
+}
+
+/*
  * Read the body: refuse a declared length over the cap without reading,
  * and stop at cap+1 bytes when no length was declared.
  */
@@ -328,6 +347,8 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 			(void)FCGX_PutStr(wire.data, (int)wire.len, fr.out);
 		if (fr.keepConnection)
 			drain_stdin(&fr, 2 * conf->http_max_body + READ_CHUNK);
+		else if (rc == 0)
+			close_at_once(&fr);
 		FCGX_Finish_r(&fr);
 		/* leaving: the successor gets the kept connection at once */
 		last = stopping || (recycle && conf->worker_max_requests > 0 &&
