@@ -62,12 +62,12 @@ struct key_entry {
 	struct strs		 s;
 };
 
-/* An org's member list: the answer's body (LEN bytes) in s. */
+/* An org's member list: the answer's body in s (s.len - 1 bytes and a
+ * NUL). */
 struct members_entry {
 	uint64_t		 gen;
 	uint64_t		 at_us;
 	int64_t			 org;
-	size_t			 len;
 	struct strs		 s;
 };
 
@@ -449,7 +449,7 @@ apx_authcache_members(int64_t org, struct apx_buf *b)
 		return APX_ENOTFOUND;
 	}
 	hits++;
-	return apx_buf_add(b, e->s.block, e->len);
+	return apx_buf_add(b, e->s.block, e->s.len - 1);
 }
 
 void
@@ -468,7 +468,6 @@ apx_authcache_members_put(int64_t org, const char *body, size_t len)
 	e->s.block[len] = '\0';
 	e->s.len = len + 1;
 	e->org = org;
-	e->len = len;
 	e->at_us = apx_now_us();
 	e->gen = generation;
 }

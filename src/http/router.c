@@ -17,7 +17,7 @@ static int
 match_path(const char *pattern, const struct apx_request *req,
     const char **params, size_t *nparams)
 {
-	const char *p = pattern, *slash, *s;
+	const char *p = pattern, *s;
 	size_t i = 0, np = 0, len;
 
 	if (*p == '/')
@@ -25,19 +25,12 @@ match_path(const char *pattern, const struct apx_request *req,
 	while (*p != '\0') {
 		if (i >= req->nsegs)
 			return 0;
-		if (*p == '{') {
-			if ((slash = strchr(p, '/')) == NULL)
-				slash = p + strlen(p);
-			len = (size_t)(slash - p);
-		} else {
-			slash = NULL;
-			len = 0;
-		}
-		if (len >= 2 && p[len - 1] == '}') {
+		if (*p == '{' && (len = strcspn(p, "/")) >= 2 &&
+		    p[len - 1] == '}') {
 			if (np >= APX_HTTP_MAX_ROUTE_PARAMS)
 				return 0;
 			params[np++] = req->segs[i];
-			p = slash;
+			p += len;
 		} else {
 			/* a literal segment, compared as it is walked: most
 			 * patterns differ from the path at a segment's first

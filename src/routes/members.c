@@ -69,7 +69,6 @@ apx_route_members_list(struct apx_ctx *c)
 	apx_buf_reset(b);
 	if (apx_authcache_members(c->org->id, b) == 0)
 		return apx_resp_json_body(c->resp, 200);
-	apx_buf_reset(b);
 	if ((rc = apx_member_list(c->db, c->org->id, &res)) != 0)
 		return rc;
 	if ((rc = apx_route_rows_res(c, "members", res, apx_member_cols,
