@@ -53,6 +53,15 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'
 }
 
+# median X...: the median of the numbers given (the mean of the middle two
+# for an even count), 3 decimals.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+	    END { if (NR == 0) print "n/a"
+		else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]
+		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # goal_verdict VALUE OP GOAL: prints PASS or "BELOW GOAL" ("n/a" for no value).
 # OP is ">=" (higher is better) or "<=" (lower is better).
 goal_verdict() {
@@ -194,6 +203,11 @@ count_lines() { grep -c . <<<"$1" || true; }
 # (ROUNDS times), keeps the best valid run of each by req/s (its own p50/p99
 # with it), prints a table and the line
 #   ratio NAME_A/NAME_B SERVER: R (goal >= GOAL) PASS|BELOW GOAL
+# (GOAL "-": a reference figure, printed with no verdict), then the ratio
+# of each round's A to the B run right after it, and their median:
+#   rounds NAME_A/NAME_B SERVER: R1 R2 ... (median M)
+# The verdict stays the ratio of the bests; the rounds show how far this
+# machine moved the figure while it was measured.
 # Extra wrk args for both sides can be given in the arrays WRK_ARGS_A and
 # WRK_ARGS_B (e.g. an Authorization header), and a wrk request script for
 # either side in WRK_LUA_A / WRK_LUA_B (wrk_measure --lua; e.g. one setting
@@ -208,7 +222,7 @@ CMP_TAG_A=""
 CMP_TAG_B=""
 compare_best_of() {
 	local server=$1 na=$2 ua=$3 nb=$4 ub=$5 goal=${6:-0.9}
-	local i
+	local i this_a pairs=""
 	local ra=0 a50=0 a99=0 rb=0 b50=0 b99=0 max99=0
 	local -a args_a=("${WRK_ARGS_A[@]+"${WRK_ARGS_A[@]}"}")
 	local -a args_b=("${WRK_ARGS_B[@]+"${WRK_ARGS_B[@]}"}")
@@ -225,10 +239,15 @@ compare_best_of() {
 			ra=$W_RPS a50=$W_P50_MS a99=$W_P99_MS
 		fi
 		max99=$(awk -v x="$W_P99_MS" -v y="$max99" 'BEGIN { print (x > y) ? x : y }')
+		this_a=0
+		[ "$W_VALID" != 1 ] || this_a=$W_RPS
 		wrk_measure "${lua_b[@]+"${lua_b[@]}"}" "$server $nb #$i" "$ub" \
 		    "${args_b[@]+"${args_b[@]}"}"
 		if [ "$W_VALID" = 1 ] && awk -v x="$W_RPS" -v y="$rb" 'BEGIN { exit !(x > y) }'; then
 			rb=$W_RPS b50=$W_P50_MS b99=$W_P99_MS
+		fi
+		if [ "$W_VALID" = 1 ] && [ "$this_a" != 0 ]; then
+			pairs="$pairs $(ratio "$this_a" "$W_RPS")"
 		fi
 		max99=$(awk -v x="$W_P99_MS" -v y="$max99" 'BEGIN { print (x > y) ? x : y }')
 	done
@@ -256,7 +275,14 @@ compare_best_of() {
 	result "$(printf 'rps %s %s%s: %s  p50 %s ms  p99 %s ms  (wrk -c%s)' "$nb" "$server" "$tag_b" \
 	    "$(fmt '%.0f' "$rb")" "$(fmt '%.2f' "$b50")" "$(fmt '%.2f' "$b99")" "$WRK_CONNECTIONS")"
 	CMP_RATIO=$(ratio "$ra" "$rb")
-	result "ratio $na/$nb $server: $CMP_RATIO (goal >= $goal) $(goal_verdict "$CMP_RATIO" '>=' "$goal")"
+	if [ "$goal" = - ]; then
+		result "ratio $na/$nb $server: $CMP_RATIO (reference, no goal)"
+	else
+		result "ratio $na/$nb $server: $CMP_RATIO (goal >= $goal) $(goal_verdict "$CMP_RATIO" '>=' "$goal")"
+	fi
+	if [ -n "$pairs" ]; then
+		result "rounds $na/$nb $server:$pairs (median $(median $pairs))"
+	fi
 	if awk -v x="$max99" 'BEGIN { exit !(x >= 900) }'; then
 		if [ "${STACK_FASTCGI:-fcgid}" = proxy ]; then
 			warn "a p99 near or above 1 s was seen on $server (mod_proxy_fcgi):" \
