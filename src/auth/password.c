@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,32 +214,46 @@ static char			 dummy[APX_PASSWORD_HASH_MAX];
 static unsigned long long	 dummy_t;
 static size_t			 dummy_m;
 
-int
-apx_password_dummy_prepare(const struct apx_pwparams *p)
+/*
+ * The dummy is random bytes in the PHC form libsodium writes
+ * ($argon2id$v=19$m=KiB,t=T,p=1$ 16-byte salt $ 32-byte hash, base64
+ * without padding): its verification runs argon2id with exactly these
+ * parameters, as a real hash's does, and matches no password.  Making it
+ * costs no hash, so a worker starts without one.
+ */
+const char *
+apx_password_dummy(const struct apx_pwparams *p)
 {
-	unsigned char rnd[24];
-	char hex[49];
-	int rc;
+	unsigned char salt[crypto_pwhash_SALTBYTES], h[32];
+	char bsalt[sizeof(salt) * 4 / 3 + 4], bh[sizeof(h) * 4 / 3 + 4];
+	int n;
 
 	if (dummy[0] != '\0' && dummy_t == p->t && dummy_m == p->m)
-		return 0;
-	apx_random(rnd, sizeof(rnd));
-	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
-	if ((rc = apx_password_hash(p, hex, strlen(hex), dummy)) != 0) {
+		return dummy;
+	apx_random(salt, sizeof(salt));
+	apx_random(h, sizeof(h));
+	sodium_bin2base64(bsalt, sizeof(bsalt), salt, sizeof(salt),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	sodium_bin2base64(bh, sizeof(bh), h, sizeof(h),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	/* v=19: argon2 1.3, the only version libsodium writes */
+	n = snprintf(dummy, sizeof(dummy), "%sv=19$m=%zu,t=%llu,p=1$%s$%s",
+	    crypto_pwhash_argon2id_STRPREFIX, p->m / 1024, p->t, bsalt, bh);
+	if (n < 0 || (size_t)n >= sizeof(dummy)) {
 		dummy[0] = '\0';
-		return rc;
+		return NULL;
 	}
 	dummy_t = p->t;
 	dummy_m = p->m;
-	return 0;
+	return dummy;
 }
 
 void
 apx_password_dummy_verify(const struct apx_pwparams *p, const char *pw,
     size_t len)
 {
-	/* Normally made at worker start; made here if parameters changed. */
-	if (apx_password_dummy_prepare(p) != 0)
-		return;
-	(void)apx_password_verify(dummy, pw, len);
+	const char *d;
+
+	if ((d = apx_password_dummy(p)) != NULL)
+		(void)apx_password_verify(d, pw, len);
 }

@@ -41,10 +41,11 @@ int	 apx_password_needs_rehash(const char *, const struct apx_pwparams *);
 void	 apx_password_dummy_verify(const struct apx_pwparams *, const char *,
 	    size_t);
 /*
- * Make the dummy hash now (at worker start), so that the first unknown
- * account a worker sees costs no more than the others.
+ * The PHC string apx_password_dummy_verify verifies against: random bytes
+ * with P's parameters, made without hashing (NULL only if P's figures do
+ * not fit APX_PASSWORD_HASH_MAX).  Kept per process until P changes.
  */
-int	 apx_password_dummy_prepare(const struct apx_pwparams *);
+const char	*apx_password_dummy(const struct apx_pwparams *);
 /* Is the lower-cased word on the common-password list? */
 int	 apx_password_is_common(const char *, size_t);
 

@@ -11,7 +11,6 @@
 #include <fcgiapp.h>
 
 #include "auth/authcache.h"
-#include "auth/password.h"
 #include "vault/vault.h"
 #include "auth/oidc_rp.h"
 #include "connect/connect.h"
@@ -267,15 +266,6 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 
 		if (apx_vault_get(conf, &v, verr, sizeof(verr)) != 0)
 			apx_log_error("%s", verr);
-	}
-	{
-		/* The platform's defaults; a changed setting makes the
-		 * dummy again at the first unknown account. */
-		struct apx_pwparams pp;
-
-		apx_password_params_default(&pp);
-		if (apx_password_dummy_prepare(&pp) != 0)
-			apx_log_warn("cannot prepare the dummy password hash");
 	}
 	{
 		/* Connector plugins: a .so dropped into the folder is used

@@ -136,6 +136,43 @@ test_hash_verify(void **state)
 	apx_password_dummy_verify(&p, pw, strlen(pw));
 }
 
+/*
+ * The dummy is made without hashing, yet libsodium must take it for a hash
+ * with exactly the platform's parameters (needs_rehash parses it: -1 for a
+ * string it cannot read, 1 for other parameters), so that verifying it
+ * costs what verifying a real hash costs, and it must match no password.
+ */
+static void
+test_dummy(void **state)
+{
+	struct apx_pwparams p;
+	const char *d, *pw = "correct horse battery staple";
+	char first[APX_PASSWORD_HASH_MAX], h[APX_PASSWORD_HASH_MAX];
+
+	(void)state;
+	apx_password_params_default(&p);
+	assert_non_null(d = apx_password_dummy(&p));
+	assert_memory_equal(d, "$argon2id$v=19$m=19456,t=2,p=1$", 31);
+	assert_int_equal(crypto_pwhash_str_needs_rehash(d, p.t, p.m), 0);
+	assert_int_equal(crypto_pwhash_str_needs_rehash(d, p.t + 1, p.m), 1);
+	/* as long as a real hash of the same parameters, salt and output */
+	assert_int_equal(apx_password_hash(&p, pw, strlen(pw), h), 0);
+	assert_int_equal(strlen(d), strlen(h));
+	assert_int_equal(apx_password_verify(d, pw, strlen(pw)), APX_EUNAUTH);
+	assert_int_equal(apx_password_verify(d, "", 0), APX_EUNAUTH);
+	/* kept while the parameters stay, made again when they change */
+	strcpy(first, d);
+	assert_string_equal(apx_password_dummy(&p), first);
+	p.t = 3;
+	assert_non_null(d = apx_password_dummy(&p));
+	assert_memory_equal(d, "$argon2id$v=19$m=19456,t=3,p=1$", 31);
+	assert_int_equal(crypto_pwhash_str_needs_rehash(d, p.t, p.m), 0);
+	assert_string_not_equal(d, first);
+	p.m = 64u * 1024 * 1024;
+	assert_non_null(d = apx_password_dummy(&p));
+	assert_int_equal(crypto_pwhash_str_needs_rehash(d, p.t, p.m), 0);
+}
+
 int
 main(void)
 {
@@ -146,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_repetitive),
 		cmocka_unit_test(test_personal),
 		cmocka_unit_test(test_hash_verify),
+		cmocka_unit_test(test_dummy),
 	};
 
 	if (sodium_init() < 0)
