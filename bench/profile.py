@@ -11,6 +11,10 @@ peer), behind the stack's web server:
           every worker while --requests requests go one at a time)
   pg      round trips to PostgreSQL per request: libpq sends each query
           with one send() (sendto), which nothing else in a worker uses
+  idle    the share of the machine's cores left idle during the wrk run
+          (/proc/stat), and wrk's own CPU per request: a request handed
+          from process to process can leave cores waiting for a wake-up
+          even with a full queue of connections
 
 Under mod_proxy_fcgi (stack.env FASTCGI=proxy: `bench/run --server
 apache-proxy`, `scripts/stack start --fastcgi proxy`) the app and hello-fcgi
@@ -22,12 +26,13 @@ its system calls are the workers' only.
 
 Prints one RESULT line per figure. Needs wrk and strace; runs as root.
 Only the stdlib. usage: bench/profile.py STACK_ENV [--seconds S]
-[--requests N] [--token-file F] [--peer-token-file F]
+[--requests N] [--connections C] [--token-file F] [--peer-token-file F]
 """
 
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -163,6 +168,18 @@ def classes(st, app_bin=None):
     return {"web server": server, "app workers": app, "postgres (control)": pg}
 
 
+def idle_ticks():
+    """Idle + iowait ticks of all cores (/proc/stat's first line)."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()[1:]
+    return int(v[3]) + int(v[4])
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def wrk(url, seconds, lua, conns=4):
     args = ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds]
     if lua:
@@ -194,11 +211,18 @@ def measure(st, name, url, token, args, tmp, app_bin=None):
     get(url, token, 50)
     cl = classes(st, app_bin)
     before = class_ticks(st, cl)
-    n = wrk(url, args.seconds, lua)
+    idle0, wrk0, t0 = idle_ticks(), child_cpu(), time.monotonic()
+    n = wrk(url, args.seconds, lua, args.connections)
+    idle1, wrk1, t1 = idle_ticks(), child_cpu(), time.monotonic()
     after = class_ticks(st, classes(st, app_bin))
     for k in cl:
         us = (after[k] - before[k]) * 1e6 / TICK / max(n, 1)
-        print("RESULT cpu %s %s: %.0f us per request (%d requests, wrk -c4)" % (name, k, us, n))
+        print("RESULT cpu %s %s: %.0f us per request (%d requests, wrk -c%d)" % (
+            name, k, us, n, args.connections))
+    print("RESULT cpu %s wrk: %.0f us per request" % (name, (wrk1 - wrk0) * 1e6 / max(n, 1)))
+    cores = os.cpu_count() or 1
+    print("RESULT idle %s: %.0f %% of the %d cores idle during the run (wrk -c%d)" % (
+        name, 100.0 * (idle1 - idle0) / TICK / ((t1 - t0) * cores), cores, args.connections))
 
     # system calls and PostgreSQL round trips: requests one at a time, in
     # the workers only (not the proxy mode's supervisor, which serves none)
@@ -232,6 +256,7 @@ def main():
     ap.add_argument("stack_env")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--token-file")
     ap.add_argument("--peer-token-file")
     args = ap.parse_args()
