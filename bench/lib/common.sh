@@ -222,7 +222,8 @@ CMP_TAG_A=""
 CMP_TAG_B=""
 compare_best_of() {
 	local server=$1 na=$2 ua=$3 nb=$4 ub=$5 goal=${6:-0.9}
-	local i this_a pairs=""
+	local i this_a
+	local -a pairs=()
 	local ra=0 a50=0 a99=0 rb=0 b50=0 b99=0 max99=0
 	local -a args_a=("${WRK_ARGS_A[@]+"${WRK_ARGS_A[@]}"}")
 	local -a args_b=("${WRK_ARGS_B[@]+"${WRK_ARGS_B[@]}"}")
@@ -247,7 +248,7 @@ compare_best_of() {
 			rb=$W_RPS b50=$W_P50_MS b99=$W_P99_MS
 		fi
 		if [ "$W_VALID" = 1 ] && [ "$this_a" != 0 ]; then
-			pairs="$pairs $(ratio "$this_a" "$W_RPS")"
+			pairs+=("$(ratio "$this_a" "$W_RPS")")
 		fi
 		max99=$(awk -v x="$W_P99_MS" -v y="$max99" 'BEGIN { print (x > y) ? x : y }')
 	done
@@ -280,8 +281,8 @@ compare_best_of() {
 	else
 		result "ratio $na/$nb $server: $CMP_RATIO (goal >= $goal) $(goal_verdict "$CMP_RATIO" '>=' "$goal")"
 	fi
-	if [ -n "$pairs" ]; then
-		result "rounds $na/$nb $server:$pairs (median $(median $pairs))"
+	if [ "${#pairs[@]}" -gt 0 ]; then
+		result "rounds $na/$nb $server: ${pairs[*]} (median $(median "${pairs[@]}"))"
 	fi
 	if awk -v x="$max99" 'BEGIN { exit !(x >= 900) }'; then
 		if [ "${STACK_FASTCGI:-fcgid}" = proxy ]; then
