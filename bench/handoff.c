@@ -12,15 +12,14 @@
  *
  * On a machine whose idle cores halt at once (a VM with guest halt polling
  * off), each hand-off to the other core waits for that core to wake up.
- * With fewer than two cores the second line is "two-cores -".
+ * With one core allowed (taskset, a cpuset) the second line is
+ * "two-cores -".
  */
 #include "config.h"
 
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +52,7 @@ echo(int in, int out)
 }
 
 /* Microseconds per round trip with us on core A and the echo on B; < 0
- * when it cannot be measured. */
+ * when it cannot be measured. We stay on A afterwards. */
 static double
 trip(int a, int b)
 {
@@ -107,8 +106,9 @@ trip(int a, int b)
 int
 main(int argc, char *argv[])
 {
+	cpu_set_t allowed;
 	double same, two = -1;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int cpu[2] = { -1, -1 }, i, n = 0;
 
 	(void)argv;
 	if (argc != 1) {
@@ -116,12 +116,21 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((same = trip(0, 0)) < 0) {
-		fputs("handoff: cannot pin two processes to core 0\n", stderr);
+	/* the first two cores this process may run on */
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+		fputs("handoff: cannot read the cores allowed\n", stderr);
 		return 1;
 	}
-	if (ncpu >= 2 && (two = trip(0, 1)) < 0) {
-		fputs("handoff: cannot pin processes to cores 0 and 1\n",
+	for (i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &allowed))
+			cpu[n++] = i;
+	if (n == 0 || (same = trip(cpu[0], cpu[0])) < 0) {
+		fputs("handoff: cannot pin two processes to one core\n",
+		    stderr);
+		return 1;
+	}
+	if (n == 2 && (two = trip(cpu[0], cpu[1])) < 0) {
+		fputs("handoff: cannot pin two processes to two cores\n",
 		    stderr);
 		return 1;
 	}
