@@ -134,10 +134,20 @@ apx_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/*
+ * The precise clock, not time(): glibc's time() reads the kernel's copy
+ * of the second, which moves at the next tick, a few ms after the second
+ * has begun. PostgreSQL's now() reads the precise one, so a time it wrote
+ * (an expiry, a rotation's grace of 0 seconds) could still look ahead.
+ */
 int64_t
 apx_unix_now(void)
 {
-	return (int64_t)time(NULL);
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return (int64_t)time(NULL);
+	return (int64_t)ts.tv_sec;
 }
 
 int

@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/apx.h"
 
@@ -131,6 +132,30 @@ test_ct_equal_empty(void **state)
 }
 
 /* --- RFC 3339 ---------------------------------------------------------- */
+
+/*
+ * apx_unix_now is never behind the wall clock's second: time() reads a
+ * copy of it that the kernel updates at its next tick, a few ms after the
+ * second has begun, while PostgreSQL's now() (a rotation's grace, an
+ * expiry) reads the precise clock. Checked across a second's start.
+ */
+static void
+test_unix_now_not_behind(void **state)
+{
+	struct timespec start, ts;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &start), 0);
+	do {
+		assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+		t = apx_unix_now();
+		if (t < (int64_t)ts.tv_sec)
+			fail_msg("apx_unix_now() %lld, the clock %lld.%09ld",
+			    (long long)t, (long long)ts.tv_sec, ts.tv_nsec);
+	} while (ts.tv_sec < start.tv_sec + 1 ||
+	    (ts.tv_sec == start.tv_sec + 1 && ts.tv_nsec < 20000000));
+}
 
 static void
 test_rfc3339_parse_valid(void **state)
@@ -421,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_ct_equal_different),
 		cmocka_unit_test(test_ct_equal_lengths),
 		cmocka_unit_test(test_ct_equal_empty),
+		cmocka_unit_test(test_unix_now_not_behind),
 		cmocka_unit_test(test_rfc3339_parse_valid),
 		cmocka_unit_test(test_rfc3339_parse_bad_dates),
 		cmocka_unit_test(test_rfc3339_parse_bad_form),
