@@ -17,6 +17,7 @@
 
 #define MAX_COUNTERS	4096
 #define FLUSH_EVERY_US	(5u * 1000 * 1000)
+#define FLUSH_MAX_US	(60u * 1000 * 1000)	/* the database down a while */
 
 struct counter {
 	char	 name[64];
@@ -34,6 +35,8 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 static struct counter	 table[MAX_COUNTERS];
 static size_t		 ncounters;
 static uint64_t		 last_flush_us;
+static int		 pending;	/* a count not yet in the database */
+static unsigned		 failed;	/* flushes refused in a row */
 static int		 full_warned;
 
 /* Per-route histogram slots, found once per route pattern. */
@@ -51,6 +54,7 @@ static struct counter *slot(const char *, const char *, const char *, int);
 static void	 add(const char *, const char *, const char *, int, double);
 static struct route_slots *route_slots(const char *);
 static void	 connector_gauges(struct apx_db *, struct apx_buf *);
+static uint64_t	 interval_us(void);
 
 static uint32_t
 hash(const char *a, const char *b)
@@ -101,8 +105,10 @@ add(const char *name, const char *labels, const char *grp, int ord, double v)
 {
 	struct counter *c = slot(name, labels, grp, ord);
 
-	if (c != NULL)
+	if (c != NULL) {
 		c->delta += v;
+		pending = 1;
+	}
 }
 
 /* ROUTE is a pattern of the static route table or "unmatched". */
@@ -173,6 +179,36 @@ apx_metrics_request(const char *route, const char *method, int status,
 		rs->sum->delta += secs;
 	if (rs->count != NULL)
 		rs->count->delta += 1;
+	pending = 1;
+}
+
+/*
+ * How long after the last flush the next is due: FLUSH_EVERY_US, doubled
+ * with each refused flush after the first, up to FLUSH_MAX_US, so that
+ * idle workers waiting out a database outage (each trying when its counts
+ * are due) do not fill the log with a warning each every few seconds.
+ */
+static uint64_t
+interval_us(void)
+{
+	uint64_t us = FLUSH_EVERY_US;
+	unsigned i;
+
+	for (i = 1; i < failed && us < FLUSH_MAX_US; i++)
+		us *= 2;
+	return us < FLUSH_MAX_US ? us : FLUSH_MAX_US;
+}
+
+long
+apx_metrics_due_ms(void)
+{
+	uint64_t now, due;
+
+	if (!pending)
+		return -1;
+	now = apx_now_us();
+	due = last_flush_us + interval_us();
+	return now >= due ? 0 : (long)((due - now + 999) / 1000);
 }
 
 void
@@ -185,7 +221,7 @@ apx_metrics_flush(struct apx_db *db, int force)
 	size_t i;
 	int rc;
 
-	if (!force && now - last_flush_us < FLUSH_EVERY_US)
+	if (!force && now - last_flush_us < interval_us())
 		return;
 	last_flush_us = now;
 	if ((dberr = apx_db_take_errors(db)) > 0)
@@ -203,6 +239,7 @@ apx_metrics_flush(struct apx_db *db, int force)
 	}
 	if (json_array_size(arr) == 0) {
 		json_decref(arr);
+		pending = 0;
 		return;
 	}
 	s = json_dumps(arr, JSON_COMPACT);
@@ -215,6 +252,7 @@ apx_metrics_flush(struct apx_db *db, int force)
 		/* Keep the deltas; count the failure for the next flush. */
 		apx_metrics_inc("apx_db_errors_total",
 		    (double)apx_db_take_errors(db));
+		failed++;
 		return;
 	}
 	/* Only the slots in use are written: the table is 1.5 MB of
@@ -224,6 +262,8 @@ apx_metrics_flush(struct apx_db *db, int force)
 			table[i].delta = 0;
 			table[i].flushed = 1;
 		}
+	pending = 0;
+	failed = 0;
 }
 
 static const char *

@@ -36,7 +36,7 @@ static volatile sig_atomic_t	 in_request;
 static int			 listen_fd = -1;
 
 static void	 on_term(int);
-static int	 wait_kept(int);
+static int	 wait_request(int, int, struct apx_db *);
 static void	 hand_off(FCGX_Request *);
 static void	 drain_stdin(FCGX_Request *, long long);
 static int	 read_body(FCGX_Request *, struct apx_request *, long long);
@@ -64,34 +64,63 @@ on_term(int sig)
 }
 
 /*
+ * Waits for the next request: on the connection the web server kept
+ * (KEPT), else on the listening socket FD.
+ *
  * A web server that keeps its FastCGI connections (FCGI_KEEP_CONN: Apache
  * mod_proxy_fcgi with enablereuse=on) sends this worker's next request on
  * the connection of the last one, which libfcgi then reads instead of
  * calling accept(). That read would outlast a SIGTERM (SA_RESTART), so the
  * worker waits here for it to become readable, with SIGTERM let through
  * only inside ppoll(): none is lost between the check and the wait.
- * Returns 1 to go on (a request, or the server closing the connection,
- * after which libfcgi goes back to accept()), 0 when a SIGTERM came and
- * nothing is waiting: the worker leaves, and the server sees the close
- * before it would use the connection again.
+ *
+ * While the worker holds counts not yet in the database, the wait ends
+ * when they are due and they are flushed, on either kind of socket: an
+ * idle worker's counts reach /internal/metrics within seconds, not with
+ * its next request, which may come much later (or never: a kept
+ * connection the server stopped using). A worker that holds none goes
+ * straight to accept(), as does one woken with others by a new connection
+ * that another took: it flushes with its next request or at exit.
+ *
+ * Returns 1 to go on (a request; on a kept connection also the server
+ * closing it, after which libfcgi goes back to accept()), 0 when a
+ * SIGTERM came and no request waits on a kept connection: the worker
+ * leaves, and the server sees the close before it would use it again.
  */
 static int
-wait_kept(int fd)
+wait_request(int fd, int kept, struct apx_db *db)
 {
 	struct pollfd p;
+	struct timespec ts;
 	sigset_t term, old;
+	long ms;
 	int rc;
 
+	if (!kept && apx_metrics_due_ms() < 0)
+		return !stopping;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
 	sigprocmask(SIG_BLOCK, &term, &old);
 	p.fd = fd;
 	p.events = POLLIN;
-	p.revents = 0;
-	do
-		rc = stopping ? poll(&p, 1, 0) : ppoll(&p, 1, NULL, &old);
-	while (rc < 0 && errno == EINTR);
+	for (;;) {
+		p.revents = 0;
+		if (stopping) {
+			rc = kept ? poll(&p, 1, 0) : 0;
+			break;
+		}
+		if ((ms = apx_metrics_due_ms()) >= 0) {
+			ts.tv_sec = ms / 1000;
+			ts.tv_nsec = (ms % 1000) * 1000000L;
+		}
+		rc = ppoll(&p, 1, ms >= 0 ? &ts : NULL, &old);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc != 0)
+			break;
+		apx_metrics_flush(db, 0);	/* due, and nothing came */
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc != 0;
 }
@@ -299,7 +328,8 @@ apx_worker_run(const struct apx_conf *conf, int fd, int recycle)
 		in_request = 0;
 		if (stopping)
 			break;
-		if (fr.ipcFd >= 0 && !wait_kept(fr.ipcFd))
+		if (!wait_request(fr.ipcFd >= 0 ? fr.ipcFd : fd,
+		    fr.ipcFd >= 0, db))
 			break;
 		rc = FCGX_Accept_r(&fr);
 		in_request = 1;

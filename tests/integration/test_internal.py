@@ -7,6 +7,9 @@ import pytest
 
 from apxtest import (assert_no_leak, assert_problem, describe, metric_present, metric_sum,
                      parse_prometheus, problem_shape)
+from orghelp import psql
+
+FLUSH_S = 5     # a worker adds its counts to the database at most this often
 
 UNKNOWN = "/definitely/not/a/route"
 
@@ -160,6 +163,35 @@ def test_metrics_counter_has_404_status(http, internal):
         http, internal,
         lambda s: metric_sum(s, "apx_http_requests_total", method="GET", status="404") - before >= 3)
     assert ok, "404 answers are not counted with status=\"404\""
+
+
+def stored_count(stack, name, labels):
+    """NAME{LABELS} as the workers have added it to metric_counters, read
+    from the database: no request reaches (and so wakes) any worker."""
+    out = psql(stack, "SELECT coalesce(sum(value), 0) FROM metric_counters "
+               "WHERE name = '%s' AND labels = '%s'" % (name, labels)).stdout
+    return float(out.strip())
+
+
+def test_an_idle_workers_counts_reach_the_database_without_another_request(http, stack):
+    """Three requests in a row: the first may flush its worker's counts,
+    the others are held for the next flush, at most FLUSH_S seconds later.
+    No request follows, so the worker must add them while it waits, not
+    with a next request that may never come (a kept connection that the
+    web server stopped using, a quiet night)."""
+    name = "apx_http_requests_total"
+    labels = 'route="/healthz",method="GET",status="200"'
+    before = stored_count(stack, name, labels)
+    for _ in range(3):
+        assert http.get("/healthz").status_code == 200
+    deadline = time.monotonic() + FLUSH_S + 10
+    now = stored_count(stack, name, labels)
+    while now < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = stored_count(stack, name, labels)
+    assert now >= before + 3, (
+        "%d s after 3 GET /healthz and no request since, the database counts %s of them"
+        % (FLUSH_S + 10, now - before))
 
 
 def test_metrics_histogram_is_consistent(http, internal):

@@ -20,6 +20,7 @@ from authhelp import bearer
 from datahelp import (content_rows, default_workspace, personal_email, tenant_json,
                       tenant_scalar, upload)
 from orghelp import org_audit, psql
+from test_internal import stored_count
 
 
 @pytest.fixture(scope="module")
@@ -366,14 +367,30 @@ def test_a_job_held_by_a_runner_that_died_is_taken_again(http, stack, shop):
 
 
 def test_metrics_count_deliveries_and_show_the_queue(http, stack, shop):
+    """A stored and a refused delivery are counted by outcome, and within
+    seconds even with no request after them (the worker flushes while it
+    waits); the metrics page shows them beside the queue and the lag."""
     u, org, conn = shop
+    stored = 'connector="shopify",outcome="stored"'
+    refused = 'connector="shopify",outcome="unauthorized"'
+
+    def count(labels):
+        return stored_count(stack, "apx_webhook_deliveries_total", labels)
+
+    before = count(stored), count(refused)
     body, headers = sample_delivery(stack, "shopify", org["shop"])
     assert wh.deliver(http, stack, "shopify", body, headers).status_code == 200
+    r = wh.deliver(http, stack, "shopify", body, headers, secret=None,
+                   signature=bad_signature(stack, "shopify", "wrong", body))
+    assert r.status_code == 401, describe(r)
+    wh.wait_for("both deliveries in metric_counters",
+                lambda: count(stored) >= before[0] + 1 and count(refused) >= before[1] + 1,
+                timeout=15)
     r = http.get("/internal/metrics", headers={"X-Internal-Secret": stack["INTERNAL_SECRET"]})
     assert r.status_code == 200, describe(r)
     text = r.text
-    assert 'apx_webhook_deliveries_total{connector="shopify",outcome="stored"}' in text
-    assert 'apx_webhook_deliveries_total{connector="shopify",outcome="unauthorized"}' in text
+    assert 'apx_webhook_deliveries_total{%s}' % stored in text
+    assert 'apx_webhook_deliveries_total{%s}' % refused in text
     assert 'apx_job_queue_depth{kind="webhook",state="due"}' in text
     assert 'apx_sync_lag_seconds{connector="shopify"}' in text
 
