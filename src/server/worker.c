@@ -72,7 +72,10 @@ on_term(int sig)
  * the connection of the last one, which libfcgi then reads instead of
  * calling accept(). That read would outlast a SIGTERM (SA_RESTART), so the
  * worker waits here for it to become readable, with SIGTERM let through
- * only inside ppoll(): none is lost between the check and the wait.
+ * only inside ppoll(): none is lost between the check and the wait. On
+ * the listening socket no signal mask is needed (two system calls fewer
+ * per request): a SIGTERM closes it (on_term), which ends a wait on it
+ * at once, or makes the one about to start return at once.
  *
  * While the worker holds counts not yet in the database, the wait ends
  * when they are due and they are flushed, on either kind of socket: an
@@ -98,10 +101,12 @@ wait_request(int fd, int kept, struct apx_db *db)
 
 	if (!kept && apx_metrics_due_ms() < 0)
 		return !stopping;
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	sigprocmask(SIG_BLOCK, &term, &old);
+	if (kept) {
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigaddset(&term, SIGINT);
+		sigprocmask(SIG_BLOCK, &term, &old);
+	}
 	p.fd = fd;
 	p.events = POLLIN;
 	for (;;) {
@@ -114,14 +119,15 @@ wait_request(int fd, int kept, struct apx_db *db)
 			ts.tv_sec = ms / 1000;
 			ts.tv_nsec = (ms % 1000) * 1000000L;
 		}
-		rc = ppoll(&p, 1, ms >= 0 ? &ts : NULL, &old);
+		rc = ppoll(&p, 1, ms >= 0 ? &ts : NULL, kept ? &old : NULL);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc != 0)
 			break;
 		apx_metrics_flush(db, 0);	/* due, and nothing came */
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (kept)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc != 0;
 }
 
